@@ -1,0 +1,1 @@
+"""Subcommands of the ``labmail`` command, one module each (see :mod:`labmail.cli`)."""

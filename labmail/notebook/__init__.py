@@ -1,0 +1,1 @@
+"""labmail.notebook"""

@@ -1,0 +1,190 @@
+"""Protocol transcripts shared by every server (SMTP, POP3, IMAP, spamd).
+
+A transcript is the dialogue of one session as a student would see it with
+telnet: ``C:`` lines from the client, ``S:`` lines from the server, and ``*``
+notes for events that are not bytes on the wire (TLS switched on, the
+connection closed).  Message content sent after ``DATA`` is kept up to a few
+lines and summarised, so a transcript stays readable.
+
+>>> from labmail.clock import Clock
+>>> t = Transcript("smtp", ("127.0.0.1", 40000), ("127.0.0.2", 10025), Clock.fixed("2026-11-27T09:00:00"))
+>>> t.server("220 mail.example.com ESMTP labmail")
+>>> t.client("EHLO laptop")
+>>> print(t.text())
+S: 220 mail.example.com ESMTP labmail
+C: EHLO laptop
+"""
+from __future__ import annotations
+
+import collections
+import datetime as _dt
+import html
+import threading
+from dataclasses import dataclass, field
+from typing import Deque, Iterator, List, Optional, Tuple
+
+from .clock import Clock
+
+__all__ = ["Line", "Transcript", "TranscriptStore"]
+
+Address = Tuple[str, int]
+
+#: content lines kept per DATA/APPEND block before summarising
+CONTENT_LINES_KEPT = 12
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of a dialogue: who said it, when, and the text."""
+
+    when: _dt.datetime
+    who: str          # "C", "S" or "*"
+    text: str
+    tls: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.who}: {self.text}" if self.who != "*" else f"* {self.text}"
+
+
+@dataclass
+class Transcript:
+    """The dialogue of one session, in order."""
+
+    protocol: str
+    peer: Optional[Address]
+    local: Optional[Address]
+    clock: Clock
+    lines: List[Line] = field(default_factory=list)
+    tls: bool = False
+    closed: bool = False
+    _content: int = 0
+    _content_bytes: int = 0
+    _in_content: bool = False
+
+    def __post_init__(self) -> None:
+        self.started = self.clock.now()
+        self._lock = threading.Lock()
+
+    def _add(self, who: str, text: str) -> None:
+        with self._lock:
+            self.lines.append(Line(self.clock.now(), who, text, self.tls))
+
+    def client(self, text: str) -> None:
+        """Record a line the client sent."""
+        if self._in_content:
+            self._content += 1
+            self._content_bytes += len(text) + 2
+            if self._content <= CONTENT_LINES_KEPT:
+                self._add("C", text)
+            return
+        self._add("C", text)
+
+    def server(self, text: str) -> None:
+        """Record a line the server sent."""
+        self._add("S", text)
+
+    def note(self, text: str) -> None:
+        """Record an event that is not a line on the wire."""
+        self._add("*", text)
+
+    def begin_content(self) -> None:
+        """The client starts sending message content (after DATA's 354)."""
+        self._in_content, self._content, self._content_bytes = True, 0, 0
+
+    def end_content(self) -> None:
+        """The content ended; note how much was not shown."""
+        if not self._in_content:
+            return
+        self._in_content = False
+        hidden = self._content - CONTENT_LINES_KEPT
+        if hidden > 0:
+            with self._lock:
+                # the terminating "." is the last line recorded; keep it last
+                last = self.lines.pop() if self.lines and self.lines[-1].text == "." else None
+                self.lines.append(Line(self.clock.now(), "*",
+                                       f"... {hidden} more content lines "
+                                       f"({self._content_bytes} bytes in all) ...", self.tls))
+                if last is not None:
+                    self.lines.append(last)
+
+    def start_tls(self, version: str = "", cipher: str = "") -> None:
+        """Everything after this point travels encrypted."""
+        self.tls = True
+        detail = " ".join(x for x in (version, cipher) if x)
+        self.note(f"TLS handshake done{': ' + detail if detail else ''}; what follows is encrypted on the wire")
+
+    def close(self) -> None:
+        """The connection ended."""
+        if not self.closed:
+            self.closed = True
+            self.note("connection closed")
+
+    def text(self, timestamps: bool = False) -> str:
+        """Plain-text transcript, one line per ``C:``/``S:``/``*`` entry."""
+        with self._lock:
+            lines = list(self.lines)
+        if timestamps:
+            return "\n".join(f"{ln.when:%H:%M:%S.%f}"[:-3] + f" {ln}" for ln in lines)
+        return "\n".join(str(ln) for ln in lines)
+
+    def client_lines(self) -> List[str]:
+        """Just what the client said."""
+        return [ln.text for ln in self.lines if ln.who == "C"]
+
+    def server_lines(self) -> List[str]:
+        """Just what the server said."""
+        return [ln.text for ln in self.lines if ln.who == "S"]
+
+    def __str__(self) -> str:
+        return self.text()
+
+    def _repr_html_(self) -> str:
+        colours = {"C": "#1f5fbf", "S": "#1d7a2e", "*": "#8a5a00"}
+        rows = []
+        peer = f"{self.peer[0]}:{self.peer[1]}" if self.peer else "?"
+        local = f"{self.local[0]}:{self.local[1]}" if self.local else "?"
+        head = (f"<div style='font-weight:bold'>{html.escape(self.protocol.upper())} "
+                f"session {html.escape(peer)} &rarr; {html.escape(local)}</div>")
+        for ln in self.lines:
+            lock = "&#128274; " if ln.tls else ""
+            style = f"color:{colours.get(ln.who, '#000')}"
+            who = ln.who + ":" if ln.who != "*" else "*"
+            rows.append(f"<div style='{style}'>{lock}<b>{who}</b> {html.escape(ln.text)}</div>")
+        return ("<div style='font-family:monospace;white-space:pre-wrap'>"
+                + head + "".join(rows) + "</div>")
+
+
+class TranscriptStore:
+    """The most recent transcripts of one host (bounded, thread-safe)."""
+
+    def __init__(self, clock: Clock, keep: int = 200) -> None:
+        self.clock = clock
+        self._items: Deque[Transcript] = collections.deque(maxlen=keep)
+        self._lock = threading.Lock()
+
+    def open(self, protocol: str, peer: Optional[Address],
+             local: Optional[Address]) -> Transcript:
+        """Start recording a new session."""
+        t = Transcript(protocol, peer, local, self.clock)
+        with self._lock:
+            self._items.append(t)
+        return t
+
+    def list(self, protocol: Optional[str] = None) -> List[Transcript]:
+        """Transcripts, oldest first, optionally of one protocol only."""
+        with self._lock:
+            items = list(self._items)
+        if protocol is not None:
+            items = [t for t in items if t.protocol == protocol]
+        return items
+
+    def clear(self) -> None:
+        """Forget every transcript."""
+        with self._lock:
+            self._items.clear()
+
+    def __iter__(self) -> Iterator[Transcript]:
+        return iter(self.list())
+
+    def __len__(self) -> int:
+        return len(self._items)
