@@ -1,0 +1,227 @@
+"""A byte-exact MIME tree for IMAP FETCH (RFC 3501 §6.4.5, RFC 2045/2046).
+
+FETCH needs the exact bytes of every header and body section, which
+``email.message.Message`` does not keep, so this module splits a message
+(already in CRLF form) into :class:`Part` objects holding byte offsets.
+Header *values* are read with a small RFC 5322 tokenizer that keeps encoded
+words and quoting as Dovecot reports them.
+
+>>> p = parse_message(b"Content-Type: text/plain; charset=utf-8\\r\\n\\r\\nhi\\r\\n")
+>>> p.ctype, p.subtype, p.params
+('text', 'plain', (('charset', 'utf-8'),))
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import List, Optional, Tuple
+
+__all__ = ["Part", "parse_message", "to_crlf", "header_fields", "tokenize",
+           "parse_params"]
+
+_LONE_LF = re.compile(rb"(?<!\r)\n")
+MAX_DEPTH = 30   # deeper MIME nesting is treated as opaque data
+
+
+def to_crlf(data: bytes) -> bytes:
+    """Maildir files use LF; IMAP always speaks CRLF (RFC 3501 §2.3.1)."""
+    if b"\n" not in data:
+        return data
+    return _LONE_LF.sub(b"\r\n", data)
+
+
+def split_header(data: bytes) -> Tuple[bytes, bytes]:
+    """(header including the blank line, body)."""
+    if data.startswith(b"\r\n"):
+        return b"\r\n", data[2:]
+    i = data.find(b"\r\n\r\n")
+    if i < 0:
+        return data, b""
+    return data[:i + 4], data[i + 4:]
+
+
+def header_fields(header: bytes) -> List[Tuple[str, bytes, bytes]]:
+    """Fields as (lower-case name, unfolded raw value, exact raw bytes)."""
+    out: List[Tuple[str, bytes, bytes]] = []
+    for raw in re.split(rb"\r\n(?![ \t])", header):
+        if not raw:
+            continue
+        name, sep, value = raw.partition(b":")
+        if not sep:
+            if out:
+                continue
+            continue
+        unfolded = re.sub(rb"\r\n(?=[ \t])", b"", value).strip(b" \t")
+        out.append((name.strip().decode("latin-1").lower(), unfolded, raw + b"\r\n"))
+    return out
+
+
+# --- RFC 5322 tokens ------------------------------------------------------------
+
+_SPECIALS = b'()<>@,;:\\".[]'
+_TSPECIALS = b'()<>@,;:\\"/[]?='
+
+
+def tokenize(value: bytes, specials: bytes = _SPECIALS) -> List[Tuple[str, bytes]]:
+    """Tokens as (kind, bytes): kinds 'atom', 'quoted', 'comment', 'special'."""
+    out: List[Tuple[str, bytes]] = []
+    i, n = 0, len(value)
+    while i < n:
+        c = value[i]
+        if c in b" \t\r\n":
+            i += 1
+        elif c == 0x22:
+            j, buf = i + 1, bytearray()
+            while j < n and value[j] != 0x22:
+                if value[j] == 0x5C and j + 1 < n:
+                    j += 1
+                buf.append(value[j])
+                j += 1
+            out.append(("quoted", bytes(buf)))
+            i = j + 1
+        elif c == 0x28:
+            depth, j = 1, i + 1
+            while j < n and depth:
+                if value[j] == 0x5C:
+                    j += 1
+                elif value[j] == 0x28:
+                    depth += 1
+                elif value[j] == 0x29:
+                    depth -= 1
+                j += 1
+            out.append(("comment", value[i + 1:j - 1]))
+            i = j
+        elif c in specials:
+            out.append(("special", bytes([c])))
+            i += 1
+        else:
+            j = i
+            while j < n and value[j] not in specials and value[j] not in b' \t\r\n"(':
+                j += 1
+            out.append(("atom", value[i:j]))
+            i = j
+    return out
+
+
+def parse_params(tokens: List[Tuple[str, bytes]]) -> Tuple[Tuple[str, str], ...]:
+    """``; name=value`` pairs after a Content-Type / Content-Disposition value."""
+    params: List[Tuple[str, str]] = []
+    toks = [t for t in tokens if t[0] != "comment"]
+    i = 0
+    while i < len(toks):
+        if toks[i] == ("special", b";") and i + 2 < len(toks) and toks[i + 1][0] == "atom" \
+                and toks[i + 2] == ("special", b"="):
+            name = toks[i + 1][1].decode("latin-1").lower()
+            value = b""
+            if i + 3 < len(toks) and toks[i + 3][0] in ("atom", "quoted"):
+                value = toks[i + 3][1]
+                i += 1
+            params.append((name, value.decode("utf-8", "replace")))
+            i += 3
+        else:
+            i += 1
+    return tuple(params)
+
+
+@dataclass
+class Part:
+    """One MIME entity: exact header/body bytes plus its parsed type."""
+
+    header: bytes
+    body: bytes
+    ctype: str = "text"
+    subtype: str = "plain"
+    params: Tuple[Tuple[str, str], ...] = ()
+    children: List["Part"] = field(default_factory=list)
+    message: Optional["Part"] = None     # the encapsulated message of message/rfc822
+    explicit_type: bool = False
+
+    def fields(self) -> List[Tuple[str, bytes, bytes]]:
+        return header_fields(self.header)
+
+    def get(self, name: str) -> Optional[bytes]:
+        """The first field called *name* (unfolded), or None."""
+        for n, v, _ in self.fields():
+            if n == name:
+                return v
+        return None
+
+    def param(self, name: str) -> Optional[str]:
+        for k, v in self.params:
+            if k == name:
+                return v
+        return None
+
+    @property
+    def is_multipart(self) -> bool:
+        return self.ctype == "multipart" and bool(self.param("boundary"))
+
+    @property
+    def is_message(self) -> bool:
+        return self.ctype == "message" and self.subtype == "rfc822" and self.message is not None
+
+
+def _content_type(part: Part, default: Tuple[str, str]) -> None:
+    value = part.get("content-type")
+    if value is not None:
+        toks = [t for t in tokenize(value, _TSPECIALS) if t[0] != "comment"]
+        if len(toks) >= 3 and toks[0][0] == "atom" and toks[1] == ("special", b"/") \
+                and toks[2][0] == "atom":
+            part.ctype = toks[0][1].decode("latin-1").lower()
+            part.subtype = toks[2][1].decode("latin-1").lower()
+            part.params = parse_params(tokenize(value, _TSPECIALS))
+            part.explicit_type = True
+            return
+    part.ctype, part.subtype = default
+    part.params = (("charset", "us-ascii"),) if default == ("text", "plain") else ()
+
+
+def parse_part(data: bytes, default: Tuple[str, str] = ("text", "plain"),
+               depth: int = 0) -> Part:
+    """Parse one entity (header + body) and its children, recursively."""
+    header, body = split_header(data)
+    part = Part(header, body)
+    _content_type(part, default)
+    if depth >= MAX_DEPTH:
+        return part
+    if part.is_multipart:
+        child_default = ("message", "rfc822") if part.subtype == "digest" else ("text", "plain")
+        for raw in _split_multipart(body, part.param("boundary") or ""):
+            part.children.append(parse_part(raw, child_default, depth + 1))
+    elif part.ctype == "message" and part.subtype == "rfc822":
+        part.message = parse_part(body, ("text", "plain"), depth + 1)
+    return part
+
+
+def parse_message(data: bytes) -> Part:
+    """Parse a whole message given in CRLF form (see :func:`to_crlf`)."""
+    return parse_part(data)
+
+
+def _split_multipart(body: bytes, boundary: str) -> List[bytes]:
+    """The raw entities between ``--boundary`` lines (RFC 2046 §5.1.1)."""
+    delim = b"--" + boundary.encode("latin-1", "replace")
+    parts: List[bytes] = []
+    pos = 0
+    start: Optional[int] = None
+    n = len(body)
+    while pos <= n:
+        eol = body.find(b"\r\n", pos)
+        line_end = n if eol < 0 else eol
+        line = body[pos:line_end]
+        if line.startswith(delim):
+            rest = line[len(delim):]
+            closing = rest.startswith(b"--")
+            if closing or not rest.strip(b" \t"):
+                if start is not None:
+                    # the CRLF before the delimiter belongs to the delimiter
+                    parts.append(body[start:max(start, pos - 2)])
+                if closing:
+                    return parts
+                start = line_end + 2
+        if eol < 0:
+            break
+        pos = eol + 2
+    if start is not None and start <= n:
+        parts.append(body[start:])
+    return parts
