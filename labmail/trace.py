@@ -71,6 +71,8 @@ class Transcript:
 
     def client(self, text: str) -> None:
         """Record a line the client sent."""
+        if self._in_content and text == ".":
+            self.end_content()
         if self._in_content:
             self._content += 1
             self._content_bytes += len(text) + 2
@@ -98,14 +100,8 @@ class Transcript:
         self._in_content = False
         hidden = self._content - CONTENT_LINES_KEPT
         if hidden > 0:
-            with self._lock:
-                # the terminating "." is the last line recorded; keep it last
-                last = self.lines.pop() if self.lines and self.lines[-1].text == "." else None
-                self.lines.append(Line(self.clock.now(), "*",
-                                       f"... {hidden} more content lines "
-                                       f"({self._content_bytes} bytes in all) ...", self.tls))
-                if last is not None:
-                    self.lines.append(last)
+            self.note(f"... {hidden} more content lines "
+                      f"({self._content_bytes} bytes in all) ...")
 
     def start_tls(self, version: str = "", cipher: str = "") -> None:
         """Everything after this point travels encrypted."""

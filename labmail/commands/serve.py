@@ -1,0 +1,87 @@
+"""``labmail serve``: run one lab host without Jupyter (instructors, real clients)."""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+
+NAME = "serve"
+ORDER = 1
+HELP = "run a lab mail host until interrupted (SMTP now; more services as the course grows)"
+DESCRIPTION = """\
+Run one lab mail host in the foreground, for real mail clients (swaks, mutt,
+Thunderbird, curl) and live demos.  Prints one line per service, then 'ready',
+and serves until SIGINT (Ctrl-C) or SIGTERM, then exits 0.
+
+examples:
+  labmail serve --user alice:secret
+  labmail serve --hostname mail.example.org --port-base 20000 --state /tmp/lab
+  labmail serve --ports auto --config-dir ./postfix     # reads ./postfix/main.cf
+"""
+
+
+def _user(text: str) -> tuple:
+    name, sep, password = text.partition(":")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"{text!r}: write --user NAME:PASSWORD")
+    return name, password
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--hostname", default="mail.example.com",
+                   help="the host's name (default: %(default)s); it serves its domain")
+    p.add_argument("--ip", default=None,
+                   help="loopback address to listen on (default: 127.0.0.2, or the next free one)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--port-base", type=int, default=10000,
+                       help="listen on PORT_BASE + standard port (default: %(default)s: SMTP 10025)")
+    group.add_argument("--ports", choices=["auto"], default=None,
+                       help="'auto': take free ephemeral ports")
+    p.add_argument("--state", type=Path, default=None,
+                   help="state directory (default: a temporary one)")
+    p.add_argument("--user", type=_user, action="append", default=[], metavar="NAME:PASSWORD",
+                   help="add an account (repeatable)")
+    p.add_argument("--config-dir", type=Path, default=None,
+                   help="read main.cf from this directory (like postfix -c DIR)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..errors import ConfigError
+    from ..lab import Lab
+
+    main_cf = None
+    if args.config_dir is not None:
+        cf = args.config_dir / "main.cf"
+        try:
+            main_cf = cf.read_text(encoding="utf-8")
+        except OSError as exc:
+            print(f"labmail serve: cannot read {cf}: {exc.strerror}", file=sys.stderr)
+            return 1
+    lab = Lab(port_base=args.port_base, ports=args.ports, state_dir=args.state)
+    try:
+        host = lab.add_host(args.hostname, users=dict(args.user), ip=args.ip, main_cf=main_cf)
+        lab.start()
+    except ConfigError as exc:
+        print(f"labmail serve: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"labmail serve: cannot listen: {exc}", file=sys.stderr)
+        return 1
+    stop = threading.Event()
+
+    def _handler(signum, frame):  # noqa: ARG001 - signal API
+        stop.set()
+    signal.signal(signal.SIGINT, _handler)
+    signal.signal(signal.SIGTERM, _handler)
+    for service, (addr, port) in host.endpoints.items():
+        print(f"{service} {addr}:{port}")
+    print(f"state {host.state_dir}")
+    print("ready", flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        lab.stop()
+    return 0

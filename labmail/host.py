@@ -1,0 +1,318 @@
+"""A lab host: one simulated mail server with its own address, files and services.
+
+A :class:`Host` is what ``mail.example.com`` is on the internet: an address
+(127.0.0.2, …), a ``main.cf``, accounts, mailboxes, a maillog and the
+services that listen for clients.  Everything it keeps lives under its state
+directory in the places a real server keeps it (``etc/postfix/main.cf``,
+``home/alice/Maildir``, ``var/log/maillog``), so students can open the files.
+
+Hosts are made by :meth:`labmail.Lab.add_host`, not directly::
+
+    >>> lab = Lab(ports="auto")                                    # doctest: +SKIP
+    >>> host = lab.add_host("mail.example.com", users={"alice": "secret"})
+    >>> lab.start(); host.endpoints["smtp"]
+    ('127.0.0.2', 41823)
+"""
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import mailbox
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Set, Tuple
+
+from .errors import LabError
+from .log import MailLog
+from .mda.local import deliver_maildir, deliver_mbox, ensure_maildir, prepend_headers
+from .mta import cleanup
+from .mta.maincf import MainCf
+from .mta.smtpd import make_protocol_factory, settings_from
+from .trace import Transcript, TranscriptStore
+from .users import Accounts
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .lab import Lab
+
+__all__ = ["Host", "STANDARD_PORTS"]
+
+logger = logging.getLogger("labmail.host")
+
+#: The standard port of each service; the lab listens on port_base + this.
+STANDARD_PORTS: Dict[str, int] = {
+    "smtp": 25, "submission": 587, "smtps": 465, "pop3": 110, "pop3s": 995,
+    "imap": 143, "imaps": 993, "spamd": 783,
+}
+
+DEFAULT_MAIN_CF = """\
+# /etc/postfix/main.cf of {hostname}, written by labmail.
+#
+# Postfix reads this file (see postconf(5)).  Each line is "name = value";
+# a value may refer to another parameter with $name.  Parameters not set
+# here keep Postfix's defaults: see them with host.postconf() or
+# 'labmail postconf -d'.  After editing, check and reload:
+#     host.check(); host.reload()        (postfix check; postfix reload)
+
+# The server's own internet host name; mydomain is derived from it.
+myhostname = {hostname}
+
+# The domains this server delivers locally.
+mydestination = $myhostname, localhost.$mydomain, localhost, $mydomain
+
+# Deliver into ~/Maildir/ (one file per message) rather than an mbox in
+# mail_spool_directory.
+home_mailbox = Maildir/
+
+# This server is labmail, not Postfix: the banner and Received: headers say so.
+mail_name = labmail
+
+alias_maps = hash:/etc/aliases
+alias_database = hash:/etc/aliases
+"""
+
+
+def delay_text(seconds: float) -> str:
+    """A delay as Postfix logs it: ``0.05``, ``1.2``, ``17``, trailing zeros dropped."""
+    if seconds >= 10:
+        return f"{seconds:.0f}"
+    text = f"{seconds:.1f}" if seconds >= 1 else f"{seconds:.2f}"
+    text = text.rstrip("0").rstrip(".")
+    return text or "0"
+
+
+class Host:
+    """One simulated mail server of a :class:`~labmail.Lab`."""
+
+    def __init__(self, lab: "Lab", hostname: str, state_dir: Path, *,
+                 ip: Optional[str], index: int, main_cf: Optional[str] = None) -> None:
+        self.lab = lab
+        self.hostname = hostname.lower().rstrip(".")
+        self.state_dir = Path(state_dir)
+        self.index = index
+        self.requested_ip = ip
+        self.ip: str = ip or f"127.0.0.{2 + index}"
+        self.clock = lab.clock
+        self.ids = lab.ids
+        self.trace = TranscriptStore(self.clock)
+        self.endpoints: Dict[str, Tuple[str, int]] = {}
+        self._servers: Dict[str, asyncio.AbstractServer] = {}
+        self._connections: Set[Any] = set()
+        self._passwords: Dict[str, str] = {}
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.maillog = MailLog(self.path("/var/log/maillog"), self.hostname,
+                               self.clock, self.ids)
+        self.users = Accounts(self.state_dir)
+        cf = self.path("/etc/postfix/main.cf")
+        if main_cf is not None or not cf.exists():
+            cf.parent.mkdir(parents=True, exist_ok=True)
+            cf.write_text(main_cf if main_cf is not None
+                          else DEFAULT_MAIN_CF.format(hostname=self.hostname), encoding="utf-8")
+        self.config: MainCf = self._load_config()
+        self.smtpd_settings: Dict[str, Any] = settings_from(self.config, self.hostname)
+
+    # -- files -------------------------------------------------------------
+    def path(self, path: str) -> Path:
+        """Where a real server's absolute *path* lives in this host's state dir.
+
+        >>> host.path("/etc/postfix/main.cf")                  # doctest: +SKIP
+        PosixPath('/tmp/labmail-xyz/mail.example.com/etc/postfix/main.cf')
+        """
+        parts = PurePosixPath("/" + str(path).lstrip("/")).parts[1:]
+        if any(p in ("..", ".") for p in parts):
+            raise ValueError(f"{path!r}: '..' is not allowed in lab paths")
+        return self.state_dir.joinpath(*parts)
+
+    def _config_overrides(self) -> Dict[str, str]:
+        """Values a real Postfix derives from the machine (its name, addresses)."""
+        nets = ["127.0.0.1/32"]
+        if self.ip != "127.0.0.1":
+            nets.append(f"{self.ip}/32")
+        return {"myhostname": self.hostname, "mynetworks": " ".join(nets)}
+
+    def _load_config(self) -> MainCf:
+        return MainCf.from_file(self.path("/etc/postfix/main.cf"),
+                                overrides=self._config_overrides())
+
+    def reload(self) -> List[str]:
+        """Read ``main.cf`` again, like ``postfix reload``; returns its warnings.
+
+        A broken file raises :class:`~labmail.ConfigError` and the old settings
+        stay in force.  Sessions already open finish under the old settings.
+        """
+        new = self._load_config()
+        settings = settings_from(new, self.hostname)
+        self.config, self.smtpd_settings = new, settings
+        self.maillog.write("postfix/master", "reload -- version labmail, configuration "
+                           f"{self.path('/etc/postfix')}")
+        return list(new.warnings)
+
+    # -- users and mailboxes -------------------------------------------------
+    def add_user(self, name: str, password: Optional[str] = None) -> None:
+        """Create an account *name* (with a Maildir) and remember its password."""
+        self.users.add(name)
+        if password is not None:
+            self._passwords[name] = password
+        if self.config.get("home_mailbox").endswith("/"):
+            ensure_maildir(self.maildir_path(name))
+
+    def maildir_path(self, user: str) -> Path:
+        """The directory of *user*'s Maildir (``~/Maildir``)."""
+        home = self.path(self.users.home(user))
+        box = self.config.get("home_mailbox") or "Maildir/"
+        return home / box.rstrip("/")
+
+    def mailbox(self, user: str) -> mailbox.Maildir:
+        """*user*'s Maildir as a :class:`mailbox.Maildir` (created if missing)."""
+        if not self.users.exists(user):
+            raise LabError(f"{self.hostname} has no account {user!r}; "
+                           f"accounts: {', '.join(self.users.names())}")
+        return mailbox.Maildir(self.maildir_path(user), factory=None, create=True)
+
+    def transcripts(self, protocol: Optional[str] = None) -> List[Transcript]:
+        """Recorded sessions, oldest first (``protocol="smtp"`` for SMTP only)."""
+        return self.trace.list(protocol)
+
+    def last_transcript(self, protocol: str = "smtp") -> Transcript:
+        """The most recent session of *protocol*."""
+        items = self.trace.list(protocol)
+        if not items:
+            raise LabError(f"no {protocol} session on {self.hostname} yet")
+        return items[-1]
+
+    # -- networks ------------------------------------------------------------
+    def in_mynetworks(self, ip: str) -> bool:
+        """True when a client at *ip* is inside ``mynetworks`` (may relay)."""
+        try:
+            addr = ipaddress.ip_address(ip)
+        except ValueError:
+            return False
+        for net in self.config.get_list("mynetworks"):
+            net = net.strip("[]")
+            try:
+                if addr in ipaddress.ip_network(net, strict=False):
+                    return True
+            except ValueError:
+                continue
+        return False
+
+    # -- mail in ---------------------------------------------------------------
+    async def accept_message(self, *, sender: str, recipients: List[str], content: bytes,
+                             queue_id: str, helo: Optional[str], client_ip: str,
+                             client_name: str, protocol: str) -> None:
+        """Clean up and deliver a message smtpd accepted; returns once it is on disk."""
+        settings = self.smtpd_settings
+        started = self.clock.timestamp()
+        now = self.clock.now()
+        if self.in_mynetworks(client_ip):
+            content = cleanup.add_missing_headers(content, queue_id=queue_id,
+                                                  myhostname=settings["myhostname"],
+                                                  sender=sender, when=now)
+        received = cleanup.received_header(
+            helo=helo, client_name=client_name, client_ip=client_ip,
+            myhostname=settings["myhostname"], mail_name=settings["mail_name"],
+            protocol=protocol, queue_id=queue_id, recipients=recipients, when=now)
+        content = received + content
+        msgid = _header_value(content, b"message-id")
+        log = self.maillog.write
+        log("postfix/cleanup", f"{queue_id}: message-id={msgid}")
+        log("postfix/qmgr", f"{queue_id}: from=<{sender}>, size={len(content)}, "
+                            f"nrcpt={len(recipients)} (queue active)")
+        loop = asyncio.get_running_loop()
+        for rcpt in recipients:
+            local, _, domain = rcpt.rpartition("@")
+            key = local.lower()
+            delim = settings["recipient_delimiter"]
+            if delim and any(c in key for c in delim):
+                key = next(key.split(c, 1)[0] for c in delim if c in key)
+            targets = self.users.resolve(key)
+            for user in targets:
+                final = rcpt if user == key else f"{user}@{settings['myhostname']}"
+                data = prepend_headers(content, sender, final)
+                result = await loop.run_in_executor(None, self._store, user, data, sender)
+                delay = self.clock.timestamp() - started
+                orig = f", orig_to=<{rcpt}>" if final != rcpt else ""
+                log("postfix/local", f"{queue_id}: to=<{final}>{orig}, relay=local, "
+                                     f"delay={delay_text(delay)}, delays=0/0/0/{delay_text(delay)}, "
+                                     f"dsn=2.0.0, status=sent ({result.how})")
+        log("postfix/qmgr", f"{queue_id}: removed")
+
+    def _store(self, user: str, data: bytes, sender: str):
+        box = self.config.get("home_mailbox")
+        if box.endswith("/"):
+            return deliver_maildir(self.maildir_path(user), data, now=self.clock.timestamp(),
+                                   hostname=self.hostname,
+                                   unique=lambda: str(self.ids.counter()))
+        if box:
+            target = self.path(self.users.home(user)) / box
+        else:
+            target = self.path(self.config.get("mail_spool_directory")) / user
+        return deliver_mbox(target, data, sender=sender, when=self.clock.now())
+
+    # -- services ----------------------------------------------------------------
+    def _port(self, service: str) -> int:
+        if self.lab.auto_ports:
+            return 0
+        return self.lab.port_base + STANDARD_PORTS[service] + self.lab._port_offset(self)
+
+    async def _start_services(self, ip: str) -> None:
+        """Listen on every service; raises OSError if an address/port is taken."""
+        factories: Dict[str, Callable[[], Any]] = {"smtp": make_protocol_factory(self)}
+        started: Dict[str, asyncio.AbstractServer] = {}
+        try:
+            for name, factory in factories.items():
+                server = await self.lab.loop.create_server(
+                    factory, host=ip, port=self._port(name), reuse_address=True)
+                started[name] = server
+        except OSError:
+            for server in started.values():
+                server.close()
+            raise
+        self.ip = ip
+        self._servers = started
+        self.endpoints = {name: server.sockets[0].getsockname()[:2]
+                          for name, server in started.items()}
+        for name, (addr, port) in self.endpoints.items():
+            logger.info("%s: %s listening on %s:%s", self.hostname, name, addr, port)
+
+    async def _stop_services(self) -> None:
+        for server in self._servers.values():
+            server.close()
+        for conn in list(self._connections):
+            transport = getattr(conn, "transport", None)
+            if transport is not None:
+                transport.close()
+        for server in self._servers.values():
+            try:
+                await asyncio.wait_for(server.wait_closed(), 5)
+            except asyncio.TimeoutError:  # pragma: no cover - a stuck client
+                logger.warning("%s: a connection did not close in time", self.hostname)
+        self._servers = {}
+        self.endpoints = {}
+
+    @property
+    def running(self) -> bool:
+        """True while the host's services listen."""
+        return bool(self._servers)
+
+    def port_table(self) -> str:
+        """The service → address table, next to the standard ports (plain text)."""
+        rows = [f"{'service':<11} {'standard port':>13}   lab address"]
+        for name, (addr, port) in self.endpoints.items():
+            rows.append(f"{name:<11} {STANDARD_PORTS[name]:>13}   {addr}:{port}")
+        return "\n".join(rows)
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"<Host {self.hostname} {self.ip} {state}>"
+
+
+def _header_value(content: bytes, name: bytes) -> str:
+    for line in content.split(b"\n"):
+        line = line.rstrip(b"\r")
+        if not line:
+            break
+        key, sep, value = line.partition(b":")
+        if sep and key.strip().lower() == name:
+            return value.strip().decode("utf-8", "replace")
+    return ""
+

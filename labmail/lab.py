@@ -1,0 +1,275 @@
+"""The lab: a small simulated internet of mail hosts, running beside the notebook.
+
+A :class:`Lab` owns one asyncio event loop in a daemon thread.  Every host's
+servers run on that loop, so a notebook cell can use blocking clients
+(``smtplib``, ``poplib``, ``imaplib``) against them, and nothing touches the
+kernel's own event loop.
+
+>>> import labmail, smtplib
+>>> with labmail.Lab(ports="auto") as lab:                      # doctest: +SKIP
+...     host = lab.add_host("mail.example.com", users={"alice": "secret"})
+...     lab.start()
+...     with smtplib.SMTP(*host.endpoints["smtp"]) as s:
+...         s.sendmail("bob@example.org", ["alice@example.com"], "Subject: hi\\r\\n\\r\\nhello")
+
+Ports: privileged ports need root, which students on Binder don't have, so a
+service listens on ``port_base + standard port`` (SMTP 10025, POP3 10110,
+IMAP 10143, …); ``ports="auto"`` takes free ports instead (tests, several
+labs at once).  Each host gets its own loopback address (127.0.0.2,
+127.0.0.3, …); when that address is taken by another lab the host moves to
+the next free one.
+"""
+from __future__ import annotations
+
+import asyncio
+import atexit
+import concurrent.futures
+import errno
+import logging
+import shutil
+import tempfile
+import threading
+import weakref
+from pathlib import Path
+from typing import Any, Awaitable, Dict, Optional, TypeVar, Union
+
+from .clock import Clock, IdGenerator
+from .errors import LabError
+from .host import STANDARD_PORTS, Host
+
+__all__ = ["Lab"]
+
+logger = logging.getLogger("labmail.lab")
+T = TypeVar("T")
+
+#: highest last octet tried for host addresses (127.0.0.2 ... 127.0.0.N)
+_LAST_OCTET = 250
+
+
+class Lab:
+    """A set of mail hosts served by one event loop in a background thread.
+
+    Parameters
+    ----------
+    port_base:
+        Services listen on ``port_base + standard port`` (default 10000).
+    ports:
+        ``"auto"`` to take free ephemeral ports instead.
+    state_dir:
+        Where hosts keep their files; a temporary directory when omitted
+        (removed when the interpreter exits).
+    seed:
+        Seed for queue ids and session ids, so lessons are reproducible.
+    clock:
+        A :class:`~labmail.Clock`, an ISO date string for a fixed clock, or
+        ``None`` for real time.
+    """
+
+    def __init__(self, port_base: int = 10000, ports: Optional[str] = None,
+                 state_dir: Optional[Union[str, Path]] = None, *,
+                 seed: Optional[int] = None,
+                 clock: Optional[Union[Clock, str]] = None) -> None:
+        if ports not in (None, "auto"):
+            raise ValueError('ports must be None or "auto"')
+        if not 0 < port_base < 65536 - 1000:
+            raise ValueError("port_base must leave room for the standard ports")
+        self.port_base = port_base
+        self.auto_ports = ports == "auto"
+        if state_dir is None:
+            self.state_dir = Path(tempfile.mkdtemp(prefix="labmail-"))
+            weakref.finalize(self, shutil.rmtree, str(self.state_dir), True)
+        else:
+            self.state_dir = Path(state_dir)
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.clock = clock if isinstance(clock, Clock) else Clock(clock) if clock else Clock()
+        self.ids = IdGenerator(seed)
+        self.hosts: Dict[str, Host] = {}
+        self.loop: asyncio.AbstractEventLoop = asyncio.new_event_loop()
+        self._thread: Optional[threading.Thread] = None
+        self._names: Dict[str, str] = {"127.0.0.1": "localhost"}
+        self._single_address = False
+        self._started = False
+        _LABS.add(self)
+
+    # -- the loop thread ------------------------------------------------------
+    def _ensure_loop(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        if self.loop.is_closed():
+            self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run_loop, name="labmail-loop",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run_loop(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def run(self, coro: Awaitable[T], timeout: Optional[float] = 30) -> T:
+        """Run *coro* on the lab's loop and wait for its result (from any thread)."""
+        self._ensure_loop()
+        if threading.current_thread() is self._thread:
+            raise LabError("Lab.run() called from the lab's own loop; await the coroutine instead")
+        fut = asyncio.run_coroutine_threadsafe(coro, self.loop)  # type: ignore[arg-type]
+        try:
+            return fut.result(timeout)
+        except concurrent.futures.TimeoutError:
+            fut.cancel()
+            raise LabError(f"the lab did not answer within {timeout} s") from None
+
+    # -- hosts ----------------------------------------------------------------
+    def add_host(self, hostname: str, users: Optional[Dict[str, str]] = None, *,
+                 ip: Optional[str] = None, main_cf: Optional[str] = None) -> Host:
+        """Add a mail host; it starts with the lab (or at once if the lab runs).
+
+        ``users`` maps account names to passwords.  ``main_cf`` replaces the
+        lab's default ``main.cf`` text.
+
+        >>> host = lab.add_host("mail.example.com", users={"alice": "secret"})  # doctest: +SKIP
+        """
+        name = hostname.lower().rstrip(".")
+        if name in self.hosts:
+            raise LabError(f"the lab already has a host named {name}")
+        if "." not in name:
+            raise ValueError(f"{hostname!r}: give a fully qualified name, e.g. mail.example.com")
+        host = Host(self, name, self.state_dir / name, ip=ip, index=len(self.hosts),
+                    main_cf=main_cf)
+        for user, password in (users or {}).items():
+            host.add_user(user, password)
+        self.hosts[name] = host
+        if self.running:
+            self.run(self._start_host(host))
+        return host
+
+    def host(self, hostname: str) -> Host:
+        """The host called *hostname*."""
+        try:
+            return self.hosts[hostname.lower().rstrip(".")]
+        except KeyError:
+            raise LabError(f"no host {hostname!r} in this lab; hosts: "
+                           f"{', '.join(self.hosts) or 'none'}") from None
+
+    def __getitem__(self, hostname: str) -> Host:
+        return self.host(hostname)
+
+    def reverse_name(self, ip: str) -> str:
+        """The name a server logs for a client address (``unknown`` if none)."""
+        return self._names.get(ip, "unknown")
+
+    def in_mynetworks(self, host: Host, ip: str) -> bool:
+        """True when *ip* may relay through *host* (its ``mynetworks``)."""
+        return host.in_mynetworks(ip)
+
+    def _port_offset(self, host: Host) -> int:
+        # Where the OS cannot bind 127.0.0.N (macOS), hosts share 127.0.0.1 and
+        # each gets its own block of ports instead.
+        return 1000 * host.index if self._single_address else 0
+
+    def _used_ips(self, exclude: Host) -> set:
+        return {h.ip for h in self.hosts.values() if h is not exclude and h.running}
+
+    async def _start_host(self, host: Host) -> None:
+        if host.running:
+            return
+        if host.requested_ip or self._single_address:
+            await host._start_services(host.requested_ip or "127.0.0.1")
+        else:
+            used = self._used_ips(host)
+            first = 2 + host.index
+            candidates = [f"127.0.0.{n}" for n in range(first, _LAST_OCTET)]
+            candidates += [f"127.0.0.{n}" for n in range(2, first)]
+            last_error: Optional[OSError] = None
+            for ip in candidates:
+                if ip in used:
+                    continue
+                try:
+                    await host._start_services(ip)
+                    break
+                except OSError as exc:
+                    last_error = exc
+                    if exc.errno == errno.EADDRNOTAVAIL:
+                        self._single_address = True
+                        await host._start_services("127.0.0.1")
+                        break
+                    if exc.errno != errno.EADDRINUSE:
+                        raise
+            else:
+                raise LabError(f"no free loopback address for {host.hostname}: {last_error}")
+        self._names[host.ip] = host.hostname
+        host.maillog.write("postfix/master", "daemon started -- version labmail, "
+                           f"configuration {host.path('/etc/postfix')}")
+
+    # -- start / stop ---------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        """True between :meth:`start` and :meth:`stop`."""
+        return self._started
+
+    def start(self) -> "Lab":
+        """Start every host's services; returns when all of them listen."""
+        async def start_all() -> None:
+            for host in self.hosts.values():
+                await self._start_host(host)
+        self._started = True
+        try:
+            self.run(start_all())
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop every service, close client connections and release the ports."""
+        self._started = False
+        if self._thread is None or not self._thread.is_alive():
+            return
+
+        async def stop_all() -> None:
+            for host in self.hosts.values():
+                await host._stop_services()
+        try:
+            self.run(stop_all())
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(5)
+            self._thread = None
+            if not self.loop.is_running():
+                self.loop.close()
+
+    def __enter__(self) -> "Lab":
+        if not self._started:
+            self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def endpoints(self) -> Dict[str, Dict[str, Any]]:
+        """Every host's service endpoints, by host name."""
+        return {name: dict(h.endpoints) for name, h in self.hosts.items()}
+
+    def port_table(self) -> str:
+        """A table of every host's services next to the standard port numbers."""
+        rows = [f"{'host':<20} {'service':<11} {'standard':>8}   lab address"]
+        for name, h in self.hosts.items():
+            for svc, (addr, port) in h.endpoints.items():
+                rows.append(f"{name:<20} {svc:<11} {STANDARD_PORTS[svc]:>8}   {addr}:{port}")
+        return "\n".join(rows)
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"<Lab {state}: {', '.join(map(repr, self.hosts.values())) or 'no hosts'}>"
+
+
+_LABS: "weakref.WeakSet[Lab]" = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all_labs() -> None:  # pragma: no cover - interpreter exit
+    for lab in list(_LABS):
+        try:
+            lab.stop()
+        except Exception:
+            pass
+
+

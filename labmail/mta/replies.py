@@ -1,0 +1,131 @@
+"""Every SMTP reply the lab's smtpd sends, in one table, worded as Postfix words them.
+
+The lab's smtpd is built on aiosmtpd, which has replies of its own
+("500 Error: command "X" not recognized"); students must see what a real
+Postfix says ("502 5.5.2 Error: command not recognized").  So there is one
+table of our replies (:data:`REPLIES`) and one table (:data:`AIOSMTPD`) that
+rewrites aiosmtpd's wording into Postfix's, with the RFC 3463 enhanced status
+code Postfix adds when ENHANCEDSTATUSCODES is on.
+
+>>> reply("rcpt_ok")
+'250 2.1.5 Ok'
+>>> reply("user_unknown", rcpt="bob@example.com")
+'550 5.1.1 <bob@example.com>: Recipient address rejected: User unknown in local recipient table'
+>>> translate('500 Error: command "FOO" not recognized')
+'502 5.5.2 Error: command not recognized'
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import List, Tuple
+
+__all__ = ["Reply", "REPLIES", "AIOSMTPD", "reply", "translate"]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One reply: basic code (RFC 5321 §4.2), enhanced code (RFC 3463), text."""
+
+    code: int
+    enhanced: str
+    text: str
+
+    def format(self, **values: str) -> str:
+        """The reply line, with ``{name}`` placeholders filled in."""
+        text = self.text.format(**values)
+        return f"{self.code} {self.enhanced} {text}" if self.enhanced else f"{self.code} {text}"
+
+
+#: Our replies, keyed by what happened.  Wording follows Postfix 3.x smtpd.
+REPLIES = {
+    "mail_ok": Reply(250, "2.1.0", "Ok"),
+    "rcpt_ok": Reply(250, "2.1.5", "Ok"),
+    "ok": Reply(250, "2.0.0", "Ok"),
+    "queued": Reply(250, "2.0.0", "Ok: queued as {queue_id}"),
+    "bye": Reply(221, "2.0.0", "Bye"),
+    "data_go": Reply(354, "", "End data with <CR><LF>.<CR><LF>"),
+    "vrfy_ok": Reply(252, "2.0.0", "{user}"),
+    "vrfy_disabled": Reply(502, "5.5.1", "VRFY command is disabled"),
+    "user_unknown": Reply(550, "5.1.1", "<{rcpt}>: Recipient address rejected: "
+                                         "User unknown in local recipient table"),
+    "relay_denied": Reply(454, "4.7.1", "<{rcpt}>: Relay access denied"),
+    "relay_denied_perm": Reply(554, "5.7.1", "<{rcpt}>: Relay access denied"),
+    "no_transport": Reply(450, "4.3.2", "<{rcpt}>: Recipient address rejected: "
+                                        "this lab host does not relay to other hosts yet"),
+    "size_exceeded": Reply(552, "5.3.4", "Message size exceeds fixed limit"),
+    "line_too_long": Reply(500, "5.5.2", "Error: line too long"),
+    "data_line_too_long": Reply(500, "5.5.2", "Error: message line longer than 1000 octets "
+                                              "(RFC 5321 section 4.5.3.1.6)"),
+    "not_recognized": Reply(502, "5.5.2", "Error: command not recognized"),
+    "bad_syntax": Reply(500, "5.5.2", "Error: bad syntax"),
+    "need_helo": Reply(503, "5.5.1", "Error: send HELO/EHLO first"),
+    "need_mail": Reply(503, "5.5.1", "Error: need MAIL command"),
+    "need_rcpt": Reply(503, "5.5.1", "Error: need RCPT command"),
+    "nested_mail": Reply(503, "5.5.1", "Error: nested MAIL command"),
+    "no_valid_rcpt": Reply(554, "5.5.1", "Error: no valid recipients"),
+    "mail_syntax": Reply(501, "5.5.4", "Syntax: MAIL FROM:<address>"),
+    "rcpt_syntax": Reply(501, "5.5.4", "Syntax: RCPT TO:<address>"),
+    "bad_sender": Reply(501, "5.1.7", "Bad sender address syntax"),
+    "bad_recipient": Reply(501, "5.1.3", "Bad recipient address syntax"),
+    "bad_param": Reply(555, "5.5.4", "Unsupported option: {param}"),
+    "helo_syntax": Reply(501, "", "Syntax: HELO hostname"),
+    "ehlo_syntax": Reply(501, "", "Syntax: EHLO hostname"),
+    "too_many_errors": Reply(421, "4.7.0", "{hostname} Error: too many errors"),
+    "timeout": Reply(421, "4.4.2", "{hostname} Error: timeout exceeded"),
+    "write_failed": Reply(451, "4.3.0", "Error: queue file write error"),
+    "tls_not_available": Reply(454, "4.7.0", "TLS not available due to local problem"),
+    "tls_ready": Reply(220, "2.0.0", "Ready to start TLS"),
+}
+
+
+def reply(key: str, **values: str) -> str:
+    """The reply line for *key* from :data:`REPLIES`."""
+    return REPLIES[key].format(**values)
+
+
+#: aiosmtpd's own reply lines (regular expressions) and what Postfix says instead.
+AIOSMTPD: List[Tuple["re.Pattern[str]", str]] = [
+    (re.compile(p), r) for p, r in [
+        (r'^500 Error: command ".*" not recognized$', reply("not_recognized")),
+        (r"^500 Error: command 'AUTH' not recognized$", reply("not_recognized")),
+        (r"^500 Command line too long$", reply("line_too_long")),
+        (r"^500 Line too long \(see RFC5321 4\.5\.3\.1\.6\)$", reply("data_line_too_long")),
+        (r"^500 Error: bad syntax$", reply("bad_syntax")),
+        (r"^500 Error: strict ASCII mode$", reply("bad_syntax")),
+        (r"^503 Error: send (HELO|EHLO) first$", reply("need_helo")),
+        (r"^503 Error: need MAIL command$", reply("need_mail")),
+        (r"^503 Error: need RCPT command$", reply("need_rcpt")),
+        (r"^503 Error: nested MAIL command$", reply("nested_mail")),
+        (r"^501 Syntax: MAIL FROM: ?<address>.*$", reply("mail_syntax")),
+        (r"^501 Syntax: RCPT TO: ?<address>.*$", reply("rcpt_syntax")),
+        (r"^553 5\.1\.3 Error: malformed address$", "501 5.1.3 Bad recipient address syntax"),
+        (r"^552 Error: message size exceeds fixed maximum message size$", reply("size_exceeded")),
+        (r"^552 Error: Too much mail data$", reply("size_exceeded")),
+        (r"^555 MAIL FROM parameters not recognized or not implemented$",
+         "555 5.5.4 Unsupported option in MAIL FROM"),
+        (r"^555 RCPT TO parameters not recognized or not implemented$",
+         "555 5.5.4 Unsupported option in RCPT TO"),
+        (r"^501 Error: BODY can only be one of 7BIT, 8BITMIME$",
+         "501 5.5.4 Bad BODY parameter: use 7BIT or 8BITMIME"),
+        (r"^501 Error: SMTPUTF8 takes no arguments$", "501 5.5.4 Bad SMTPUTF8 parameter"),
+        (r"^501 Syntax: DATA$", "501 5.5.4 Syntax: DATA"),
+        (r"^501 Syntax: RSET$", "501 5.5.4 Syntax: RSET"),
+        (r"^501 Syntax: QUIT$", "501 5.5.4 Syntax: QUIT"),
+        (r"^501 Syntax: STARTTLS$", "501 5.5.4 Syntax: STARTTLS"),
+        (r"^501 Syntax: VRFY <address>$", "501 5.5.4 Syntax: VRFY address"),
+        (r"^502 EXPN not implemented$", "502 5.5.1 Error: command not implemented"),
+        (r"^250 OK$", reply("ok")),
+        (r"^221 Bye$", reply("bye")),
+        (r"^220 Ready to start TLS$", reply("tls_ready")),
+        (r"^454 TLS not available$", reply("tls_not_available")),
+    ]
+]
+
+
+def translate(line: str) -> str:
+    """Postfix's wording for a reply line aiosmtpd produced (others unchanged)."""
+    for pattern, replacement in AIOSMTPD:
+        if pattern.match(line):
+            return replacement
+    return line

@@ -1,0 +1,44 @@
+"""Shared fixtures: a running lab with one host on free ports."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+import labmail
+
+
+@pytest.fixture
+def lab(tmp_path):
+    """A started lab (free ports, fixed clock, seeded ids), stopped afterwards."""
+    lab = labmail.Lab(ports="auto", state_dir=tmp_path / "lab", seed=7,
+                      clock="2026-11-27T09:00:00+00:00")
+    yield lab
+    lab.stop()
+
+
+@pytest.fixture
+def host(lab):
+    """mail.example.com with users alice and bob, running."""
+    h = lab.add_host("mail.example.com", users={"alice": "secret", "bob": "hunter2"})
+    lab.start()
+    return h
+
+
+def need_tool(name: str) -> str:
+    """The path of a real tool, or skip the test saying how to install it."""
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip(f"{name} is not installed (apt-get install the Debian package that has it)")
+    return path
+
+
+def wait_for(predicate, timeout: float = 3.0, interval: float = 0.01):
+    """Poll *predicate* until it is true (bounded); return its last value."""
+    import time
+    deadline = time.monotonic() + timeout
+    value = predicate()
+    while not value and time.monotonic() < deadline:
+        time.sleep(interval)
+        value = predicate()
+    return value
