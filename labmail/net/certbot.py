@@ -1,0 +1,249 @@
+"""certbot's role: get a certificate from the lab CA with dns-01, lay it out, renew it.
+
+The layout is certbot's, under the host's ``/etc/letsencrypt``::
+
+    accounts/lab/private_key.pem        the ACME account key (its thumbprint is
+                                        part of every challenge answer)
+    archive/DOMAIN/cert1.pem chain1.pem fullchain1.pem privkey1.pem   every version
+    live/DOMAIN/cert.pem -> ../../archive/DOMAIN/cert1.pem   (and chain, fullchain,
+                                        privkey): what main.cf and dovecot.conf name
+    renewal/DOMAIN.conf                 what ``renew`` needs to do it again
+
+>>> bot = Certbot(host.path("/etc/letsencrypt"), ca, lab.dns,     # doctest: +SKIP
+...               LabResolver(*lab.dns.address), clock=lab.clock)
+>>> lineage = bot.certonly(["mail.example.org"])                  # doctest: +SKIP
+>>> lineage.fullchain                                             # doctest: +SKIP
+PosixPath('.../etc/letsencrypt/live/mail.example.org/fullchain.pem')
+
+Step by step, as a lesson shows it: :meth:`Certbot.begin` opens the order and
+says which TXT record to publish; the student adds it with
+``lab.dns.add(...)``; :meth:`Certbot.finish` asks the CA to check it (a real
+DNS query) and installs the certificate.  :meth:`Certbot.certonly` does all
+three, publishing and removing the TXT record itself (a manual-auth hook).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+from .certs import (CertInfo, IssuanceError, LabCA, Order, PrivateKey, _now, _write, cert_pem,
+                    describe, generate_key, key_pem, load_certs, load_key, make_csr)
+
+__all__ = ["Certbot", "Lineage", "RenewResult"]
+
+log = logging.getLogger(__name__)
+_FILES = ("cert", "chain", "fullchain", "privkey")
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """One certificate name (``live/DOMAIN``) and its current version's files."""
+
+    name: str
+    live_dir: Path
+    version: int
+    info: CertInfo
+
+    @property
+    def cert(self) -> Path:
+        return self.live_dir / "cert.pem"
+
+    @property
+    def chain(self) -> Path:
+        return self.live_dir / "chain.pem"
+
+    @property
+    def fullchain(self) -> Path:
+        return self.live_dir / "fullchain.pem"
+
+    @property
+    def privkey(self) -> Path:
+        return self.live_dir / "privkey.pem"
+
+
+@dataclass(frozen=True)
+class RenewResult:
+    """What ``certbot renew`` decided for one lineage."""
+
+    name: str
+    renewed: bool
+    not_after: _dt.datetime
+    message: str
+
+
+class Certbot:
+    """An ACME client for the lab CA (``certbot certonly --manual --preferred-challenges dns``).
+
+    *dns* needs ``add(name, "TXT", value, ttl)`` and ``remove(name, "TXT", value)``
+    (a :class:`~labmail.net.dns.LabDNS`); *resolver* is the
+    :class:`~labmail.net.resolver.LabResolver` the CA checks challenges with.
+    New keys are ECDSA P-256, certbot 2's default (``key_type="rsa"`` for RSA 2048).
+    """
+
+    def __init__(self, config_dir: Path, ca: LabCA, dns: Any, resolver: Any, *,
+                 clock: Any = None, key_type: str = "ecdsa", renew_before_days: int = 30,
+                 days: int = 90) -> None:
+        self.config_dir = Path(config_dir)
+        self.ca, self.dns, self.resolver, self.clock = ca, dns, resolver, clock
+        self.key_type, self.renew_before_days, self.days = key_type, renew_before_days, days
+
+    # -- one issuance, in steps ----------------------------------------------------
+    def account_key(self) -> PrivateKey:
+        path = self.config_dir / "accounts" / "lab" / "private_key.pem"
+        if path.exists():
+            return load_key(path)
+        key = generate_key("ec")
+        _write(path, key_pem(key), 0o600)
+        return key
+
+    def begin(self, domains: Sequence[str]) -> Order:
+        """Open an order; each challenge says which TXT record proves control."""
+        order = self.ca.new_order(list(domains), self.account_key())
+        for ch in order.challenges:
+            log.info("dns-01: publish TXT %s at %s", ch.txt_value, ch.record_name)
+        return order
+
+    def publish(self, order: Order) -> None:
+        for ch in order.challenges:
+            self.dns.add(ch.record_name, "TXT", f'"{ch.txt_value}"', 60)
+
+    def cleanup(self, order: Order) -> None:
+        for ch in order.challenges:
+            self.dns.remove(ch.record_name, "TXT", f'"{ch.txt_value}"')
+
+    def finish(self, order: Order, *, key: Optional[PrivateKey] = None,
+               name: Optional[str] = None) -> Lineage:
+        """The CA checks the TXT records with real DNS queries, then the files are written."""
+        outcomes = {ch.record_name: self.resolver.lookup(ch.record_name, "TXT")
+                    for ch in order.challenges}
+        return self._complete(order, outcomes, key, name)
+
+    async def afinish(self, order: Order, *, key: Optional[PrivateKey] = None,
+                      name: Optional[str] = None) -> Lineage:
+        """:meth:`finish` for asyncio code (the lookups use the async resolver)."""
+        outcomes = {ch.record_name: await self.resolver.alookup(ch.record_name, "TXT")
+                    for ch in order.challenges}
+        return self._complete(order, outcomes, key, name)
+
+    def certonly(self, domains: Sequence[str], *, key: Optional[PrivateKey] = None,
+                 name: Optional[str] = None) -> Lineage:
+        """Begin, publish the TXT records, finish, remove the records."""
+        order = self.begin(domains)
+        self.publish(order)
+        try:
+            return self.finish(order, key=key, name=name)
+        finally:
+            self.cleanup(order)
+
+    async def acertonly(self, domains: Sequence[str], *, key: Optional[PrivateKey] = None,
+                        name: Optional[str] = None) -> Lineage:
+        """:meth:`certonly` for asyncio code."""
+        order = self.begin(domains)
+        self.publish(order)
+        try:
+            return await self.afinish(order, key=key, name=name)
+        finally:
+            self.cleanup(order)
+
+    def _complete(self, order: Order, outcomes: Dict[str, Any], key: Optional[PrivateKey],
+                  name: Optional[str]) -> Lineage:
+        self.ca.validate(order, outcomes.__getitem__)
+        if order.status != "ready":
+            raise IssuanceError("Some challenges have failed.\n" + "".join(
+                f"  Domain: {c.name}\n  Type:   dns\n  Detail: {c.error}\n"
+                for c in order.challenges if c.status != "valid"))
+        key = key or generate_key("rsa" if self.key_type == "rsa" else "ec")
+        issued = self.ca.finalize(order, make_csr(key, order.names), days=self.days,
+                                  now=_now(None, self.clock))
+        issued.key = key
+        return self._install(name or order.names[0], issued.cert, issued.chain, key)
+
+    # -- files ------------------------------------------------------------------------
+    def _install(self, name: str, cert: Any, chain: List[Any], key: PrivateKey) -> Lineage:
+        archive = self.config_dir / "archive" / name
+        live = self.config_dir / "live" / name
+        version = 1 + max((int(p.stem[4:]) for p in archive.glob("cert*.pem")
+                           if p.stem[4:].isdigit()), default=0)
+        data = {"cert": cert_pem(cert), "chain": cert_pem(*chain),
+                "fullchain": cert_pem(cert, *chain), "privkey": key_pem(key)}
+        for kind in _FILES:
+            _write(archive / f"{kind}{version}.pem", data[kind],
+                   0o600 if kind == "privkey" else 0o644)
+        live.mkdir(parents=True, exist_ok=True)
+        for kind in _FILES:
+            link, tmp = live / f"{kind}.pem", live / f".{kind}.pem.new"
+            if tmp.is_symlink() or tmp.exists():
+                tmp.unlink()
+            os.symlink(f"../../archive/{name}/{kind}{version}.pem", tmp)
+            os.replace(tmp, link)            # the switch to the new version is atomic
+        (live / "README").write_text(
+            "This directory contains your keys and certificates.\n\n"
+            "`privkey.pem`  : the private key for your certificate.\n"
+            "`fullchain.pem`: the certificate file used in most server software.\n"
+            "`chain.pem`    : used for OCSP stapling in Nginx >=1.3.7.\n"
+            "`cert.pem`     : will break many server configurations, and should not be used\n"
+            "                 without reading further documentation.\n")
+        conf = self.config_dir / "renewal" / f"{name}.conf"
+        conf.parent.mkdir(parents=True, exist_ok=True)
+        conf.write_text(
+            f"# renew_before_expiry = {self.renew_before_days} days\n"
+            f"archive_dir = {archive}\n" + "".join(f"{k} = {live / (k + '.pem')}\n" for k in _FILES)
+            + "\n[renewalparams]\nauthenticator = manual\npref_challs = dns-01,\n"
+            f"server = lab-ca\nkey_type = {self.key_type}\n"
+            f"domains = {', '.join(describe(cert).sans)}\n")
+        log.info("certificate for %s saved at %s (version %d)", name, live, version)
+        return Lineage(name, live, version, describe(cert))
+
+    def certificates(self) -> List[Lineage]:
+        """Every lineage under ``live/`` (``certbot certificates``)."""
+        out = []
+        for live in sorted((self.config_dir / "live").glob("*/cert.pem")):
+            target = os.readlink(live)
+            version = int("".join(ch for ch in Path(target).stem if ch.isdigit()) or 0)
+            out.append(Lineage(live.parent.name, live.parent, version,
+                               describe(load_certs(live)[0])))
+        return out
+
+    # -- renewal ----------------------------------------------------------------------
+    def due(self, lineage: Lineage) -> bool:
+        """True when fewer than ``renew_before_days`` days are left, by the lab clock."""
+        return lineage.info.days_left(_now(None, self.clock)) < self.renew_before_days
+
+    def renew(self, *, force: bool = False) -> List[RenewResult]:
+        """``certbot renew``: reissue every lineage that is due (or all with *force*)."""
+        results = []
+        for lineage in self.certificates():
+            if not (force or self.due(lineage)):
+                results.append(self._skip(lineage))
+                continue
+            new = self.certonly(list(lineage.info.sans), name=lineage.name)
+            results.append(self._renewed(new))
+        return results
+
+    async def arenew(self, *, force: bool = False) -> List[RenewResult]:
+        """:meth:`renew` for asyncio code."""
+        results = []
+        for lineage in self.certificates():
+            if not (force or self.due(lineage)):
+                results.append(self._skip(lineage))
+                continue
+            new = await self.acertonly(list(lineage.info.sans), name=lineage.name)
+            results.append(self._renewed(new))
+        return results
+
+    @staticmethod
+    def _skip(lineage: Lineage) -> RenewResult:
+        return RenewResult(lineage.name, False, lineage.info.not_after,
+                           f"Certificate not yet due for renewal ({lineage.name}, expires "
+                           f"{lineage.info.not_after:%Y-%m-%d})")
+
+    @staticmethod
+    def _renewed(lineage: Lineage) -> RenewResult:
+        return RenewResult(lineage.name, True, lineage.info.not_after,
+                           f"Renewing an existing certificate for {lineage.name}: "
+                           f"now version {lineage.version}, expires "
+                           f"{lineage.info.not_after:%Y-%m-%d}")
