@@ -1,0 +1,338 @@
+"""Queue files: one file per message under ``<state>/var/spool/postfix/``.
+
+Postfix keeps every message it has accepted in a *queue file* until every
+recipient is delivered or bounced.  The file moves between directories as the
+message makes progress::
+
+    incoming/   written by cleanup, fsync'd before smtpd answers 250
+    active/     the queue manager is delivering it now
+    deferred/   a temporary failure; retried after a back-off
+    hold/       put aside by ``postsuper -h`` until released
+    corrupt/    a file that could not be read back
+
+A lab queue file is readable text: a magic line, the envelope as JSON (sender,
+recipients with their per-recipient status, arrival time, attempts, next try,
+last reason) and, after a marker line, the message content exactly as it will
+be transmitted (CRLF line ends, no dot-stuffing).  A file is always written to
+a temporary name, fsync'd, renamed into place and the directory fsync'd, so a
+crash leaves either the old file or the new one, never half of one.
+
+>>> import tempfile, pathlib
+>>> from labmail.clock import Clock, IdGenerator
+>>> q = Queue(pathlib.Path(tempfile.mkdtemp()), Clock.fixed("2026-11-27T09:00:00"), IdGenerator(1))
+>>> qf = q.enqueue("alice@example.com", ["bob@example.org"], b"Subject: hi\\r\\n\\r\\nhello\\r\\n")
+>>> qf.queue, qf.size, [r.address for r in qf.recipients]
+('incoming', 22, ['bob@example.org'])
+>>> q.load(qf.queue_id).sender
+'alice@example.com'
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+
+from ..clock import Clock, IdGenerator
+from .groupcommit import GroupCommit, fsync_dir, write_durable
+
+__all__ = ["QUEUES", "Recipient", "QueueFile", "Queue", "QueueFileError",
+           "normalize_crlf"]
+
+logger = logging.getLogger("labmail.queue")
+
+#: Queue directories, in the order ``mailq`` lists them.
+QUEUES = ("incoming", "active", "deferred", "hold", "corrupt")
+
+MAGIC = b"LABMAIL-QUEUE-FILE 1\n"
+CONTENT_MARK = b"\n*** MESSAGE CONTENTS ***\n"
+END_MARK = b"*** MESSAGE FILE END ***\n"
+
+_QID_RE = re.compile(r"^[0-9A-Za-z]{6,20}$")
+
+
+class QueueFileError(ValueError):
+    """A queue file that cannot be parsed (it goes to ``corrupt/``)."""
+
+
+def normalize_crlf(data: bytes) -> bytes:
+    """Return *data* with every line ending as CRLF (SMTP's wire form).
+
+    >>> normalize_crlf(b"a\\nb\\r\\nc")
+    b'a\\r\\nb\\r\\nc'
+    """
+    return re.sub(rb"\r?\n", b"\r\n", data)
+
+
+@dataclass
+class Recipient:
+    """One envelope recipient and how far its delivery got.
+
+    ``status`` is ``pending`` (not tried or deferred: still to do),
+    ``sent`` or ``bounced`` (done).  ``dsn``, ``reason``, ``relay``,
+    ``diag`` (the DSN Diagnostic-Code, e.g. ``smtp; 550 5.1.1 ...``) and
+    ``remote_mta`` describe the last attempt.
+
+    >>> Recipient("bob@example.org").done
+    False
+    """
+
+    address: str
+    original: str = ""
+    status: str = "pending"
+    dsn: str = ""
+    reason: str = ""
+    relay: str = ""
+    diag: str = ""
+    remote_mta: str = ""
+
+    @property
+    def done(self) -> bool:
+        """True once the recipient is delivered or bounced."""
+        return self.status in ("sent", "bounced")
+
+
+@dataclass
+class QueueFile:
+    """A queued message: envelope plus content.
+
+    ``arrival`` and ``next_try`` are lab timestamps (seconds since the
+    epoch); ``attrs`` holds free-form named attributes (client name and
+    address, helo, protocol) that ``postcat`` shows.
+    """
+
+    queue_id: str
+    sender: str
+    recipients: List[Recipient]
+    content: bytes = b""
+    arrival: float = 0.0
+    attempts: int = 0
+    next_try: float = 0.0
+    last_reason: str = ""
+    queue: str = "incoming"
+    attrs: Dict[str, str] = field(default_factory=dict)
+    #: when the queue manager moved it to ``active`` (not stored)
+    active_since: Optional[float] = None
+
+    @property
+    def size(self) -> int:
+        """The message size as Postfix counts it (content with CRLF ends)."""
+        return len(self.content)
+
+    def pending(self) -> List[Recipient]:
+        """Recipients still to be delivered."""
+        return [r for r in self.recipients if not r.done]
+
+    def to_bytes(self) -> bytes:
+        """The file's bytes (see the module docstring for the layout)."""
+        env = {
+            "queue_id": self.queue_id, "sender": self.sender,
+            "arrival": self.arrival, "attempts": self.attempts,
+            "next_try": self.next_try, "last_reason": self.last_reason,
+            "attrs": self.attrs,
+            "recipients": [asdict(r) for r in self.recipients],
+        }
+        head = json.dumps(env, indent=1, ensure_ascii=False).encode("utf-8")
+        return MAGIC + head + CONTENT_MARK + self.content + b"\n" + END_MARK
+
+    @classmethod
+    def from_bytes(cls, data: bytes, queue: str = "incoming") -> "QueueFile":
+        """Parse a queue file; raises :class:`QueueFileError` when damaged."""
+        if not data.startswith(MAGIC):
+            raise QueueFileError("not a labmail queue file")
+        if not data.endswith(b"\n" + END_MARK):
+            raise QueueFileError("queue file is truncated")
+        head, sep, rest = data[len(MAGIC):].partition(CONTENT_MARK)
+        if not sep:
+            raise QueueFileError("no message contents marker")
+        try:
+            env = json.loads(head.decode("utf-8"))
+            rcpts = [Recipient(**r) for r in env["recipients"]]
+            return cls(queue_id=env["queue_id"], sender=env["sender"],
+                       recipients=rcpts,
+                       content=rest[:-len(b"\n" + END_MARK)],
+                       arrival=float(env["arrival"]),
+                       attempts=int(env["attempts"]),
+                       next_try=float(env["next_try"]),
+                       last_reason=env.get("last_reason", ""),
+                       attrs=dict(env.get("attrs", {})), queue=queue)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise QueueFileError(f"bad envelope: {exc}") from exc
+
+
+class Queue:
+    """The queue directories of one host and atomic operations on them.
+
+    *root* is the host's state directory; the queue lives in
+    ``root/var/spool/postfix``.  With ``group_commit=True`` the asynchronous
+    :meth:`enqueue_async` batches the fsyncs of concurrent writers (one
+    directory fsync per batch); a writer is never told "durable" before its
+    own file and the directory entry are on disk.
+
+    >>> import tempfile, pathlib
+    >>> from labmail.clock import Clock, IdGenerator
+    >>> q = Queue(pathlib.Path(tempfile.mkdtemp()), Clock(), IdGenerator(2))
+    >>> sorted(p.name for p in q.spool.iterdir())
+    ['active', 'corrupt', 'deferred', 'hold', 'incoming']
+    """
+
+    def __init__(self, root: Path, clock: Clock, ids: IdGenerator, *,
+                 group_commit: bool = False, fsync: bool = True) -> None:
+        self.root = Path(root)
+        self.spool = self.root / "var" / "spool" / "postfix"
+        self.clock = clock
+        self.ids = ids
+        self.fsync = fsync
+        for name in QUEUES:
+            (self.spool / name).mkdir(parents=True, exist_ok=True)
+        self._group = GroupCommit() if group_commit else None
+
+    # -- paths ---------------------------------------------------------
+    def dir(self, queue: str) -> Path:
+        """The directory of *queue* (one of :data:`QUEUES`)."""
+        if queue not in QUEUES:
+            raise ValueError(f"unknown queue {queue!r}; use one of {', '.join(QUEUES)}")
+        return self.spool / queue
+
+    def path(self, queue: str, queue_id: str) -> Path:
+        """Where the file of *queue_id* lives in *queue*."""
+        return self.dir(queue) / queue_id
+
+    def new_id(self) -> str:
+        """A fresh queue id not used by any file in the queue."""
+        for _ in range(1000):
+            qid = self.ids.queue_id()
+            if self.locate(qid) is None:
+                return qid
+        raise RuntimeError("could not find a free queue id")
+
+    def locate(self, queue_id: str) -> Optional[str]:
+        """The queue that holds *queue_id*, or None."""
+        if not _QID_RE.match(queue_id):
+            return None
+        for name in QUEUES:
+            if (self.spool / name / queue_id).exists():
+                return name
+        return None
+
+    # -- writing -------------------------------------------------------
+    def make(self, sender: str, recipients: Sequence[str], content: bytes, *,
+             attrs: Optional[Dict[str, str]] = None,
+             queue_id: Optional[str] = None) -> QueueFile:
+        """Build (without writing) a queue file for a new message."""
+        rcpts = [Recipient(address=r, original=r) for r in recipients]
+        return QueueFile(queue_id=queue_id or self.new_id(), sender=sender,
+                         recipients=rcpts, content=normalize_crlf(content),
+                         arrival=self.clock.timestamp(), attrs=dict(attrs or {}),
+                         queue="incoming")
+
+    def enqueue(self, sender: str, recipients: Sequence[str], content: bytes, *,
+                attrs: Optional[Dict[str, str]] = None,
+                queue_id: Optional[str] = None) -> QueueFile:
+        """Write a new message durably into ``incoming/`` and return it."""
+        qf = self.make(sender, recipients, content, attrs=attrs, queue_id=queue_id)
+        self.write(qf)
+        return qf
+
+    async def enqueue_async(self, sender: str, recipients: Sequence[str],
+                            content: bytes, *, attrs: Optional[Dict[str, str]] = None,
+                            queue_id: Optional[str] = None) -> QueueFile:
+        """Like :meth:`enqueue` without blocking the loop; returns when durable."""
+        qf = self.make(sender, recipients, content, attrs=attrs, queue_id=queue_id)
+        final = self.path(qf.queue, qf.queue_id)
+        if self._group is not None:
+            await self._group.commit(final, qf.to_bytes(), fsync=self.fsync)
+        else:
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(None, self.write, qf)
+        return qf
+
+    def write(self, qf: QueueFile) -> None:
+        """Atomically (re)write *qf* in its queue: tmp, fsync, rename, dir fsync."""
+        write_durable(self.path(qf.queue, qf.queue_id), qf.to_bytes(), fsync=self.fsync)
+
+    def move(self, qf: QueueFile, queue: str, *, durable: bool = False) -> None:
+        """Move *qf* to another queue directory (a rename, like Postfix)."""
+        if qf.queue == queue:
+            return
+        src = self.path(qf.queue, qf.queue_id)
+        dst = self.path(queue, qf.queue_id)
+        os.replace(src, dst)
+        if durable and self.fsync:
+            fsync_dir(dst.parent)
+        qf.queue = queue
+
+    def remove(self, qf: QueueFile) -> bool:
+        """Delete *qf*'s file; False when it was already gone."""
+        try:
+            os.unlink(self.path(qf.queue, qf.queue_id))
+            return True
+        except FileNotFoundError:
+            return False
+
+    # -- reading -------------------------------------------------------
+    def ids_in(self, queue: str) -> List[str]:
+        """Queue ids in *queue*, in directory order sorted for stability."""
+        try:
+            names = os.listdir(self.dir(queue))
+        except FileNotFoundError:
+            return []
+        return sorted(n for n in names if not n.startswith("."))
+
+    def load(self, queue_id: str, queue: Optional[str] = None) -> QueueFile:
+        """Read the file of *queue_id*; KeyError when it is not queued.
+
+        A damaged file is moved to ``corrupt/`` and QueueFileError raised.
+        """
+        queue = queue or self.locate(queue_id)
+        if queue is None:
+            raise KeyError(queue_id)
+        path = self.path(queue, queue_id)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise KeyError(queue_id) from None
+        try:
+            return QueueFile.from_bytes(data, queue)
+        except QueueFileError:
+            if queue != "corrupt":
+                logger.warning("%s: corrupt queue file moved to corrupt/", queue_id)
+                try:
+                    os.replace(path, self.path("corrupt", queue_id))
+                except OSError:
+                    pass
+            raise
+
+    def entries(self, queues: Iterable[str] = ("active", "incoming", "deferred", "hold")
+                ) -> List[QueueFile]:
+        """Every readable message in *queues*, oldest first within each queue."""
+        out: List[QueueFile] = []
+        for name in queues:
+            batch = []
+            for qid in self.ids_in(name):
+                try:
+                    batch.append(self.load(qid, name))
+                except (KeyError, QueueFileError):
+                    continue
+            batch.sort(key=lambda q: (q.arrival, q.queue_id))
+            out.extend(batch)
+        return out
+
+    def __iter__(self) -> Iterator[QueueFile]:
+        return iter(self.entries())
+
+    def __len__(self) -> int:
+        return sum(len(self.ids_in(n)) for n in ("incoming", "active", "deferred", "hold"))
+
+    def counts(self) -> Dict[str, int]:
+        """Number of messages per queue directory (for plots)."""
+        return {n: len(self.ids_in(n)) for n in QUEUES}
+
+
+def split_ids(text: str) -> Tuple[str, ...]:
+    """Split a command-line list of queue ids (``-`` or ALL handled by callers)."""
+    return tuple(t for t in re.split(r"[\s,]+", text) if t)
