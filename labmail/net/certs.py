@@ -48,7 +48,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from ..errors import LabError
 
 __all__ = ["generate_key", "key_pem", "cert_pem", "load_certs", "load_key", "CertInfo",
-           "describe", "self_signed", "write_self_signed", "openssl_req_command", "LabCA",
+           "describe", "self_signed", "parse_subj", "write_self_signed", "openssl_req_command", "LabCA",
            "Issued", "Order", "Challenge", "IssuanceError", "make_snakeoil",
            "install_ca_bundle", "jwk_thumbprint", "make_csr", "SNAKEOIL_CERT", "SNAKEOIL_KEY", "CA_BUNDLE"]
 
@@ -173,12 +173,13 @@ def _now(now: Optional[_dt.datetime], clock: Any = None) -> _dt.datetime:
 
 
 def self_signed(common_name: str, *, sans: Optional[Sequence[str]] = None, days: int = 365,
-                key: Optional[PrivateKey] = None, now: Optional[_dt.datetime] = None
-                ) -> Tuple[x509.Certificate, PrivateKey]:
+                key: Optional[PrivateKey] = None, now: Optional[_dt.datetime] = None,
+                subject: Optional[x509.Name] = None) -> Tuple[x509.Certificate, PrivateKey]:
     """A self-signed certificate as ``openssl req -x509 ... -subj /CN=NAME`` makes it.
 
     Like OpenSSL 3's default ``v3_ca`` section it is marked CA:TRUE and carries
     key identifiers; *sans* (default: the CN) become the subjectAltName.
+    *subject* replaces the plain ``CN=common_name`` (see :func:`parse_subj`).
 
     >>> cert, key = self_signed("mail.example.com", key=generate_key("ec"))
     >>> describe(cert).self_signed
@@ -186,7 +187,7 @@ def self_signed(common_name: str, *, sans: Optional[Sequence[str]] = None, days:
     """
     key = key or generate_key("rsa")
     start = _now(now)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    name = subject or x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
     builder = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
                .public_key(key.public_key()).serial_number(x509.random_serial_number())
@@ -198,6 +199,29 @@ def self_signed(common_name: str, *, sans: Optional[Sequence[str]] = None, days:
                .add_extension(x509.SubjectAlternativeName(
                    [x509.DNSName(s) for s in (sans or [common_name])]), critical=False))
     return builder.sign(key, hashes.SHA256()), key
+
+
+_SUBJ_OIDS = {"C": NameOID.COUNTRY_NAME, "ST": NameOID.STATE_OR_PROVINCE_NAME,
+              "L": NameOID.LOCALITY_NAME, "O": NameOID.ORGANIZATION_NAME,
+              "OU": NameOID.ORGANIZATIONAL_UNIT_NAME, "CN": NameOID.COMMON_NAME,
+              "emailAddress": NameOID.EMAIL_ADDRESS}
+
+
+def parse_subj(text: str) -> x509.Name:
+    """``-subj`` syntax, ``/C=DE/O=Example/CN=mail.example.com``, as an x509 Name.
+
+    >>> parse_subj("/O=Example/CN=mail.example.com").rfc4514_string()
+    'CN=mail.example.com,O=Example'
+    """
+    if not text.startswith("/"):
+        raise ValueError(f"subject {text!r} must start with '/' (like /CN=mail.example.com)")
+    attrs = []
+    for part in filter(None, text.split("/")):
+        key, sep, value = part.partition("=")
+        if not sep or key not in _SUBJ_OIDS:
+            raise ValueError(f"unknown subject field {key!r} (use {', '.join(_SUBJ_OIDS)})")
+        attrs.append(x509.NameAttribute(_SUBJ_OIDS[key], value))
+    return x509.Name(attrs)
 
 
 def write_self_signed(cert_path: Union[str, Path], key_path: Union[str, Path],

@@ -205,7 +205,9 @@ class Zone:
         if rds is None:
             return None
         rrset = dns.rrset.RRset(owner, _IN, rdtype)
-        rrset.update(rds)
+        # A fixed order (sorted) keeps lesson outputs stable; real servers may rotate.
+        for rd in sorted(rds, key=lambda r: r.to_text()):
+            rrset.add(rd, rds.ttl)
         return rrset
 
     def name_exists(self, owner: dns.name.Name) -> bool:
