@@ -394,7 +394,11 @@ class MainCf:
             return ""               # Postfix: undefined parameters expand to nothing
         if name in RAW_PARAMETERS:
             return value
-        return self._expand(value, depth + 1, origin or name, current=name)
+        if name in self._cache:
+            return self._cache[name]
+        expanded = self._expand(value, depth + 1, origin or name, current=name)
+        self._cache[name] = expanded
+        return expanded
 
     def _expand(self, text: str, depth: int, origin: Optional[str], current: Optional[str] = None) -> str:
         if depth > _MAX_NESTING:
@@ -440,16 +444,25 @@ class MainCf:
             return self._lookup_for_expansion(name, depth, origin)
         if rest[0] not in "?:":
             raise self._fail(origin, f'malformed macro name: "{whole}"')
-        alt = rest[1:]
+        alt, other = rest[1:], ""
         stripped = alt.strip()
         if stripped.startswith("{"):
             k = _braced(stripped, 0, "{")
-            if k != len(stripped) - 1:
+            tail = stripped[k + 1:].strip() if k >= 0 else None
+            if tail and rest[0] == "?" and tail.startswith(":") and tail[1:].strip().startswith("{"):
+                # ${name?{value1}:{value2}} (Postfix 3.0+)
+                second = tail[1:].strip()
+                k2 = _braced(second, 0, "{")
+                if k2 != len(second) - 1:
+                    raise self._fail(origin, f'unexpected text after {{...}} in "{whole}"')
+                other = second[1:k2]
+            elif tail:
                 raise self._fail(origin, f'unexpected text after {{...}} in "{whole}"')
             alt = stripped[1:k]
         value = self._lookup_for_expansion(name, depth, origin) if self.is_defined(name) else ""
         chosen = bool(value) if rest[0] == "?" else not value
-        return self._expand(alt, depth + 1, origin, current=name) if chosen else ""
+        picked = alt if chosen else other
+        return self._expand(picked, depth + 1, origin, current=name) if picked else ""
 
     def _expression(self, body: str, whole: str, depth: int, origin: Optional[str]) -> str:
         # ${{text1} op {text2} ? {text3} : {text4}} (Postfix 3.0+)

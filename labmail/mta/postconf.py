@@ -1,0 +1,146 @@
+"""``postconf``: print main.cf parameters the way Postfix's postconf(1) does.
+
+Output: ``name = value`` lines sorted by name (or in the order asked for),
+whitespace inside a value folded to single spaces, ``name =`` for an empty
+value; ``-h`` prints only the value, ``-x`` expands ``$name``, ``-n`` shows only
+what main.cf sets, ``-d`` shows the built-in defaults. Warnings and fatal
+errors go to stderr with the ``postconf: warning:`` / ``postconf: fatal:``
+prefixes, exit status 1 after a fatal error.
+
+>>> from labmail.mta.maincf import MainCf
+>>> cf = MainCf.from_text("myhostname = mail.example.com\\nmyorigin = $mydomain\\n")
+>>> print(postconf(cf, names=["myorigin", "mydomain"]).stdout, end="")
+myorigin = $mydomain
+mydomain = example.com
+>>> print(postconf(cf, names=["myorigin"], expand=True, hide_names=True).stdout, end="")
+example.com
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, List, Mapping, Optional, Sequence
+
+from ..errors import ConfigError
+from .maincf import MainCf
+from .params import CATALOGUE
+
+__all__ = ["PostconfResult", "postconf", "postconf_dir", "format_line", "DEFAULT_CONFIG_DIRECTORY"]
+
+DEFAULT_CONFIG_DIRECTORY = "/etc/postfix"
+PROGRAM = "postconf"
+
+
+@dataclass(frozen=True)
+class PostconfResult:
+    """What the command wrote and its exit status."""
+    stdout: str
+    stderr: str
+    status: int
+
+
+def format_line(name: str, value: str, hide_names: bool = False) -> str:
+    """One output line: words of *value* joined by single spaces (postconf's printer).
+
+    >>> format_line("mynetworks", "127.0.0.0/8,\\t[::1]/128")
+    'mynetworks = 127.0.0.0/8, [::1]/128'
+    >>> format_line("relayhost", "")
+    'relayhost ='
+    """
+    folded = " ".join(value.split())
+    if hide_names:
+        return folded
+    return f"{name} = {folded}" if folded else f"{name} ="
+
+
+def _ordered_warnings(cf: MainCf, unknown: Sequence[str], extra: Sequence[str]) -> List[str]:
+    # Real postconf reports: file syntax, master.cf, undefined references,
+    # unknown names asked for, then unused parameters.
+    first = [w for w in cf.warnings if ": undefined parameter: " not in w and ": unused parameter: " not in w]
+    undefined = [w for w in cf.warnings if ": undefined parameter: " in w]
+    unused = [w for w in cf.warnings if ": unused parameter: " in w]
+    return first + list(extra) + undefined + [f"{n}: unknown parameter" for n in unknown] + unused
+
+
+def postconf(cf: MainCf, *, names: Sequence[str] = (), defaults: bool = False,
+             nondefault: bool = False, expand: bool = False, hide_names: bool = False,
+             config_directory: Optional[str] = None,
+             extra_warnings: Sequence[str] = ()) -> PostconfResult:
+    """Run postconf's logic on a parsed main.cf.
+
+    *config_directory* is the ``-c`` directory when it is not Postfix's default:
+    postconf then shows ``config_directory`` as set.
+    """
+    out: List[str] = []
+    err: List[str] = []
+    if defaults and nondefault:
+        return PostconfResult("", f"{PROGRAM}: fatal: specify one of -d -n\n", 1)
+
+    explicit = cf.explicit()
+    unused = set(cf.unused())
+    settable = {n: v for n, v in explicit.items() if n not in unused}
+    if config_directory and config_directory.rstrip("/") != DEFAULT_CONFIG_DIRECTORY:
+        settable.setdefault("config_directory", config_directory)
+    source = MainCf.from_text("", cf.path, overrides=cf.overrides()) if defaults else cf
+
+    def value_of(name: str) -> str:
+        if name == "config_directory" and name in settable and not defaults:
+            raw = settable[name]
+        else:
+            raw = source.raw(name)
+        if expand and not defaults:
+            return cf.get(name) if name != "config_directory" else raw
+        if expand:
+            return source.get(name)
+        return raw
+
+    known = set(CATALOGUE) if defaults else set(CATALOGUE) | set(settable)
+    if names:
+        wanted = list(names)
+    elif nondefault:
+        wanted = sorted(settable)
+    else:
+        wanted = sorted(known)
+    unknown: List[str] = []
+    try:
+        for name in wanted:
+            if name not in known:
+                unknown.append(name)
+                continue
+            if nondefault and name not in settable:
+                continue      # -n with names: only the ones main.cf sets
+            out.append(format_line(name, value_of(name), hide_names))
+    except ConfigError as exc:
+        err.extend(f"{PROGRAM}: warning: {w}" for w in _ordered_warnings(cf, unknown, extra_warnings))
+        err.append(f"{PROGRAM}: warning: {exc.message}")
+        err.append(f"{PROGRAM}: fatal: macro processing error")
+        return PostconfResult("\n".join(out) + ("\n" if out else ""), "\n".join(err) + "\n", 1)
+    err.extend(f"{PROGRAM}: warning: {w}" for w in _ordered_warnings(cf, unknown, extra_warnings))
+    return PostconfResult("\n".join(out) + ("\n" if out else ""),
+                          "\n".join(err) + ("\n" if err else ""), 0)
+
+
+def postconf_dir(config_dir: Optional[str] = None, *, overrides: Optional[Mapping[str, str]] = None,
+                 path_map: Optional[Callable[[str], Path]] = None, **flags) -> PostconfResult:
+    """``postconf -c DIR ...``: read DIR/main.cf (``$MAIL_CONFIG`` or /etc/postfix by default).
+
+    *flags* are those of :func:`postconf`. Paths in messages are shown as given.
+    """
+    given = config_dir
+    config_dir = config_dir or os.environ.get("MAIL_CONFIG") or DEFAULT_CONFIG_DIRECTORY
+    shown = f"{config_dir.rstrip('/')}/main.cf"
+    real = Path(config_dir) / "main.cf"
+    if path_map is not None and Path(config_dir).is_absolute() and not Path(config_dir).exists():
+        real = Path(path_map(shown))
+    try:
+        cf = MainCf.from_file(real, overrides=overrides, path_map=path_map, display_path=shown)
+    except ConfigError as exc:
+        # "open DIR/main.cf: No such file or directory" carries no line number
+        text = exc.message if exc.line is None else str(exc)
+        return PostconfResult("", f"{PROGRAM}: fatal: {text}\n", 1)
+    extra = []
+    if not (real.parent / "master.cf").exists():
+        master = f"{config_dir.rstrip('/')}/master.cf"
+        extra.append(f"open {master}: No such file or directory")
+    return postconf(cf, config_directory=given, extra_warnings=extra, **flags)
