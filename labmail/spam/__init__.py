@@ -1,1 +1,67 @@
-"""labmail.spam"""
+"""labmail.spam: SpamAssassin's role in the lab.
+
+Rules add up to a score; ``required_score`` decides; ``report_safe``
+decides what the recipient gets. The pieces, one job each:
+
+* :mod:`.rules`   -- the configuration language (``local.cf``, rule files)
+* :mod:`.render`  -- what rules see (decoded headers, rendered body, URIs)
+* :mod:`.engine`  -- running the rules, scoring, autolearn
+* :mod:`.report`  -- X-Spam-* headers, templates, report_safe 0/1/2
+* :mod:`.bayes`   -- sa-learn's token database and chi-square combining
+* :mod:`.spamd` / :mod:`.spamc` -- the SPAMC/1.5 protocol, server and client
+
+>>> r = check(b"Subject: hello\\n\\nSee you at lunch.\\n")
+>>> r.is_spam, r.rewritten.startswith(b"X-Spam-Checker-Version: labmail")
+(False, True)
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Dict, Optional, Tuple
+
+from ..clock import Clock, IdGenerator
+from .engine import Engine, Hit, Resolver, Result
+from .report import ReportContext, report_text, rewrite
+from .rules import Config, load_config, parse_config
+
+__all__ = ["check", "default_config", "Engine", "Result", "Hit", "Config",
+           "load_config", "parse_config", "ReportContext", "report_text", "rewrite"]
+
+_ENGINES: Dict[Tuple[int, int, int], Tuple[Config, Engine]] = {}
+
+
+@lru_cache(maxsize=1)
+def default_config() -> Config:
+    """The course's default rule set alone (``labmail/spam/rules/*.cf``)."""
+    return load_config()[0]
+
+
+def engine_for(config: Config, bayes: object = None, resolver: Optional[Resolver] = None) -> Engine:
+    """A compiled :class:`Engine`, reused while the same objects are passed."""
+    key = (id(config), id(bayes), id(resolver))
+    hit = _ENGINES.get(key)
+    if hit is not None and hit[0] is config and hit[1].bayes is bayes and hit[1].resolver is resolver:
+        return hit[1]
+    if len(_ENGINES) > 32:
+        _ENGINES.clear()
+    engine = Engine(config, bayes=bayes, resolver=resolver)
+    _ENGINES[key] = (config, engine)
+    return engine
+
+
+def check(message_bytes: bytes, config: Optional[Config] = None, *, bayes: object = None,
+          resolver: Optional[Resolver] = None, hostname: str = "localhost",
+          clock: Optional[Clock] = None, ids: Optional[IdGenerator] = None) -> Result:
+    """Score a message and rewrite it the way SpamAssassin would.
+
+    Returns a :class:`Result` with ``score``, ``tests``, ``is_spam`` and
+    ``rewritten`` (the bytes to deliver).
+
+    >>> r = check(b"Subject: x\\n\\nXJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\\n")
+    >>> r.is_spam, "GTUBE" in r.tests
+    (True, True)
+    """
+    config = config or default_config()
+    result = engine_for(config, bayes, resolver).check(message_bytes)
+    result.rewritten = rewrite(result, ReportContext(hostname, clock, ids))
+    return result

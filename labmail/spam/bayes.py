@@ -1,0 +1,275 @@
+"""Bayes: learn which words mean spam, then judge new mail by them.
+
+``sa-learn --spam`` and ``--ham`` count, for every *token* (word, header
+word, link domain), how many spam and how many ham messages contained it.
+To judge a message, each token's counts become a probability (Robinson's
+formula, which stays careful about rare tokens), the 150 most telling ones
+are combined with Fisher's chi-square method, and the result -- 0 ham, 1
+spam -- chooses one of the ``BAYES_00`` ... ``BAYES_99`` rules.
+
+The database is two JSON files a student can open: ``bayes_toks`` (token
+counts) and ``bayes_seen`` (which messages were learnt, so nothing is
+learnt twice), in the directory ``bayes_path`` names (``~/.spamassassin``).
+
+>>> db = BayesStore(None)                    # in memory
+>>> for i in range(3):
+...     _ = db.learn(b"Subject: cheap pills\\n\\nbuy cheap pills now %d\\n" % i, spam=True)
+...     _ = db.learn(b"Subject: lunch\\n\\nlunch at noon with the team %d\\n" % i, spam=False)
+>>> db.nspam, db.nham
+(3, 3)
+>>> db.probability(b"Subject: pills\\n\\ncheap pills\\n", min_spam=1, min_ham=1) > 0.9
+True
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import re
+import time
+from pathlib import Path
+from typing import Callable, Dict, Iterable, List, Optional, Set, Union
+
+from .render import MessageView
+
+__all__ = ["BayesStore", "tokenize", "chi2q", "combine", "learn_paths"]
+
+log = logging.getLogger(__name__)
+
+# Robinson's constants, as SpamAssassin tunes them.
+FW_S = 0.030              # strength of the prior for rarely seen tokens
+FW_X = 0.538              # the prior: an unknown token leans slightly spammy
+MIN_PROB_STRENGTH = 0.346  # tokens closer than this to 0.5 are ignored
+N_SIGNIFICANT = 150
+MAX_TOKEN = 15
+_WORD = re.compile(r"[^\s\-\"'.,/@:;!?()\[\]<>=*&#|]+")
+_HEADERS = ("From", "To", "Cc", "Reply-To", "Subject", "X-Mailer", "User-Agent", "Content-Type",
+            "Message-ID", "List-Id", "Return-Path", "X-Priority")
+_MsgLike = Union[bytes, MessageView]
+
+
+def _words(text: str, prefix: str = "") -> Iterable[str]:
+    for w in _WORD.findall(text):
+        if len(w) < 3:
+            continue
+        if len(w) > MAX_TOKEN:
+            yield f"{prefix}sk:{w[:7].lower()}"      # a long token only counts by its start
+            continue
+        yield prefix + (w.lower() if w.istitle() or w.islower() else w)
+
+
+def tokenize(view: MessageView) -> Set[str]:
+    """The set of tokens Bayes learns from a message.
+
+    Body words as written (Title-case folded), header words prefixed with
+    ``H<name>:``, and the host names of links prefixed with ``U:``.
+
+    >>> toks = tokenize(MessageView.parse(b"Subject: Hello there\\n\\nClick http://shop.example/x\\n"))
+    >>> sorted(t for t in toks if t.startswith(("H", "U:")) or t == "click")
+    ['HSubject:hello', 'HSubject:there', 'U:shop.example', 'click']
+    """
+    toks: Set[str] = set()
+    subj = 1 if view.header("Subject").strip() else 0
+    for para in view.body_paragraphs[subj:]:
+        toks.update(_words(para))
+    for name in _HEADERS:
+        value = view.header(name)
+        if value:
+            toks.update(_words(value, f"H{name}:"))
+    for ip in re.findall(r"\[(\d+\.\d+\.\d+)\.\d+\]", view.header("Received", raw=True)):
+        toks.add(f"HRcvd:{ip}")
+    for uri in view.uris:
+        m = re.match(r"(?i)(?:https?|ftp)://([^/?#:]+)", uri)
+        if m:
+            toks.add("U:" + m.group(1).lower())
+    for ctype in view.content_types:
+        toks.add("MIME:" + ctype)
+    return toks
+
+
+def chi2q(x2: float, v: int) -> float:
+    """P(chi-square with *v* degrees of freedom >= *x2*) (v even)."""
+    m = x2 / 2.0
+    term = math.exp(-m)
+    total = term
+    for i in range(1, v // 2):
+        term *= m / i
+        total += term
+    return min(total, 1.0)
+
+
+def combine(probs: List[float]) -> float:
+    """Fisher/Robinson chi-square combining of per-token spam probabilities."""
+    if not probs:
+        return 0.5
+    n = len(probs)
+    ln_s = sum(math.log(1.0 - p) for p in probs)
+    ln_h = sum(math.log(p) for p in probs)
+    s = 1.0 - chi2q(-2.0 * ln_s, 2 * n)
+    h = 1.0 - chi2q(-2.0 * ln_h, 2 * n)
+    return (s - h + 1.0) / 2.0
+
+
+class BayesStore:
+    """A per-user token database (see the module docstring).
+
+    *directory* ``None`` keeps everything in memory (tests, notebooks).
+    """
+
+    def __init__(self, directory: Optional[Union[str, Path]], *, autosave: bool = False) -> None:
+        self.directory = Path(directory).expanduser() if directory is not None else None
+        self.autosave = autosave
+        self.nspam = 0
+        self.nham = 0
+        self.tokens: Dict[str, List[int]] = {}        # token -> [spam count, ham count, atime]
+        self.seen: Dict[str, str] = {}                # message id -> "s" or "h"
+        self._load()
+
+    # -- files ------------------------------------------------------------
+    @property
+    def toks_path(self) -> Optional[Path]:
+        """Where the token counts live (``bayes_toks``)."""
+        return self.directory / "bayes_toks" if self.directory else None
+
+    def _load(self) -> None:
+        if not self.directory or not self.toks_path or not self.toks_path.exists():
+            return
+        data = json.loads(self.toks_path.read_text(encoding="utf-8"))
+        self.nspam, self.nham = data.get("nspam", 0), data.get("nham", 0)
+        self.tokens = data.get("tokens", {})
+        seen = self.directory / "bayes_seen"
+        if seen.exists():
+            self.seen = json.loads(seen.read_text(encoding="utf-8"))
+
+    def save(self) -> None:
+        """Write both files (atomically: a crash never leaves half a database)."""
+        if not self.directory:
+            return
+        self.directory.mkdir(parents=True, exist_ok=True)
+        for name, data in (("bayes_toks", {"version": 3, "nspam": self.nspam, "nham": self.nham,
+                                           "tokens": self.tokens}),
+                           ("bayes_seen", self.seen)):
+            tmp = self.directory / f".{name}.tmp"
+            tmp.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+            os.replace(tmp, self.directory / name)
+
+    # -- learning -----------------------------------------------------------
+    @staticmethod
+    def _view(msg: _MsgLike) -> MessageView:
+        return msg if isinstance(msg, MessageView) else MessageView.parse(msg)
+
+    @staticmethod
+    def message_id(view: MessageView) -> str:
+        """The key of a message in ``bayes_seen`` (Message-ID plus a body digest)."""
+        digest = hashlib.sha1(view.raw[-2000:]).hexdigest()[:16]
+        return f"{view.header('Message-ID').strip() or '<none>'}{digest}"
+
+    def learn(self, msg: _MsgLike, *, spam: bool) -> bool:
+        """Learn one message as spam or ham; False when it was learnt that way already.
+
+        A message learnt the other way before is first forgotten (re-learning
+        a mistake is how users correct Bayes).
+        """
+        view = self._view(msg)
+        mid = self.message_id(view)
+        kind = "s" if spam else "h"
+        if self.seen.get(mid) == kind:
+            return False
+        if mid in self.seen:
+            self.forget(view)
+        now = int(time.time())
+        col = 0 if spam else 1
+        for tok in tokenize(view):
+            entry = self.tokens.setdefault(tok, [0, 0, now])
+            entry[col] += 1
+            entry[2] = now
+        if spam:
+            self.nspam += 1
+        else:
+            self.nham += 1
+        self.seen[mid] = kind
+        if self.autosave:
+            self.save()
+        return True
+
+    def forget(self, msg: _MsgLike) -> bool:
+        """Undo the learning of one message (``sa-learn --forget``)."""
+        view = self._view(msg)
+        mid = self.message_id(view)
+        kind = self.seen.pop(mid, None)
+        if kind is None:
+            return False
+        col = 0 if kind == "s" else 1
+        for tok in tokenize(view):
+            entry = self.tokens.get(tok)
+            if entry:
+                entry[col] = max(0, entry[col] - 1)
+                if entry[0] == entry[1] == 0:
+                    del self.tokens[tok]
+        if kind == "s":
+            self.nspam = max(0, self.nspam - 1)
+        else:
+            self.nham = max(0, self.nham - 1)
+        if self.autosave:
+            self.save()
+        return True
+
+    # -- judging ------------------------------------------------------------
+    def token_probability(self, tok: str) -> Optional[float]:
+        """Robinson's f(w) for one token, or None for a token never seen."""
+        entry = self.tokens.get(tok)
+        if not entry or not self.nspam or not self.nham:
+            return None
+        s, h = entry[0], entry[1]
+        ratio_s, ratio_h = s / self.nspam, h / self.nham
+        if ratio_s + ratio_h == 0:
+            return None
+        p = ratio_s / (ratio_s + ratio_h)
+        n = s + h
+        return (FW_S * FW_X + n * p) / (FW_S + n)
+
+    def probability(self, msg: _MsgLike, config: object = None, *,
+                    min_spam: Optional[int] = None, min_ham: Optional[int] = None) -> Optional[float]:
+        """The spam probability of a message, or None while Bayes has learnt too little."""
+        min_spam = min_spam if min_spam is not None else getattr(config, "bayes_min_spam_num", 200)
+        min_ham = min_ham if min_ham is not None else getattr(config, "bayes_min_ham_num", 200)
+        if self.nspam < min_spam or self.nham < min_ham:
+            return None
+        probs = []
+        for tok in tokenize(self._view(msg)):
+            p = self.token_probability(tok)
+            if p is not None and abs(p - 0.5) >= MIN_PROB_STRENGTH:
+                probs.append(p)
+        probs.sort(key=lambda p: -abs(p - 0.5))
+        probs = [min(max(p, 1e-6), 1 - 1e-6) for p in probs[:N_SIGNIFICANT]]
+        return combine(probs)
+
+    def dump_magic(self) -> str:
+        """``sa-learn --dump magic``: the database's counters."""
+        rows = [(3, "bayes db version"), (self.nspam, "nspam"), (self.nham, "nham"),
+                (len(self.tokens), "ntokens")]
+        return "".join(f"0.000 {0:>10} {n:>10} {0:>10}  non-token data: {what}\n" for n, what in rows)
+
+
+def learn_paths(store: BayesStore, paths: Iterable[Union[str, Path]], *, spam: bool,
+                progress: Optional[Callable[[int, int], None]] = None) -> tuple:
+    """Learn every message file under *paths* (files, Maildirs, directories).
+
+    Calls ``progress(done, total)`` after each message (a notebook shows a
+    bar, a terminal a counter). Returns (learned, examined).
+    """
+    files: List[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            files.extend(sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith(".")))
+        elif p.is_file():
+            files.append(p)
+    learned = 0
+    for i, f in enumerate(files, 1):
+        if store.learn(f.read_bytes(), spam=spam):
+            learned += 1
+        if progress:
+            progress(i, len(files))
+    return learned, len(files)

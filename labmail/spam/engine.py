@@ -1,0 +1,343 @@
+"""The scoring engine: run every rule on a message, add up the scores, decide.
+
+A message is spam when the sum of the scores of the rules it hits reaches
+``required_score``. :class:`Engine` compiles a :class:`~labmail.spam.rules.Config`
+once and checks many messages with it.
+
+>>> from labmail.spam.rules import parse_config
+>>> cf = parse_config("body LAB_PILLS /cheap pills/i\\nscore LAB_PILLS 5.5\\n")
+>>> r = Engine(cf).check(b"Subject: offer\\n\\nCheap pills for you\\n")
+>>> r.is_spam, r.score, r.tests
+(True, 5.5, ['LAB_PILLS'])
+"""
+from __future__ import annotations
+
+import fnmatch
+import ipaddress
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+from .render import MessageView
+from .rules import Config, Rule
+
+__all__ = ["Engine", "Result", "Hit", "Resolver", "EVAL_FUNCTIONS"]
+
+log = logging.getLogger(__name__)
+
+#: Looks a DNS name up and returns its A records (empty list when NXDOMAIN).
+Resolver = Callable[[str], List[str]]
+_RCVD_IP = re.compile(r"\[(?:IPv6:)?([0-9a-fA-F.:]+)\]")
+# Pseudo-headers SpamAssassin understands in header rules.
+_PSEUDO = {"MESSAGEID": ("Message-Id", "Resent-Message-Id", "X-Message-Id")}
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One rule that hit, with the score it contributed."""
+
+    name: str
+    score: float
+    description: str
+    kind: str
+
+
+@dataclass
+class Result:
+    """The outcome of checking one message.
+
+    ``tests`` lists the scored rules that hit, sorted as X-Spam-Status shows
+    them; ``rewritten`` is filled by :func:`labmail.spam.check` with the
+    message as SpamAssassin would hand it on.
+    """
+
+    score: float
+    required: float
+    is_spam: bool
+    hits: Tuple[Hit, ...]
+    view: MessageView
+    config: Config
+    bayes: Optional[float] = None
+    autolearn: str = "no"
+    autolearn_force: bool = False
+    rewritten: bytes = b""
+    subrules: Tuple[str, ...] = field(default=())
+
+    @property
+    def tests(self) -> List[str]:
+        """Names of the scored rules that hit, alphabetically."""
+        return sorted(h.name for h in self.hits)
+
+
+class _Context:
+    """Per-message scratch space shared by eval functions."""
+
+    def __init__(self, engine: "Engine", view: MessageView) -> None:
+        self.engine, self.view = engine, view
+        self.bayes: Optional[float] = None
+        self.rbl: Dict[str, List[str]] = {}
+
+    def relay_ips(self) -> List[str]:
+        """Client addresses from Received headers, minus trusted_networks."""
+        out = []
+        for value in self.view.header("Received", raw=True).split("\n"):
+            for ip in _RCVD_IP.findall(value):
+                try:
+                    addr = ipaddress.ip_address(ip)
+                except ValueError:
+                    continue
+                if not any(addr in net for net in self.engine.config.trusted_networks):
+                    out.append(ip)
+        return out
+
+
+def _glob_any(address: str, patterns: Sequence[str]) -> bool:
+    return bool(address) and any(fnmatch.fnmatchcase(address, p) for p in patterns)
+
+
+def _ev_rbl(ctx: _Context, args: Tuple[str, ...]) -> bool:
+    if len(args) < 2 or ctx.engine.resolver is None:
+        return False
+    rset, zone = args[0], args[1].rstrip(".")
+    answers: List[str] = []
+    for ip in ctx.relay_ips():
+        try:
+            addr = ipaddress.ip_address(ip)
+        except ValueError:
+            continue
+        if addr.version != 4:
+            continue
+        name = ".".join(reversed(ip.split("."))) + "." + zone
+        try:
+            answers.extend(ctx.engine.resolver(name))
+        except Exception as exc:  # a DNS failure must not fail the whole check
+            log.info("DNSBL lookup %s failed: %s", name, exc)
+    ctx.rbl[rset] = ctx.rbl.get(rset, []) + answers
+    if len(args) > 2:
+        return any(re.fullmatch(args[2], a) for a in answers)
+    return bool(answers)
+
+
+def _ev_rbl_sub(ctx: _Context, args: Tuple[str, ...]) -> bool:
+    return any(re.fullmatch(args[1], a) for a in ctx.rbl.get(args[0], [])) if len(args) > 1 else False
+
+
+def _ev_bayes(ctx: _Context, args: Tuple[str, ...]) -> bool:
+    p = ctx.bayes
+    if p is None:
+        return False
+    lo, hi = float(args[0]), float(args[1])
+    return lo <= p <= hi if hi >= 1.0 else lo <= p < hi
+
+
+def _ev_html_image_text(ctx: _Context, args: Tuple[str, ...]) -> bool:
+    limit = int(args[0]) if args else 400
+    return ctx.view.html_tags.get("img", 0) > 0 and len(" ".join(ctx.view.body_paragraphs[1:])) < limit
+
+
+def _ev_subject_shouting(ctx: _Context, args: Tuple[str, ...]) -> bool:
+    letters = [c for c in ctx.view.header("Subject") if c.isalpha()]
+    return len(letters) >= 10 and sum(c.isupper() for c in letters) / len(letters) > 0.8
+
+
+#: eval:NAME(...) tests the lab implements (SpamAssassin's plugins provide these).
+EVAL_FUNCTIONS: Dict[str, Callable[[_Context, Tuple[str, ...]], bool]] = {
+    "check_rbl": _ev_rbl, "check_rbl_txt": _ev_rbl, "check_rbl_sub": _ev_rbl_sub,
+    "check_bayes": _ev_bayes,
+    "check_from_in_welcomelist": lambda c, a: _glob_any(c.view.from_address(), c.engine.config.welcomelist_from),
+    "check_from_in_whitelist": lambda c, a: _glob_any(c.view.from_address(), c.engine.config.welcomelist_from),
+    "check_from_in_blocklist": lambda c, a: _glob_any(c.view.from_address(), c.engine.config.blocklist_from),
+    "check_from_in_blacklist": lambda c, a: _glob_any(c.view.from_address(), c.engine.config.blocklist_from),
+    "check_for_mime_html": lambda c, a: "text/html" in c.view.content_types,
+    "check_for_mime_html_only": lambda c, a: "text/html" in c.view.content_types and "text/plain" not in c.view.content_types,
+    "check_for_attachment_ext": lambda c, a: any(n.lower().rsplit(".", 1)[-1] in a for n in c.view.attachments if "." in n),
+    "check_body_length": lambda c, a: c.view.text_length < int(a[0] if a else 100),
+    "check_no_relays": lambda c, a: not c.view.has_header("Received"),
+    "check_html_image_text": _ev_html_image_text,
+    "check_subject_shouting": _ev_subject_shouting,
+}
+
+
+class Engine:
+    """A compiled rule set: ``check(bytes) -> Result``.
+
+    ``bayes`` is a :class:`labmail.spam.bayes.BayesStore` (optional);
+    ``resolver`` answers DNSBL queries (network tests are off without it).
+    """
+
+    def __init__(self, config: Config, *, bayes: object = None,
+                 resolver: Optional[Resolver] = None, autolearn: bool = True) -> None:
+        self.config, self.bayes, self.resolver = config, bayes, resolver
+        self.autolearn_enabled = autolearn
+        self.use_network = resolver is not None and not config.skip_rbl_checks
+        rules = list(config.rules.values())
+        self.evals = [r for r in rules if r.eval_name and not self._is_net(r)]
+        self.net = [r for r in rules if r.eval_name and self._is_net(r)]
+        by_kind = {k: [r for r in rules if r.kind == k and not r.eval_name and not r.meta]
+                   for k in ("header", "body", "rawbody", "uri", "full")}
+        self.by_kind = by_kind
+        self.metas = self._order_metas([r for r in rules if r.meta])
+        for r in self.evals + self.net:
+            if r.eval_name not in EVAL_FUNCTIONS:
+                log.info("rule %s uses eval:%s, which the lab does not implement", r.name, r.eval_name)
+
+    @staticmethod
+    def _is_net(rule: Rule) -> bool:
+        return bool(rule.eval_name and rule.eval_name.startswith("check_rbl"))
+
+    @staticmethod
+    def _order_metas(metas: List[Rule]) -> List[Rule]:
+        """Metas that use other metas must run after them (a topological sort)."""
+        names = {m.name: m for m in metas}
+        done: Dict[str, None] = {}
+        visiting: set = set()
+
+        def visit(m: Rule) -> None:
+            if m.name in done or m.name in visiting:
+                return            # a cycle is ignored rather than looping forever
+            visiting.add(m.name)
+            for dep in m.meta.names if m.meta else ():
+                if dep in names:
+                    visit(names[dep])
+            visiting.discard(m.name)
+            done[m.name] = None
+
+        for m in metas:
+            visit(m)
+        return [names[n] for n in done]
+
+    # -- single rule kinds ---------------------------------------------------
+    def _header_value(self, view: MessageView, rule: Rule) -> Optional[str]:
+        fld = rule.field or ""
+        raw = rule.modifier == "raw"
+        if fld == "ALL":
+            return view.header_text if raw else "\n".join(
+                f"{k}: {v}" for k, v in ((k, view.header(k)) for k in dict.fromkeys(k for k, _ in view.headers)))
+        if fld == "ToCc":
+            vals = [v for v in (view.header("To", raw=raw), view.header("Cc", raw=raw)) if v]
+            value = ", ".join(vals) if vals else None
+        elif fld in _PSEUDO:
+            vals = [view.header(h, raw=raw) for h in _PSEUDO[fld] if view.has_header(h)]
+            value = "\n".join(vals) if vals else None
+        elif view.has_header(fld):
+            value = view.header(fld, raw=raw)
+        else:
+            value = None
+        if value is not None and rule.modifier in ("addr", "name"):
+            import email.utils
+            name, addr = email.utils.parseaddr(value.split("\n")[0])
+            value = addr if rule.modifier == "addr" else name
+        return value
+
+    def _run(self, rule: Rule, view: MessageView) -> int:
+        kind, pat = rule.kind, rule.pattern
+        multiple = "multiple" in self.config.tflags.get(rule.name, ())
+        if kind == "header":
+            if rule.exists:
+                return int(view.has_header(rule.field or ""))
+            value = self._header_value(view, rule)
+            if value is None:
+                value = rule.if_unset
+            found = bool(pat.search(value)) if pat else False
+            return int(found != rule.negate)
+        texts: Sequence[str]
+        if kind == "body":
+            texts = view.body_paragraphs
+        elif kind == "rawbody":
+            texts = view.rawbody_lines
+        elif kind == "uri":
+            texts = view.uris
+        else:
+            texts = [view.raw.decode("utf-8", "replace")]
+        if multiple:
+            return sum(len(pat.findall(t)) for t in texts) if pat else 0
+        return int(any(pat.search(t) for t in texts)) if pat else 0
+
+    # -- the whole check -----------------------------------------------------
+    def check(self, raw: bytes) -> Result:
+        """Run every rule on *raw* and return the :class:`Result`."""
+        view = MessageView.parse(raw)
+        ctx = _Context(self, view)
+        counts: Dict[str, float] = {}
+        order: List[str] = []
+
+        def record(rule: Rule, n: float) -> None:
+            counts[rule.name] = n
+            if n:
+                order.append(rule.name)
+
+        for kind in ("header", "body", "uri", "rawbody", "full"):
+            for rule in self.by_kind[kind]:
+                record(rule, self._run(rule, view))
+        if self.bayes is not None and self.config.use_bayes:
+            ctx.bayes = self.bayes.probability(view, self.config)  # type: ignore[attr-defined]
+        for rule in self.evals + (self.net if self.use_network else []):
+            fn = EVAL_FUNCTIONS.get(rule.eval_name or "")
+            if fn is None or (rule.eval_name == "check_bayes" and not self.config.use_bayes_rules):
+                counts[rule.name] = 0
+                continue
+            record(rule, int(bool(fn(ctx, rule.eval_args))))
+        for rule in self.metas:
+            value = rule.meta.evaluate(counts) if rule.meta else 0
+            record(rule, 1 if value else 0)
+        index = (2 if ctx.bayes is not None else 0) + (1 if self.use_network else 0)
+        hits: List[Hit] = []
+        for name in order:
+            if name.startswith("__"):
+                continue
+            score = self.config.score_of(name, index)
+            if score == 0:
+                continue
+            rule = self.config.rules[name]
+            hits.append(Hit(name, score, self.config.describe(name), rule.kind))
+        total = sum(h.score for h in hits)
+        total = round(total, 10)
+        result = Result(score=total, required=self.config.required_score,
+                        is_spam=total >= self.config.required_score, hits=tuple(hits),
+                        view=view, config=self.config, bayes=ctx.bayes,
+                        subrules=tuple(n for n in order if n.startswith("__")))
+        self._autolearn(result, index)
+        return result
+
+    # -- autolearn (SpamAssassin's AutoLearnThreshold plugin) ------------------
+    def _autolearn(self, result: Result, index: int) -> None:
+        cf = self.config
+        if self.bayes is None or not cf.use_bayes:
+            result.autolearn = "unavailable" if self.bayes is None and cf.use_bayes else "disabled"
+            result.autolearn = "no" if self.bayes is None else result.autolearn
+            return
+        if not cf.bayes_auto_learn or not self.autolearn_enabled:
+            result.autolearn = "disabled"
+            return
+        # The learner's score ignores Bayes itself and rules that opt out.
+        learn_index = index & 1
+        total = head = body = 0.0
+        force = False
+        for h in result.hits:
+            flags = cf.tflags.get(h.name, frozenset())
+            if "autolearn_force" in flags:
+                force = True
+            if flags & {"learn", "noautolearn", "userconf"} or h.name.startswith("BAYES_"):
+                continue
+            s = cf.score_of(h.name, learn_index)
+            total += s
+            if h.kind == "header":
+                head += s
+            elif h.kind in ("body", "rawbody", "uri", "full"):
+                body += s
+        result.autolearn_force = force
+        learn: Optional[bool] = None
+        if total < cf.bayes_auto_learn_threshold_nonspam:
+            learn = False
+        elif total >= cf.bayes_auto_learn_threshold_spam and (force or (head >= 3 and body >= 3)):
+            learn = True
+        if learn is None:
+            result.autolearn = "no"
+            return
+        try:
+            done = self.bayes.learn(result.view, spam=learn)  # type: ignore[attr-defined]
+            result.autolearn = ("spam" if learn else "ham") if done else "no"
+        except Exception as exc:  # the message is still delivered when learning fails
+            log.warning("autolearn failed: %s", exc)
+            result.autolearn = "failed"
