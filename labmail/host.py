@@ -152,13 +152,13 @@ class Host:
         self.users.add(name)
         if password is not None:
             self._passwords[name] = password
-        if self.config.get("home_mailbox").endswith("/"):
+        if self.smtpd_settings["home_mailbox"].endswith("/"):
             ensure_maildir(self.maildir_path(name))
 
     def maildir_path(self, user: str) -> Path:
         """The directory of *user*'s Maildir (``~/Maildir``)."""
         home = self.path(self.users.home(user))
-        box = self.config.get("home_mailbox") or "Maildir/"
+        box = self.smtpd_settings["home_mailbox"] or "Maildir/"
         return home / box.rstrip("/")
 
     def mailbox(self, user: str) -> mailbox.Maildir:
@@ -186,14 +186,7 @@ class Host:
             addr = ipaddress.ip_address(ip)
         except ValueError:
             return False
-        for net in self.config.get_list("mynetworks"):
-            net = net.strip("[]")
-            try:
-                if addr in ipaddress.ip_network(net, strict=False):
-                    return True
-            except ValueError:
-                continue
-        return False
+        return any(addr in net for net in self.smtpd_settings["mynetworks"])
 
     # -- mail in ---------------------------------------------------------------
     async def accept_message(self, *, sender: str, recipients: List[str], content: bytes,
@@ -237,7 +230,7 @@ class Host:
         log("postfix/qmgr", f"{queue_id}: removed")
 
     def _store(self, user: str, data: bytes, sender: str):
-        box = self.config.get("home_mailbox")
+        box = self.smtpd_settings["home_mailbox"]
         if box.endswith("/"):
             return deliver_maildir(self.maildir_path(user), data, now=self.clock.timestamp(),
                                    hostname=self.hostname,
@@ -245,7 +238,7 @@ class Host:
         if box:
             target = self.path(self.users.home(user)) / box
         else:
-            target = self.path(self.config.get("mail_spool_directory")) / user
+            target = self.path(self.smtpd_settings["mail_spool_directory"]) / user
         return deliver_mbox(target, data, sender=sender, when=self.clock.now())
 
     # -- services ----------------------------------------------------------------
@@ -288,6 +281,7 @@ class Host:
                 logger.warning("%s: a connection did not close in time", self.hostname)
         self._servers = {}
         self.endpoints = {}
+        self.maillog.close()
 
     @property
     def running(self) -> bool:

@@ -47,6 +47,7 @@ class MailLog:
         self.ids = ids
         self._lock = threading.Lock()
         self._pids: dict = {}
+        self._fd: Optional[int] = None
 
     def pid(self, program: str) -> int:
         """The (stable) process id shown for *program*."""
@@ -66,9 +67,22 @@ class MailLog:
         """Append one line for *program* (e.g. ``postfix/smtpd``)."""
         line = self.format(program, message, pid) + "\n"
         with self._lock:
-            with open(self.path, "a", encoding="utf-8") as fh:
-                fh.write(line)
+            # One descriptor kept open (as syslogd does), reopened if the file
+            # was removed or rotated; one write(2) per line so readers see it
+            # at once; not fsync'd, as syslogd doesn't either.
+            if self._fd is None or not self.path.exists():
+                if self._fd is not None:
+                    os.close(self._fd)
+                self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+            os.write(self._fd, line.encode("utf-8"))
         logger.debug("%s", line.rstrip())
+
+    def close(self) -> None:
+        """Close the log file (it is reopened on the next write)."""
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
 
     def read(self) -> str:
         """The whole log as text ('' when nothing was logged yet)."""
@@ -91,5 +105,8 @@ class MailLog:
     def truncate(self) -> None:
         """Empty the log (as logrotate would start a new file)."""
         with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
             with open(self.path, "w", encoding="utf-8"):
                 os.utime(self.path)

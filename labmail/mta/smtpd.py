@@ -343,7 +343,22 @@ def settings_from(cfg: Any, hostname: str) -> Dict[str, Any]:
         "smtpd_helo_required": cfg.get_bool("smtpd_helo_required"),
         "disable_vrfy_command": cfg.get_bool("disable_vrfy_command"),
         "recipient_delimiter": cfg.get("recipient_delimiter"),
+        "home_mailbox": cfg.get("home_mailbox"),
+        "mail_spool_directory": cfg.get("mail_spool_directory"),
+        "mynetworks": _networks(cfg.get_list("mynetworks")),
     }
+
+
+def _networks(items: List[str]) -> List[Any]:
+    """``mynetworks`` entries as ip_network objects (bad entries are check's job)."""
+    import ipaddress
+    nets = []
+    for item in items:
+        try:
+            nets.append(ipaddress.ip_network(item.strip("[]"), strict=False))
+        except ValueError:
+            logger.warning("mynetworks: ignoring %r, not a network", item)
+    return nets
 
 
 def make_protocol_factory(host: "Host") -> Any:
@@ -353,10 +368,16 @@ def make_protocol_factory(host: "Host") -> Any:
     after a reload sessions already open finish under the old settings and new
     ones get the new ones (as ``postfix reload`` behaves).
     """
+    cache: Dict[int, SmtpdHandler] = {}
+
     def factory() -> LabSMTP:
         settings = host.smtpd_settings
+        handler = cache.get(id(settings))
+        if handler is None or handler.settings is not settings:
+            cache.clear()
+            handler = cache[id(settings)] = SmtpdHandler(host, settings)
         limit = settings["message_size_limit"] or None
-        return LabSMTP(SmtpdHandler(host, settings), hostname=settings["myhostname"],
+        return LabSMTP(handler, hostname=settings["myhostname"],
                        data_size_limit=limit, enable_SMTPUTF8=True, decode_data=False,
                        loop=host.lab.loop, timeout=300)
     return factory
