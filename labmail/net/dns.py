@@ -205,7 +205,7 @@ class Zone:
         if rds is None:
             return None
         rrset = dns.rrset.RRset(owner, _IN, rdtype)
-        # A fixed order (sorted) keeps lesson outputs stable; real servers may rotate.
+        # A fixed order (sorted) keeps lesson outputs stable; real servers rotate them.
         for rd in sorted(rds, key=lambda r: r.to_text()):
             rrset.add(rd, rds.ttl)
         return rrset
@@ -410,7 +410,9 @@ class LabDNS:
         self.query_log.append(QueryLogEntry(client, transport, qtext, ttext,
                                             dns.rcode.to_text(response.rcode())))
         try:
-            return response.to_wire(max_size=max_size if transport == "UDP" else 65535)
+            # No shuffling: a fixed order keeps lesson outputs stable.
+            return response.to_wire(max_size=max_size if transport == "UDP" else 65535,
+                                    want_shuffle=False)
         except dns.exception.TooBig:
             # RFC 1035 §4.2.1 / RFC 2181 §9: set TC so the client retries over TCP.
             response.answer, response.authority, response.additional = [], [], []
