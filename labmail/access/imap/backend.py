@@ -1,0 +1,227 @@
+"""The IMAP server's small backend interface, adapted to :mod:`labmail.store`.
+
+The protocol core needs a little more than the shared store gives POP3:
+
+- a **modification sequence** per message for CONDSTORE (RFC 7162).  The
+  store keeps flags in Maildir file names, so modseqs are derived here: a
+  per-folder :class:`ModSeqTable` notices new messages, flag changes and
+  expunges (whoever made them: this session, another session, POP3, the
+  delivery agent) and gives each change the next modseq.  The table is kept
+  next to the ``dovecot-uidlist`` in ``labmail-modseq`` so HIGHESTMODSEQ
+  survives restarts, like Dovecot's index files;
+- **special-use** attributes (RFC 6154) and auto-created folders, as
+  Dovecot's ``namespace inbox { mailbox Sent { special_use = \\Sent } }``.
+
+>>> import tempfile
+>>> from labmail.store import MaildirStore
+>>> boxes = Mailboxes(MaildirStore(Path(tempfile.mkdtemp()) / "Maildir"))
+>>> boxes.ensure_special_folders(); boxes.list()[:2]
+['INBOX', 'Drafts']
+>>> f = boxes.open("INBOX"); uid = f.append(b"Subject: hi\\n\\nhello\\n", ("\\\\Seen",))
+>>> [(m.uid, sorted(m.flags), m.modseq) for m in f.messages()]
+[(1, ['\\\\Seen'], 1)]
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Tuple
+
+from ...store.base import Folder, Store
+
+__all__ = ["Msg", "Mailboxes", "FolderView", "ModSeqTable", "DEFAULT_SPECIAL_USE"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_SPECIAL_USE: Dict[str, str] = {
+    "Drafts": "\\Drafts", "Junk": "\\Junk", "Sent": "\\Sent", "Trash": "\\Trash"}
+
+
+@dataclass(frozen=True)
+class Msg:
+    """One message as the IMAP core sees it."""
+
+    uid: int
+    flags: FrozenSet[str]
+    size: int                      # RFC822.SIZE (CRLF)
+    internaldate: Optional[_dt.datetime]
+    recent: bool
+    modseq: int
+
+
+class ModSeqTable:
+    """Modseqs of one folder, shared by every session of this process."""
+
+    _tables: Dict[str, "ModSeqTable"] = {}
+    _tables_lock = threading.Lock()
+
+    def __init__(self, path: Optional[Path]) -> None:
+        self.path = path
+        self.lock = threading.RLock()
+        self.highest = 0
+        self.uidvalidity = 0
+        self.entries: Dict[int, Tuple[int, FrozenSet[str]]] = {}
+        self._load()
+
+    @classmethod
+    def for_folder(cls, folder: Folder) -> "ModSeqTable":
+        key = folder.path_key()
+        with cls._tables_lock:
+            table = cls._tables.get(key)
+            if table is None:
+                d = Path(key)
+                path = d / "labmail-modseq" if d.is_dir() else None
+                table = cls._tables[key] = cls(path)
+            return table
+
+    def _load(self) -> None:
+        if self.path is None:
+            return
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            self.highest = int(data["highest"])
+            self.uidvalidity = int(data["uidvalidity"])
+            self.entries = {int(u): (int(m), frozenset(f)) for u, (m, f) in data["entries"].items()}
+        except FileNotFoundError:
+            pass
+        except (ValueError, KeyError, TypeError):
+            logger.warning("ignoring damaged %s", self.path)
+
+    def _save(self) -> None:
+        if self.path is None or not self.path.parent.is_dir():
+            return
+        data = {"highest": self.highest, "uidvalidity": self.uidvalidity,
+                "entries": {str(u): [m, sorted(f)] for u, (m, f) in self.entries.items()}}
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
+        os.replace(tmp, self.path)
+
+    def sync(self, uidvalidity: int, infos: Iterable[Tuple[int, FrozenSet[str]]]) -> Dict[int, int]:
+        """Give changed/new messages new modseqs; returns uid -> modseq."""
+        with self.lock:
+            dirty = False
+            if uidvalidity != self.uidvalidity:
+                self.uidvalidity, self.entries, dirty = uidvalidity, {}, True
+            out: Dict[int, int] = {}
+            seen = set()
+            for uid, flags in infos:
+                seen.add(uid)
+                old = self.entries.get(uid)
+                if old is None or old[1] != flags:
+                    self.highest += 1
+                    old = self.entries[uid] = (self.highest, flags)
+                    dirty = True
+                out[uid] = old[0]
+            gone = [u for u in self.entries if u not in seen]
+            if gone:
+                for u in gone:
+                    del self.entries[u]
+                self.highest += 1          # RFC 7162 §3.1.9: expunge changes the mailbox
+                dirty = True
+            if dirty:
+                self._save()
+            return out
+
+
+class FolderView:
+    """One folder for the IMAP core: messages with modseqs, flags, append, expunge."""
+
+    def __init__(self, folder: Folder) -> None:
+        self.folder = folder
+        self.name = folder.name
+        self.modseqs = ModSeqTable.for_folder(folder)
+
+    @property
+    def uidvalidity(self) -> int:
+        return self.folder.uidvalidity
+
+    @property
+    def uidnext(self) -> int:
+        return self.folder.uidnext
+
+    @property
+    def highestmodseq(self) -> int:
+        return max(self.modseqs.highest, 1)
+
+    def messages(self) -> List[Msg]:
+        """Sync with disk; every message with its current modseq, by uid."""
+        infos = self.folder.messages()
+        mods = self.modseqs.sync(self.folder.uidvalidity, ((m.uid, m.flags) for m in infos))
+        return [Msg(m.uid, m.flags, m.vsize, m.internaldate, m.recent, mods[m.uid])
+                for m in infos]
+
+    def read(self, uid: int) -> bytes:
+        return self.folder.read(uid)
+
+    def set_flags(self, uid: int, flags: Iterable[str]) -> None:
+        self.folder.set_flags(uid, flags)
+        self.folder.notify_changed()
+
+    def append(self, data: bytes, flags: Iterable[str] = (),
+               internaldate: Optional[_dt.datetime] = None) -> int:
+        uid = self.folder.append(data, flags, internaldate)
+        self.folder.notify_changed()
+        return uid
+
+    def expunge(self, uids: Iterable[int]) -> List[int]:
+        gone = self.folder.expunge(list(uids))
+        if gone:
+            self.folder.notify_changed()
+        return gone
+
+    def keywords(self) -> List[str]:
+        return self.folder.keywords()
+
+    def watch(self, callback: Callable[[], None]) -> Callable[[], None]:
+        return self.folder.watch(lambda _f: callback())
+
+
+class Mailboxes:
+    """One user's folders with special-use attributes (RFC 6154)."""
+
+    def __init__(self, store: Store, special_use: Optional[Dict[str, str]] = None,
+                 autocreate: Iterable[str] = ()) -> None:
+        self.store = store
+        self.separator = store.separator
+        self.special = dict(DEFAULT_SPECIAL_USE if special_use is None else special_use)
+        self.autocreate = tuple(autocreate)
+
+    def ensure_special_folders(self, names: Optional[Iterable[str]] = None) -> None:
+        """Create (and subscribe) the special-use folders, as Dovecot's ``auto = subscribe``."""
+        for name in (self.special if names is None else names):
+            if not self.store.has_folder(name):
+                self.store.create_folder(name)
+                if name not in self.store.subscriptions():
+                    self.store.subscribe(name)
+
+    def list(self) -> List[str]:
+        return self.store.list_folders()
+
+    def exists(self, name: str) -> bool:
+        return self.store.has_folder(name)
+
+    def special_use(self, name: str) -> Optional[str]:
+        return self.special.get(self.store.normalize(name))
+
+    def open(self, name: str) -> FolderView:
+        return FolderView(self.store.folder(name))
+
+    def create(self, name: str) -> None:
+        self.store.create_folder(name)
+
+    def delete(self, name: str) -> None:
+        self.store.delete_folder(name)
+
+    def rename(self, old: str, new: str) -> None:
+        self.store.rename_folder(old, new)
+
+    def subscriptions(self) -> List[str]:
+        return self.store.subscriptions()
+
+    def subscribe(self, name: str, on: bool = True) -> None:
+        self.store.subscribe(name, on)

@@ -1,0 +1,273 @@
+"""Mailbox-level IMAP commands, valid once logged in (RFC 3501 §6.3).
+
+SELECT/EXAMINE (with CONDSTORE), CREATE, DELETE, RENAME (INBOX rename moves
+the messages, §6.3.5), SUBSCRIBE/UNSUBSCRIBE, LIST/LSUB with ``*`` and ``%``,
+STATUS, APPEND (APPENDUID, RFC 4315), NAMESPACE (RFC 2342), ENABLE
+(RFC 5161).  A mixin of :class:`~.protocol.ImapSession`.
+
+>>> list_regex("", "INBOX.%").match("INBOX.Sent") is not None
+True
+>>> list_regex("", "%").match("a.b") is None
+True
+"""
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Set
+
+from ...store.base import FolderExists, NoSuchFolder, StoreError
+from .parser import Command
+from .response import Atom, Response, encode, mutf7_decode, untagged
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .backend import Mailboxes
+
+__all__ = ["FolderCommands", "list_regex", "mailbox_value"]
+
+_ATOM_RE = re.compile(r"[^(){ %*\"\\\]\x00-\x1f\x7f]+\Z")
+SYSTEM_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
+
+
+def mailbox_value(name: str) -> Any:
+    """A mailbox name as Dovecot writes it: atom when it can, else a string."""
+    return Atom(name) if _ATOM_RE.match(name) and name.upper() != "NIL" else name
+
+
+def list_regex(reference: str, pattern: str, sep: str = ".") -> "re.Pattern[str]":
+    """LIST wildcards: ``*`` matches anything, ``%`` stops at the separator."""
+    full = reference + pattern
+    out = []
+    for ch in full:
+        if ch == "*":
+            out.append(".*")
+        elif ch == "%":
+            out.append(f"[^{re.escape(sep)}]*")
+        else:
+            out.append(re.escape(ch))
+    body = "".join(out)
+    # INBOX is case-insensitive (RFC 3501 §5.1)
+    if full[:5].upper() == "INBOX":
+        body = "(?i:INBOX)" + "".join(out[5:]) if len(out) >= 5 else body
+    return re.compile(body + r"\Z", re.S)
+
+
+class FolderCommands:
+    """Commands on mailboxes as a whole (mixin; see module docstring)."""
+
+    mailboxes: "Mailboxes"
+
+    def _valid_name(self, cmd: Command, name: str) -> bool:
+        try:
+            mutf7_decode(name)
+        except ValueError:
+            self.send(Response(cmd.tag, b"NO Mailbox name is not valid mUTF-7"))
+            return False
+        return True
+
+    # -- SELECT / EXAMINE -------------------------------------------------------
+    def cmd_select(self, cmd: Command) -> bool:
+        return self.select_mailbox(cmd, readonly=False)
+
+    def cmd_examine(self, cmd: Command) -> bool:
+        return self.select_mailbox(cmd, readonly=True)
+
+    # -- CREATE / DELETE / RENAME ---------------------------------------------------
+    def cmd_create(self, cmd: Command) -> bool:
+        name = cmd.args[0].rstrip(self.mailboxes.separator)
+        if not self._valid_name(cmd, name):
+            return False
+        if name.upper() == "INBOX" or self.mailboxes.exists(name):
+            self.send(self.reply(cmd.tag, "create_exists"))
+            return False
+        try:
+            self.mailboxes.create(name)
+        except FolderExists:
+            self.send(self.reply(cmd.tag, "create_exists"))
+            return False
+        except StoreError as exc:
+            self.send(Response(cmd.tag, f"NO {exc}".encode()))
+            return False
+        self.finish(cmd, "create_ok")
+        return True
+
+    def cmd_delete(self, cmd: Command) -> bool:
+        name = cmd.args[0]
+        boxes = self.mailboxes
+        if name.upper() == "INBOX":
+            self.send(self.reply(cmd.tag, "delete_inbox"))
+            return False
+        if not boxes.exists(name):
+            self.send(self.reply(cmd.tag, "nonexistent", name))
+            return False
+        if any(n.startswith(name + boxes.separator) for n in boxes.list()):
+            self.send(self.reply(cmd.tag, "delete_haschildren"))
+            return False
+        if self.box is not None and self.box.name == boxes.store.normalize(name):
+            self.send(self.reply(cmd.tag, "delete_selected"))
+            return False
+        boxes.delete(name)
+        if name in boxes.subscriptions():
+            boxes.subscribe(name, False)
+        self.finish(cmd, "delete_ok")
+        return True
+
+    def cmd_rename(self, cmd: Command) -> bool:
+        old, new = cmd.args
+        if not self._valid_name(cmd, new):
+            return False
+        try:
+            self.mailboxes.rename(old, new.rstrip(self.mailboxes.separator))
+        except NoSuchFolder:
+            self.send(self.reply(cmd.tag, "nonexistent", old))
+            return False
+        except FolderExists:
+            self.send(self.reply(cmd.tag, "rename_exists"))
+            return False
+        except StoreError as exc:
+            self.send(Response(cmd.tag, f"NO {exc}".encode()))
+            return False
+        self.finish(cmd, "rename_ok")
+        return True
+
+    # -- subscriptions ---------------------------------------------------------------
+    def cmd_subscribe(self, cmd: Command) -> bool:
+        name = cmd.args[0]
+        if not self._valid_name(cmd, name):
+            return False
+        if not self.mailboxes.exists(name):
+            self.send(self.reply(cmd.tag, "nonexistent", name))
+            return False
+        if name not in self.mailboxes.subscriptions():
+            self.mailboxes.subscribe(name, True)
+        self.finish(cmd, "subscribe_ok")
+        return True
+
+    def cmd_unsubscribe(self, cmd: Command) -> bool:
+        self.mailboxes.subscribe(cmd.args[0], False)
+        self.finish(cmd, "unsubscribe_ok")
+        return True
+
+    # -- LIST / LSUB --------------------------------------------------------------
+    def _tree(self) -> Dict[str, bool]:
+        """Every name LIST can show -> True when it really exists (else \\Noselect)."""
+        sep = self.mailboxes.separator
+        names: Dict[str, bool] = {n: True for n in self.mailboxes.list()}
+        for n in list(names):
+            parts = n.split(sep)
+            for i in range(1, len(parts)):
+                names.setdefault(sep.join(parts[:i]), False)
+        return names
+
+    def cmd_list(self, cmd: Command) -> bool:
+        reference, pattern = cmd.args
+        sep = self.mailboxes.separator
+        if pattern == "":
+            # RFC 3501 §6.3.8: the hierarchy delimiter and root
+            self.send(untagged("LIST", encode([Atom("\\Noselect")]), encode(sep), encode("")))
+            self.finish(cmd, "list_ok")
+            return True
+        rx = list_regex(reference, pattern, sep)
+        tree = self._tree()
+        order = sorted(tree, key=lambda n: (n != "INBOX", n))
+        for name in order:
+            if not rx.match(name):
+                continue
+            attrs: List[str] = []
+            if not tree[name]:
+                attrs.append("\\Noselect")
+            kids = any(n.startswith(name + sep) for n in tree)
+            attrs.append("\\HasChildren" if kids else "\\HasNoChildren")
+            special = self.mailboxes.special_use(name)
+            if special:
+                attrs.append(special)
+            self.send(untagged("LIST", encode([Atom(a) for a in attrs]), encode(sep),
+                               encode(mailbox_value(name))))
+        self.finish(cmd, "list_ok")
+        return True
+
+    def cmd_lsub(self, cmd: Command) -> bool:
+        reference, pattern = cmd.args
+        sep = self.mailboxes.separator
+        rx = list_regex(reference, pattern, sep)
+        existing: Set[str] = set(self.mailboxes.list())
+        for name in self.mailboxes.subscriptions():
+            if not rx.match(name):
+                continue
+            attrs = []
+            if name not in existing:
+                attrs.append("\\NonExistent")
+            special = self.mailboxes.special_use(name)
+            if special:
+                attrs.append(special)
+            self.send(untagged("LSUB", encode([Atom(a) for a in attrs]), encode(sep),
+                               encode(mailbox_value(name))))
+        self.finish(cmd, "lsub_ok")
+        return True
+
+    # -- STATUS ---------------------------------------------------------------------
+    def cmd_status(self, cmd: Command) -> bool:
+        name, items = cmd.args
+        try:
+            box = self.mailboxes.open(name)
+        except NoSuchFolder:
+            self.send(self.reply(cmd.tag, "nonexistent", name))
+            return False
+        msgs = box.messages()
+        values = {
+            "MESSAGES": len(msgs),
+            "RECENT": sum(1 for m in msgs if m.recent),
+            "UIDNEXT": box.uidnext,
+            "UIDVALIDITY": box.uidvalidity,
+            "UNSEEN": sum(1 for m in msgs if "\\Seen" not in m.flags),
+            "HIGHESTMODSEQ": box.highestmodseq,
+        }
+        out: List[Any] = []
+        for item in items:
+            out += [Atom(item), values[item]]
+        self.send(untagged("STATUS", encode(mailbox_value(box.name)), encode(out)))
+        self.finish(cmd, "status_ok")
+        return True
+
+    # -- APPEND (RFC 3501 §6.3.11, APPENDUID RFC 4315) ------------------------------------
+    def cmd_append(self, cmd: Command) -> bool:
+        name, flags, when, message = cmd.args
+        flags = tuple(flags or ())
+        bad = self.invalid_flags(flags)
+        if bad:
+            self.send(Response(cmd.tag, f"BAD Error in IMAP command APPEND: Invalid system "
+                                        f"flag {bad}".encode()))
+            return False
+        try:
+            box = self.mailboxes.open(name)
+        except NoSuchFolder:
+            self.send(self.reply(cmd.tag, "trycreate", name))
+            return False
+        uid = box.append(message, flags, when)
+        self.finish(cmd, "append_ok", box.uidvalidity, uid)
+        return True
+
+    def invalid_flags(self, flags: Any) -> Optional[str]:
+        for f in flags:
+            if f.startswith("\\") and f not in SYSTEM_FLAGS:
+                return f
+        return None
+
+    # -- NAMESPACE / ENABLE ------------------------------------------------------------
+    def cmd_namespace(self, cmd: Command) -> bool:
+        personal = [["", self.mailboxes.separator]]
+        self.send(untagged("NAMESPACE", encode(personal), "NIL", "NIL"))
+        self.finish(cmd, "namespace_ok")
+        return True
+
+    def cmd_enable(self, cmd: Command) -> bool:
+        enabled = []
+        for cap in cmd.args:
+            if cap == "CONDSTORE":
+                if not self.condstore and self.box is not None:
+                    self.send(Response("*", f"OK [HIGHESTMODSEQ {self.box.highestmodseq}] "
+                                            f"Highest".encode()))
+                self.condstore = True
+                enabled.append(cap)
+        self.send(untagged("ENABLED", *enabled) if enabled else Response("*", b"ENABLED"))
+        self.finish(cmd, "enable_ok")
+        return True

@@ -1,0 +1,433 @@
+"""Commands of the SELECTED state and the untagged updates (RFC 3501 §6.4, §7.3–7.4).
+
+The session keeps its own view of the selected folder: the uid of every
+sequence number it has announced and the flags/modseq it last reported.
+:meth:`SelectedCommands.send_updates` compares that view with the folder and
+sends ``EXPUNGE``, ``FETCH (FLAGS ..)`` and ``EXISTS``/``RECENT`` — never
+an EXPUNGE while answering FETCH, STORE or SEARCH (RFC 3501 §7.4.1), so a
+message expunged by another session stays a "ghost" until a later command.
+
+>>> SelectedCommands.flag_text(frozenset({"\\\\Seen", "work", "\\\\Answered"}))
+'(\\\\Answered \\\\Seen work)'
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
+
+from ...store.base import NoSuchFolder, NoSuchMessage, StoreError
+from .fetch import MessageView, fetch_item
+from .grammar import SequenceSet, format_datetime
+from .parser import Command, FetchAtt
+from .response import Response
+from .search import Candidate, matches
+from .states import MUST_NOT_EXPUNGE
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .backend import FolderView, Msg
+
+__all__ = ["SelectedCommands"]
+
+_SYSTEM_ORDER = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
+_SETS_SEEN = ("RFC822", "RFC822.TEXT")
+
+
+def _uses_modseq(key: tuple) -> bool:
+    if key[0] == "MODSEQ":
+        return True
+    if key[0] == "AND":
+        return any(_uses_modseq(k) for k in key[1])
+    if key[0] in ("NOT", "OR"):
+        return any(_uses_modseq(k) for k in key[1:])
+    return False
+
+
+class SelectedCommands:
+    """The selected folder and its commands (mixin of ImapSession)."""
+
+    SELECTED_ONLY = frozenset({"CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "SEARCH", "FETCH",
+                               "STORE", "COPY", "MOVE"})
+
+    def init_selected(self) -> None:
+        self.box: Optional["FolderView"] = None
+        self.readonly = False
+        self.uids: List[int] = []
+        self.msgs: Dict[int, "Msg"] = {}
+        self.recent: set = set()        # \Recent as this session first saw it
+        self.on_folder_change: Optional[Callable[[], None]] = None
+        self._unwatch: Optional[Callable[[], None]] = None
+        self._token: Any = None
+
+    # -- helpers --------------------------------------------------------------------
+    @staticmethod
+    def flag_text(flags: Any, recent: bool = False) -> str:
+        ordered = [f for f in _SYSTEM_ORDER if f in flags]
+        ordered += sorted(f for f in flags if f not in _SYSTEM_ORDER and f != "\\Recent")
+        if recent:
+            ordered.append("\\Recent")
+        return "(" + " ".join(ordered) + ")"
+
+    def _targets(self, cmd: Command, seqset: SequenceSet) -> Optional[List[Tuple[int, int]]]:
+        """(seq, uid) pairs named by *seqset*; None when a number is out of range."""
+        uids = self.uids
+        if cmd.uid:
+            largest = uids[-1] if uids else 0
+            return [(i + 1, u) for i, u in enumerate(uids) if seqset.contains(u, largest)]
+        count = len(uids)
+        for lo, hi in seqset.bounds(count):
+            if hi > count or lo < 1:
+                return None
+        out: List[Tuple[int, int]] = []
+        for lo, hi in seqset.bounds(count):
+            out.extend((s, uids[s - 1]) for s in range(lo, hi + 1))
+        return sorted(set(out))
+
+    def _bad_set(self, cmd: Command) -> bool:
+        self.send(Response(cmd.tag, f"BAD Error in IMAP command {cmd.name}: "
+                                    f"Invalid messageset".encode()))
+        return False
+
+    def _folder_changed(self) -> None:
+        if self.on_folder_change is not None:
+            self.on_folder_change()
+
+    # -- SELECT / EXAMINE / CLOSE / UNSELECT -----------------------------------------------
+    def select_mailbox(self, cmd: Command, readonly: bool) -> bool:
+        name, condstore = cmd.args
+        if condstore:
+            self.condstore = True
+        if self.box is not None:
+            self.unselect()
+            self.send(Response("*", b"OK [CLOSED] Previous mailbox closed."))
+        try:
+            box = self.mailboxes.open(name)
+        except NoSuchFolder:
+            self.send(self.reply(cmd.tag, "select_missing", name))
+            return False
+        msgs = box.messages()
+        self.box, self.readonly = box, readonly
+        self.uids = [m.uid for m in msgs]
+        self.msgs = {m.uid: m for m in msgs}
+        self.recent = {m.uid for m in msgs if m.recent}
+        self._token = self._poll(box)
+        keywords = box.keywords()
+        flags = " ".join(list(_SYSTEM_ORDER) + keywords)
+        self.send(Response("*", f"FLAGS ({flags})".encode()))
+        if readonly:
+            self.send(Response("*", b"OK [PERMANENTFLAGS ()] Read-only mailbox."))
+        else:
+            self.send(Response("*", f"OK [PERMANENTFLAGS ({flags} \\*)] Flags permitted.".encode()))
+        self.send(Response("*", b"%d EXISTS" % len(msgs)))
+        self.send(Response("*", b"%d RECENT" % len(self.recent)))
+        unseen = next((i for i, m in enumerate(msgs, 1) if "\\Seen" not in m.flags), None)
+        if unseen:
+            self.send(Response("*", b"OK [UNSEEN %d] First unseen." % unseen))
+        self.send(Response("*", b"OK [UIDVALIDITY %d] UIDs valid" % box.uidvalidity))
+        self.send(Response("*", b"OK [UIDNEXT %d] Predicted next UID" % box.uidnext))
+        if self.condstore:
+            self.send(Response("*", b"OK [HIGHESTMODSEQ %d] Highest" % box.highestmodseq))
+        self._unwatch = box.watch(self._folder_changed)
+        self.send(self.reply(cmd.tag, "examine_ok" if readonly else "select_ok"))
+        return True
+
+    def unselect(self) -> None:
+        if self._unwatch is not None:
+            self._unwatch()
+        self.box, self._unwatch, self.uids, self.msgs = None, None, [], {}
+        self.recent = set()
+
+    def cmd_close(self, cmd: Command) -> bool:
+        assert self.box is not None
+        if not self.readonly:
+            # RFC 3501 §6.4.2: expunge silently
+            gone = self.box.expunge(u for u in self.uids
+                                    if u in self.msgs and "\\Deleted" in self.msgs[u].flags)
+            self.expunged_count += len(gone)
+        self.unselect()
+        self.send(self.reply(cmd.tag, "close_ok"))
+        return True
+
+    def cmd_unselect(self, cmd: Command) -> bool:
+        self.unselect()
+        self.send(self.reply(cmd.tag, "unselect_ok"))
+        return True
+
+    def cmd_check(self, cmd: Command) -> bool:
+        self.finish(cmd, "check_ok")
+        return True
+
+    # -- untagged updates --------------------------------------------------------------------
+    @staticmethod
+    def _poll(box: "FolderView") -> Any:
+        poll = getattr(box.folder, "poll_token", None)
+        try:
+            return poll() if poll else None
+        except OSError:
+            return None
+
+    def send_updates(self, cmd: Optional[Command]) -> None:
+        """Tell the client what changed in the selected folder (see module docstring)."""
+        box = self.box
+        if box is None:
+            return
+        token = self._poll(box)
+        ghosts = len(self.uids) != len(self.msgs)
+        if token is not None and token == self._token and not ghosts:
+            return
+        allow_expunge = cmd is None or cmd.uid or cmd.name not in MUST_NOT_EXPUNGE
+        msgs = box.messages()
+        self._token = token
+        current = {m.uid: m for m in msgs}
+        if allow_expunge:
+            for i in range(len(self.uids) - 1, -1, -1):
+                uid = self.uids[i]
+                if uid not in current:
+                    self.send(Response("*", b"%d EXPUNGE" % (i + 1)))
+                    del self.uids[i]
+                    self.msgs.pop(uid, None)
+                    self.recent.discard(uid)
+        for seq, uid in enumerate(self.uids, 1):
+            new, old = current.get(uid), self.msgs.get(uid)
+            if new is None or old is None:
+                continue
+            if new.flags != old.flags:
+                self.send(self._flags_fetch(seq, uid, new, cmd is not None and cmd.uid))
+            self.msgs[uid] = new
+        top = self.uids[-1] if self.uids else 0
+        fresh = [m for m in msgs if m.uid > top]
+        if fresh:
+            for m in fresh:
+                self.uids.append(m.uid)
+                self.msgs[m.uid] = m
+                if m.recent:
+                    self.recent.add(m.uid)
+            self.send(Response("*", b"%d EXISTS" % len(self.uids)))
+            self.send(Response("*", b"%d RECENT" % len(self.recent)))
+
+    def _flags_fetch(self, seq: int, uid: int, m: "Msg", with_uid: bool) -> Response:
+        parts = [f"FLAGS {self.flag_text(m.flags, uid in self.recent)}"]
+        if with_uid:
+            parts.insert(0, f"UID {uid}")
+        if self.condstore:
+            parts.append(f"MODSEQ ({m.modseq})")
+        return Response("*", f"{seq} FETCH ({' '.join(parts)})".encode())
+
+    # -- FETCH ------------------------------------------------------------------------------
+    def cmd_fetch(self, cmd: Command) -> bool:
+        seqset, atts, changedsince = cmd.args
+        targets = self._targets(cmd, seqset)
+        if targets is None:
+            return self._bad_set(cmd)
+        atts = list(atts)
+        if changedsince is not None or any(a.name == "MODSEQ" for a in atts):
+            self.condstore = True
+        if changedsince is not None and not any(a.name == "MODSEQ" for a in atts):
+            atts.append(FetchAtt("MODSEQ"))
+        if cmd.uid and not any(a.name == "UID" for a in atts):
+            atts.insert(0, FetchAtt("UID"))
+        sets_seen = not self.readonly and any(
+            (a.section is not None and not a.peek) or a.name in _SETS_SEEN for a in atts)
+        needs_body = any(a.section is not None or a.name in
+                         ("ENVELOPE", "BODY", "BODYSTRUCTURE", "RFC822", "RFC822.HEADER",
+                          "RFC822.TEXT") for a in atts)
+        box = self.box
+        assert box is not None
+        for seq, uid in targets:
+            m = self.msgs.get(uid)
+            if m is None:
+                continue
+            if changedsince is not None and m.modseq <= changedsince:
+                continue
+            view = None
+            if needs_body:
+                try:
+                    view = MessageView(box.read(uid))
+                except (NoSuchMessage, OSError):
+                    continue        # expunged by someone else meanwhile
+            parts: List[bytes] = []
+            if sets_seen and "\\Seen" not in m.flags:
+                try:
+                    box.set_flags(uid, m.flags | {"\\Seen"})
+                except NoSuchMessage:
+                    continue
+                m = type(m)(m.uid, m.flags | {"\\Seen"}, m.size, m.internaldate, m.recent, m.modseq)
+                self.msgs[uid] = m
+                if not any(a.name == "FLAGS" for a in atts):
+                    parts.append(b"FLAGS " + self.flag_text(m.flags, uid in self.recent).encode())
+            for att in atts:
+                parts.append(self._fetch_att(att, m, view))
+            self.send_raw(b"* %d FETCH (" % seq + b" ".join(parts) + b")\r\n")
+        if sets_seen:
+            self._refresh_modseqs()
+        self.finish(cmd, "fetch_ok")
+        return True
+
+    def _fetch_att(self, att: FetchAtt, m: "Msg", view: Optional[MessageView]) -> bytes:
+        name = att.name
+        if name == "UID":
+            return b"UID %d" % m.uid
+        if name == "FLAGS":
+            return b"FLAGS " + self.flag_text(m.flags, m.uid in self.recent).encode()
+        if name == "INTERNALDATE":
+            when = m.internaldate
+            text = format_datetime(when) if when else "01-Jan-1970 00:00:00 +0000"
+            return f'INTERNALDATE "{text}"'.encode()
+        if name == "MODSEQ":
+            return b"MODSEQ (%d)" % m.modseq
+        if name == "RFC822.SIZE" and view is None:
+            return b"RFC822.SIZE %d" % m.size
+        assert view is not None
+        return fetch_item(view, att)
+
+    def _refresh_modseqs(self) -> None:
+        """Take our own flag changes into our view (they were reported already)."""
+        assert self.box is not None
+        for m in self.box.messages():
+            if m.uid in self.msgs:
+                self.msgs[m.uid] = m
+        self._token = self._poll(self.box)
+
+    # -- STORE ------------------------------------------------------------------------------
+    def cmd_store(self, cmd: Command) -> bool:
+        seqset, unchanged, mode, silent, flags = cmd.args
+        targets = self._targets(cmd, seqset)
+        if targets is None:
+            return self._bad_set(cmd)
+        bad = self.invalid_flags(flags)
+        if bad:
+            self.send(self.reply(cmd.tag, "invalid_flag", bad))
+            return False
+        if self.readonly:
+            self.send(self.reply(cmd.tag, "readonly"))
+            return False
+        if unchanged is not None:
+            self.condstore = True
+        box = self.box
+        assert box is not None
+        wanted = frozenset(flags)
+        modified: List[int] = []
+        done: List[Tuple[int, int]] = []
+        for seq, uid in targets:
+            m = self.msgs.get(uid)
+            if m is None:
+                continue
+            if unchanged is not None and m.modseq > unchanged:
+                modified.append(uid if cmd.uid else seq)
+                continue
+            new = wanted if mode == "" else (m.flags | wanted if mode == "+" else m.flags - wanted)
+            try:
+                if new != m.flags:
+                    box.set_flags(uid, new)
+            except NoSuchMessage:
+                continue
+            done.append((seq, uid))
+        self._refresh_modseqs()
+        if not silent or self.condstore and unchanged is not None:
+            for seq, uid in done:
+                self.send(self._flags_fetch(seq, uid, self.msgs[uid], cmd.uid))
+        if modified:
+            self.finish(cmd, "store_modified", SequenceSet.from_numbers(sorted(modified)))
+        else:
+            self.finish(cmd, "store_ok")
+        return True
+
+    # -- SEARCH -----------------------------------------------------------------------------
+    def cmd_search(self, cmd: Command) -> bool:
+        charset, key = cmd.args
+        box = self.box
+        assert box is not None
+        if _uses_modseq(key):
+            self.condstore = True
+        found: List[int] = []
+        top_modseq = 0
+        max_seq, max_uid = len(self.uids), (self.uids[-1] if self.uids else 0)
+        for seq, uid in enumerate(self.uids, 1):
+            m = self.msgs.get(uid)
+            if m is None:
+                continue
+            c = Candidate(seq, uid, m.flags, m.size, lambda u=uid: MessageView(box.read(u)),
+                          m.internaldate, uid in self.recent, m.modseq)
+            try:
+                hit = matches(key, c, max_seq, max_uid)
+            except (NoSuchMessage, OSError):
+                hit = False
+            if hit:
+                found.append(uid if cmd.uid else seq)
+                top_modseq = max(top_modseq, m.modseq)
+        text = "SEARCH" + "".join(f" {n}" for n in found)
+        if found and _uses_modseq(key):
+            text += f" (MODSEQ {top_modseq})"
+        self.send(Response("*", text.encode()))
+        self.finish(cmd, "search_ok")
+        return True
+
+    # -- COPY / MOVE / EXPUNGE ------------------------------------------------------------------
+    def _copy(self, cmd: Command) -> Optional[Tuple[List[int], List[int], int]]:
+        seqset, name = cmd.args
+        targets = self._targets(cmd, seqset)
+        if targets is None:
+            self._bad_set(cmd)
+            return None
+        try:
+            dest = self.mailboxes.open(name)
+        except NoSuchFolder:
+            self.send(self.reply(cmd.tag, "trycreate", name))
+            return None
+        assert self.box is not None
+        src, dst = [], []
+        for _seq, uid in targets:
+            m = self.msgs.get(uid)
+            if m is None:
+                continue
+            try:
+                data = self.box.read(uid)
+            except (NoSuchMessage, OSError):
+                continue
+            dst.append(dest.append(data, m.flags - {"\\Recent"}, m.internaldate))
+            src.append(uid)
+        return src, dst, dest.uidvalidity
+
+    def cmd_copy(self, cmd: Command) -> bool:
+        result = self._copy(cmd)
+        if result is None:
+            return False
+        src, dst, validity = result
+        if not src:
+            self.finish(cmd, "copy_none")
+        else:
+            self.finish(cmd, "copy_ok", validity, SequenceSet.from_numbers(src),
+                        SequenceSet.from_numbers(dst))
+        return True
+
+    def cmd_move(self, cmd: Command) -> bool:
+        if self.readonly:
+            self.send(self.reply(cmd.tag, "readonly"))
+            return False
+        result = self._copy(cmd)
+        if result is None:
+            return False
+        src, dst, validity = result
+        if src:
+            # RFC 6851 §4.3: COPYUID travels in an untagged OK before the EXPUNGEs
+            self.send(Response("*", f"OK [COPYUID {validity} {SequenceSet.from_numbers(src)} "
+                                    f"{SequenceSet.from_numbers(dst)}] Moved UIDs.".encode()))
+            assert self.box is not None
+            self.expunged_count += len(self.box.expunge(src))
+        self.finish(cmd, "move_ok")
+        return True
+
+    def cmd_expunge(self, cmd: Command) -> bool:
+        if self.readonly:
+            self.send(self.reply(cmd.tag, "readonly"))
+            return False
+        assert self.box is not None
+        limit = cmd.args[0] if cmd.args else None
+        largest = self.uids[-1] if self.uids else 0
+        doomed = [u for u in self.uids if u in self.msgs and "\\Deleted" in self.msgs[u].flags
+                  and (limit is None or limit.contains(u, largest))]
+        try:
+            self.expunged_count += len(self.box.expunge(doomed))
+        except StoreError:
+            self.send(self.reply(cmd.tag, "server_error"))
+            return False
+        self.finish(cmd, "expunge_ok")
+        return True
