@@ -181,14 +181,19 @@ class Queue:
     """
 
     def __init__(self, root: Path, clock: Clock, ids: IdGenerator, *,
-                 group_commit: bool = False, fsync: bool = True) -> None:
+                 group_commit: bool = False, fsync: bool = True,
+                 create: bool = True) -> None:
         self.root = Path(root)
         self.spool = self.root / "var" / "spool" / "postfix"
         self.clock = clock
         self.ids = ids
         self.fsync = fsync
-        for name in QUEUES:
-            (self.spool / name).mkdir(parents=True, exist_ok=True)
+        if create:
+            for name in QUEUES:
+                (self.spool / name).mkdir(parents=True, exist_ok=True)
+        elif not self.spool.is_dir():
+            raise FileNotFoundError(f"{self.spool}: no queue directory here "
+                                    "(is this a lab host's state directory?)")
         self._group = GroupCommit() if group_commit else None
 
     # -- paths ---------------------------------------------------------
