@@ -1,0 +1,293 @@
+"""The asyncio adapter around :class:`~.protocol.ImapSession` (IMAP 143 and IMAPS 993).
+
+It moves bytes between the socket and the sans-IO session, performs the TLS
+upgrade after STARTTLS, keeps the autologout timer (RFC 3501 §5.4), wakes
+IDLE sessions when the selected folder changes (the store's watch hook,
+plus a cheap 50 ms poll while idling so a delivery by any process shows up
+at once), records the transcript and writes Dovecot-style log lines.
+
+    server = await start_imap_server(host, "127.0.0.2", 10143, ssl_context=ctx)
+
+The host supplies ``dovecot.conf`` (``/etc/dovecot/dovecot.conf``: greeting,
+``disable_plaintext_auth``, ``auth_mechanisms``, ``mail_location``, the
+passwd-file), its accounts, clock, ids, maillog and transcripts.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from pathlib import Path
+from typing import Any, Callable, Optional, Tuple
+
+from .backend import Mailboxes
+from .protocol import ImapConfig, ImapSession
+
+__all__ = ["start_imap_server", "ImapServerProtocol", "HostServices"]
+
+logger = logging.getLogger(__name__)
+
+IDLE_POLL = 0.05            # seconds between folder checks while a client IDLEs
+TRANSCRIPT_LINES = 40       # server lines recorded per reply before summarising
+
+
+class HostServices:
+    """What an IMAP session needs from a lab host, read from its files.
+
+    Reads ``/etc/dovecot/dovecot.conf`` when present (else lab defaults),
+    checks passwords against the passwd-file it names (else the host's own
+    accounts), and opens each user's store from ``mail_location``.
+    """
+
+    def __init__(self, host: Any) -> None:
+        self.host = host
+        self.dovecot = self._load_conf()
+
+    def _load_conf(self) -> Any:
+        try:
+            from ..dovecotconf import load_dovecot_conf
+        except ImportError:  # pragma: no cover - access layer not present
+            return None
+        path = self.host.path("/etc/dovecot/dovecot.conf")
+        if not Path(path).exists():
+            return None
+        try:
+            return load_dovecot_conf(path, "imap")
+        except Exception as exc:  # a broken file: log it, serve with defaults
+            logger.warning("%s: %s", path, exc)
+            return None
+
+    def config(self, tls_available: bool) -> ImapConfig:
+        cfg = ImapConfig(tls_available=tls_available)
+        d = self.dovecot
+        if d is not None:
+            cfg.greeting = d.login_greeting
+            cfg.disable_plaintext_auth = d.disable_plaintext_auth
+            mechs = tuple(m.upper() for m in d.auth_mechanisms if m.upper() in ("PLAIN", "LOGIN"))
+            cfg.mechanisms = mechs or ("PLAIN",)
+        else:
+            cfg.disable_plaintext_auth = False
+        return cfg
+
+    def is_secured(self, peer_ip: str, local_ip: str) -> bool:
+        if self.dovecot is not None:
+            return self.dovecot.is_secured(peer_ip, local_ip)
+        return peer_ip == local_ip
+
+    def authenticate(self, user: str, password: str) -> Optional[str]:
+        """The account name when *password* is right, else None."""
+        d = self.dovecot
+        path = d.passwd_file() if d is not None else None
+        if path:
+            real = self.host.path(path)
+            if Path(real).exists():
+                from ..auth import PasswdFile
+                pf = PasswdFile(real)
+                if pf.lookup(user) is not None:
+                    return user if pf.verify(user, password) else None
+        check = getattr(self.host, "check_password", None)
+        if callable(check):
+            return user if check(user, password) else None
+        known = getattr(self.host, "_passwords", {})
+        return user if user in known and known[user] == password else None
+
+    def mailboxes(self, user: str) -> Mailboxes:
+        from ...store import open_store
+        location = (self.dovecot.mail_location if self.dovecot is not None else "") \
+            or "maildir:~/Maildir"
+        store = open_store(location, user=user, home=self.host.users.home(user),
+                           map_path=self.host.path, now=self.host.clock.timestamp,
+                           hostname=self.host.hostname)
+        return Mailboxes(store)
+
+
+class ImapServerProtocol(asyncio.Protocol):
+    """One client connection (created by :func:`start_imap_server`)."""
+
+    def __init__(self, host: Any, ssl_context: Optional[ssl.SSLContext],
+                 implicit_tls: bool) -> None:
+        self.host = host
+        self.ssl_context = ssl_context
+        self.implicit_tls = implicit_tls
+        self.loop = asyncio.get_running_loop()
+        self.transport: Optional[asyncio.Transport] = None
+        self.session: Optional[ImapSession] = None
+        self.transcript: Any = None
+        self._timer: Optional[asyncio.TimerHandle] = None
+        self._poller: Optional[asyncio.TimerHandle] = None
+        self._upgrading = False
+
+    # -- connection ---------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        peer = _addr(transport.get_extra_info("peername"))
+        local = _addr(transport.get_extra_info("sockname"))
+        services = HostServices(self.host)
+        config = services.config(tls_available=self.ssl_context is not None
+                                 and not self.implicit_tls)
+        maillog = getattr(self.host, "maillog", None)
+        log: Callable[[str], None] = (lambda line: maillog.write("dovecot", line)) \
+            if maillog is not None else (lambda line: logger.info("%s", line))
+        ids = getattr(self.host, "ids", None)
+        self.session = ImapSession(
+            config, services.authenticate, services.mailboxes,
+            secure=services.is_secured(peer[0], local[0]), tls=self.implicit_tls, log=log,
+            peer=peer, local=local, session_id=ids.session_id() if ids else "",
+            pid=ids.pid("imap") if ids else 0)
+        self.session.on_folder_change = self._changed_threadsafe
+        trace = getattr(self.host, "trace", None)
+        if trace is not None:
+            self.transcript = trace.open("imap", peer, local)
+            if self.implicit_tls:
+                self.transcript.start_tls(*_tls_info(transport))
+        conns = getattr(self.host, "_connections", None)
+        if isinstance(conns, set):
+            conns.add(self)
+        self._write(self.session.greeting())
+        self._arm_timer()
+
+    def connection_lost(self, exc: Optional[Exception]) -> None:
+        for handle in (self._timer, self._poller):
+            if handle is not None:
+                handle.cancel()
+        if self.session is not None:
+            self.session.connection_lost()
+        if self.transcript is not None:
+            self.transcript.close()
+        conns = getattr(self.host, "_connections", None)
+        if isinstance(conns, set):
+            conns.discard(self)
+
+    def data_received(self, data: bytes) -> None:
+        session = self.session
+        if session is None or self._upgrading:
+            return
+        self._record_client(data)
+        session.receive_data(data)
+        self._flush()
+        self._arm_timer()
+        if session.starttls_requested and self.ssl_context is not None:
+            self._upgrading = True
+            asyncio.ensure_future(self._start_tls())
+        self._arm_poller()
+
+    # -- output ---------------------------------------------------------------------
+    def _write(self, data: bytes) -> None:
+        if not data or self.transport is None or self.transport.is_closing():
+            return
+        self.transport.write(data)
+        if self.transcript is not None:
+            lines = data.split(b"\r\n")
+            if lines and lines[-1] == b"":
+                lines.pop()
+            for line in lines[:TRANSCRIPT_LINES]:
+                self.transcript.server(line.decode("utf-8", "replace")[:300])
+            if len(lines) > TRANSCRIPT_LINES:
+                self.transcript.note(f"... {len(lines) - TRANSCRIPT_LINES} more lines "
+                                     f"({len(data)} bytes in this reply) ...")
+
+    def _flush(self) -> None:
+        assert self.session is not None
+        self._write(self.session.data_to_send())
+        if self.session.closed and self.transport is not None:
+            self.transport.close()
+
+    def _record_client(self, data: bytes) -> None:
+        if self.transcript is None:
+            return
+        lines = data.split(b"\r\n")
+        if lines and lines[-1] == b"":
+            lines.pop()
+        for line in lines[:TRANSCRIPT_LINES]:
+            self.transcript.client(line.decode("utf-8", "replace")[:300])
+        if len(lines) > TRANSCRIPT_LINES:
+            self.transcript.note(f"... {len(lines) - TRANSCRIPT_LINES} more lines from the client ...")
+
+    # -- TLS --------------------------------------------------------------------------
+    async def _start_tls(self) -> None:
+        assert self.transport is not None and self.session is not None
+        try:
+            new = await self.loop.start_tls(self.transport, self, self.ssl_context,
+                                            server_side=True)
+        except (OSError, ssl.SSLError, ConnectionError) as exc:
+            logger.info("IMAP STARTTLS handshake failed: %s", exc)
+            if self.transport is not None:
+                self.transport.abort()
+            return
+        if new is None:
+            return
+        self.transport = new
+        self.session.tls_started()
+        self._upgrading = False
+        if self.transcript is not None:
+            self.transcript.start_tls(*_tls_info(new))
+
+    # -- timers -------------------------------------------------------------------------
+    def _arm_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        assert self.session is not None
+        self._timer = self.loop.call_later(self.session.config.idle_timeout, self._timeout)
+
+    def _timeout(self) -> None:
+        if self.session is not None and not self.session.closed:
+            self.session.timed_out()
+            self._flush()
+
+    def _arm_poller(self) -> None:
+        session = self.session
+        if session is not None and session.idling and self._poller is None:
+            self._poller = self.loop.call_later(IDLE_POLL, self._poll)
+
+    def _poll(self) -> None:
+        self._poller = None
+        session = self.session
+        if session is None or session.closed or not session.idling:
+            return
+        try:
+            session.mailbox_changed()
+        except Exception:  # the store failed: keep the connection alive
+            logger.exception("IMAP IDLE poll failed")
+        self._flush()
+        self._arm_poller()
+
+    def _changed_threadsafe(self) -> None:
+        try:
+            self.loop.call_soon_threadsafe(self._changed)
+        except RuntimeError:  # the loop is closed: the lab stopped
+            pass
+
+    def _changed(self) -> None:
+        if self.session is not None and not self.session.closed:
+            self.session.mailbox_changed()
+            self._flush()
+
+
+def _addr(value: Any) -> Tuple[str, int]:
+    if isinstance(value, tuple) and len(value) >= 2:
+        return str(value[0]), int(value[1])
+    return ("?", 0)
+
+
+def _tls_info(transport: asyncio.BaseTransport) -> Tuple[str, str]:
+    obj = transport.get_extra_info("ssl_object")
+    if obj is None:
+        return ("", "")
+    cipher = obj.cipher()
+    return (obj.version() or "", cipher[0] if cipher else "")
+
+
+async def start_imap_server(host: Any, ip: str, port: int, *,
+                            ssl_context: Optional[ssl.SSLContext] = None,
+                            implicit_tls: bool = False) -> asyncio.AbstractServer:
+    """Listen for IMAP on *ip*:*port* for *host* (IMAPS when *implicit_tls*).
+
+    With *ssl_context* and not *implicit_tls* the server offers STARTTLS.
+
+    >>> # server = await start_imap_server(host, "127.0.0.2", 10143, ssl_context=ctx)
+    """
+    loop = asyncio.get_running_loop()
+    return await loop.create_server(
+        lambda: ImapServerProtocol(host, ssl_context, implicit_tls), host=ip, port=port,
+        ssl=ssl_context if implicit_tls else None, reuse_address=True)
