@@ -27,8 +27,11 @@ $(STAMP): pyproject.toml
 
 env: $(STAMP)
 
+ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
+
 lab: $(STAMP)
-	$(BIN)/jupyter lab --notebook-dir=notebooks --port=$(PORT) $(if $(NO_BROWSER),--no-browser,) notebooks/00-welcome.ipynb
+	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks --port=$(PORT) $(ROOT_FLAG) \
+		--LabApp.default_url=/lab/tree/00-welcome.ipynb $(if $(NO_BROWSER),--no-browser,)
 
 test: test-unit test-notebooks
 
