@@ -23,5 +23,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..mta.mailq import flush_files
-    flush_files(open_queue(args.state))
+    q = open_queue(args.state)
+    if q is None:
+        return 1
+    flush_files(q)
     return 0

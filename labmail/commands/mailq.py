@@ -28,7 +28,7 @@ def add_state_argument(p: argparse.ArgumentParser) -> None:
 
 
 def open_queue(state: str):
-    """A Queue on the state directory *state* (real clock, fresh ids)."""
+    """A Queue on the state directory *state*, or None (error printed)."""
     from ..clock import Clock, IdGenerator
     from ..mta.queue import Queue
     import sys
@@ -36,7 +36,7 @@ def open_queue(state: str):
         return Queue(Path(state), Clock(), IdGenerator(), create=False)
     except FileNotFoundError as exc:
         print(f"labmail: fatal: {exc}", file=sys.stderr)
-        raise SystemExit(1)
+        return None
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -49,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
     import json
     from ..mta.mailq import mailq
     q = open_queue(args.state)
+    if q is None:
+        return 1
     if args.json:
         for qf in q.entries():
             rcpts = []

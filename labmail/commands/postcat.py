@@ -28,6 +28,8 @@ def run(args: argparse.Namespace) -> int:
     from ..mta.mailq import postcat
     from ..mta.queue import QueueFileError
     q = open_queue(args.state)
+    if q is None:
+        return 1
     try:
         qf = q.load(args.queue_id)
     except (KeyError, QueueFileError):

@@ -47,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
     from ..clock import Clock, IdGenerator
     from ..log import MailLog
     q = open_queue(args.state)
+    if q is None:
+        return 1
     log = MailLog(q.root / "var" / "log" / "maillog", "localhost", Clock(), IdGenerator())
     did = False
     for action, values in (("-d", args.delete), ("-h", args.hold), ("-H", args.release)):
