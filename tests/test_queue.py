@@ -1,0 +1,126 @@
+"""Queue files: atomic writes, round trips, corrupt files, group commit."""
+from __future__ import annotations
+
+import asyncio
+import os
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from labmail.clock import Clock, IdGenerator
+from labmail.mta.groupcommit import GroupCommit
+from labmail.mta.queue import QUEUES, Queue, QueueFile, QueueFileError, Recipient
+
+
+@pytest.fixture
+def queue(tmp_path):
+    return Queue(tmp_path, Clock.fixed("2026-11-27T09:00:00+00:00"), IdGenerator(11))
+
+
+def test_layout_and_enqueue(queue, tmp_path):
+    spool = tmp_path / "var/spool/postfix"
+    assert sorted(p.name for p in spool.iterdir()) == sorted(QUEUES)
+    qf = queue.enqueue("alice@example.com", ["bob@example.org", "carol@example.net"],
+                       b"Subject: hi\n\nbody\n", attrs={"client_name": "localhost"})
+    assert len(qf.queue_id) == 11 and qf.queue_id.isalnum()
+    path = spool / "incoming" / qf.queue_id
+    assert path.exists()
+    assert not [p for p in (spool / "incoming").iterdir() if p.name.startswith(".")]
+    back = queue.load(qf.queue_id)
+    assert back.content == b"Subject: hi\r\n\r\nbody\r\n"      # stored in SMTP's CRLF form
+    assert back.size == len(back.content) == 21
+    assert back.arrival == Clock.fixed("2026-11-27T09:00:00+00:00").timestamp()
+    assert [r.address for r in back.recipients] == ["bob@example.org", "carol@example.net"]
+    assert back.attrs == {"client_name": "localhost"}
+    assert path.read_bytes().startswith(b"LABMAIL-QUEUE-FILE 1\n")   # readable with cat
+    assert len(queue) == 1 and queue.counts()["incoming"] == 1
+
+
+def test_move_update_remove(queue):
+    qf = queue.enqueue("a@example.com", ["b@example.org"], b"x")
+    queue.move(qf, "active")
+    assert queue.locate(qf.queue_id) == "active"
+    qf.recipients[0].status = "pending"
+    qf.recipients[0].reason = "connect to x[1.2.3.4]:25: Connection refused"
+    qf.attempts = 1
+    queue.write(qf)
+    queue.move(qf, "deferred", durable=True)
+    back = queue.load(qf.queue_id)
+    assert back.queue == "deferred" and back.attempts == 1
+    assert back.recipients[0].reason.endswith("Connection refused")
+    assert queue.remove(back) and not queue.remove(back)
+    with pytest.raises(KeyError):
+        queue.load(qf.queue_id)
+
+
+def test_truncated_file_goes_to_corrupt(queue):
+    qf = queue.enqueue("a@example.com", ["b@example.org"], b"hello")
+    path = queue.path("incoming", qf.queue_id)
+    path.write_bytes(path.read_bytes()[:-10])
+    with pytest.raises(QueueFileError):
+        queue.load(qf.queue_id)
+    assert queue.locate(qf.queue_id) == "corrupt"
+    assert queue.entries() == []
+
+
+def test_ids_are_unique_and_reject_odd_names(queue):
+    ids = {queue.enqueue("a@x.example", ["b@y.example"], b"m").queue_id for _ in range(50)}
+    assert len(ids) == 50
+    assert queue.locate("../../etc/passwd") is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(sender=st.text(max_size=40), content=st.binary(max_size=300),
+       rcpts=st.lists(st.tuples(st.text(min_size=1, max_size=30),
+                                st.sampled_from(["pending", "sent", "bounced"]),
+                                st.text(max_size=80)), min_size=1, max_size=4),
+       arrival=st.floats(min_value=0, max_value=4e9, allow_nan=False))
+def test_round_trip(sender, content, rcpts, arrival):
+    qf = QueueFile("0123456789A", sender, [Recipient(a, a, s, reason=r) for a, s, r in rcpts],
+                   content, arrival=arrival, attempts=3, next_try=arrival + 300,
+                   last_reason="why\n*** MESSAGE CONTENTS ***")
+    back = QueueFile.from_bytes(qf.to_bytes(), "deferred")
+    assert (back.sender, back.content, back.recipients, back.arrival, back.last_reason) == \
+        (qf.sender, qf.content, qf.recipients, qf.arrival, qf.last_reason)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.binary(max_size=200))
+def test_garbage_never_parses_silently(data):
+    try:
+        QueueFile.from_bytes(data)
+    except QueueFileError:
+        pass
+
+
+def test_group_commit_batches_and_acknowledges_only_durable_files(tmp_path, monkeypatch):
+    synced = []
+    real_fsync = os.fsync
+
+    def spy(fd):
+        synced.append(fd)
+        real_fsync(fd)
+    monkeypatch.setattr(os, "fsync", spy)
+
+    async def main():
+        q = Queue(tmp_path, Clock(), IdGenerator(5), group_commit=True)
+        files = await asyncio.gather(*(q.enqueue_async("a@x.example", [f"r{i}@y.example"],
+                                                       b"hello %d" % i) for i in range(40)))
+        # every acknowledged message is on disk, complete, under its final name
+        for f in files:
+            assert q.load(f.queue_id).content == f.content
+        return q._group.batches
+    batches = asyncio.run(main())
+    assert batches < 40                        # writers shared fsyncs
+    assert len(synced) >= 40                   # ...but no file skipped its fsync
+
+
+def test_group_commit_reports_errors_per_writer(tmp_path):
+    async def main():
+        gc = GroupCommit()
+        ok = gc.commit(tmp_path / "fine", b"x")
+        bad = gc.commit(tmp_path / "missing-dir" / "f", b"y")
+        return await asyncio.gather(ok, bad, return_exceptions=True)
+    ok, bad = asyncio.run(main())
+    assert ok is None and isinstance(bad, OSError)
+    assert (tmp_path / "fine").read_bytes() == b"x"
