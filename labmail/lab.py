@@ -36,6 +36,8 @@ from typing import Any, Awaitable, Dict, Optional, TypeVar, Union
 from .clock import Clock, IdGenerator
 from .errors import LabError
 from .host import STANDARD_PORTS, Host
+from .net.dns import LabDNS, register_host
+from .net.resolver import LabResolver
 
 __all__ = ["Lab"]
 
@@ -44,6 +46,11 @@ T = TypeVar("T")
 
 #: highest last octet tried for host addresses (127.0.0.2 ... 127.0.0.N)
 _LAST_OCTET = 250
+#: the lab's /etc/hosts: consulted before DNS, as nsswitch's "files dns" does
+HOSTS_FILE = {"127.0.0.1": "localhost"}
+#: where the lab's DNS server listens: 127.0.0.1, or (if another lab has that
+#: port) one of these
+_DNS_ADDRESSES = ["127.0.0.1"] + [f"127.0.0.{n}" for n in range(254, _LAST_OCTET, -1)]
 
 
 class Lab:
@@ -86,7 +93,9 @@ class Lab:
         self.hosts: Dict[str, Host] = {}
         self.loop: asyncio.AbstractEventLoop = asyncio.new_event_loop()
         self._thread: Optional[threading.Thread] = None
-        self._names: Dict[str, str] = {"127.0.0.1": "localhost"}
+        self.dns = LabDNS()
+        self.resolver: Optional[LabResolver] = None
+        self._rcache: Dict[str, Any] = {}
         self._single_address = False
         self._started = False
         _LABS.add(self)
@@ -152,9 +161,45 @@ class Lab:
     def __getitem__(self, hostname: str) -> Host:
         return self.host(hostname)
 
+    def _dns_version(self) -> tuple:
+        return tuple((z.origin, z.serial) for z in list(self.dns.zones.values()))
+
     def reverse_name(self, ip: str) -> str:
-        """The name a server logs for a client address (``unknown`` if none)."""
-        return self._names.get(ip, "unknown")
+        """The name of *ip* as last looked up (``unknown`` if it has none).
+
+        Servers call :meth:`areverse_name`, which asks the lab's DNS.
+        """
+        if ip in HOSTS_FILE:
+            return HOSTS_FILE[ip]
+        hit = self._rcache.get(ip)
+        return hit[1] if hit else "unknown"
+
+    async def areverse_name(self, ip: str) -> str:
+        """The verified name of a client address, as Postfix's smtpd finds it.
+
+        The lab's hosts file first (127.0.0.1 is ``localhost``), then DNS: a
+        PTR lookup whose name must resolve back to the same address
+        ("forward-confirmed"); otherwise the client is ``unknown``.  Answers
+        are reused until a zone changes.
+        """
+        if ip in HOSTS_FILE:
+            return HOSTS_FILE[ip]
+        if self.resolver is None:
+            return "unknown"
+        version = self._dns_version()
+        hit = self._rcache.get(ip)
+        if hit and hit[0] == version:
+            return hit[1]
+        name = "unknown"
+        try:
+            for candidate in await self.resolver.aptr(ip):
+                if ip in await self.resolver.aaddresses(candidate):
+                    name = candidate
+                    break
+        except LabError as exc:
+            logger.info("reverse lookup of %s failed: %s", ip, exc)
+        self._rcache[ip] = (version, name)
+        return name
 
     def in_mynetworks(self, host: Host, ip: str) -> bool:
         """True when *ip* may relay through *host* (its ``mynetworks``)."""
@@ -195,9 +240,26 @@ class Lab:
                         raise
             else:
                 raise LabError(f"no free loopback address for {host.hostname}: {last_error}")
-        self._names[host.ip] = host.hostname
+        register_host(self.dns, host.hostname, host.ip)
         host.maillog.write("postfix/master", "daemon started -- version labmail, "
                            f"configuration {host.path('/etc/postfix')}")
+
+    async def _start_dns(self) -> None:
+        if self.dns.address is not None:
+            return
+        port = 0 if self.auto_ports else self.port_base + 53
+        last: Optional[OSError] = None
+        for ip in _DNS_ADDRESSES:
+            try:
+                addr = await self.dns.start(ip, port)
+                break
+            except OSError as exc:
+                last = exc
+                if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL):
+                    raise
+        else:
+            raise LabError(f"no free address for the lab's DNS server: {last}")
+        self.resolver = LabResolver(*addr, timeout=2.0)
 
     # -- start / stop ---------------------------------------------------------
     @property
@@ -208,6 +270,7 @@ class Lab:
     def start(self) -> "Lab":
         """Start every host's services; returns when all of them listen."""
         async def start_all() -> None:
+            await self._start_dns()
             for host in self.hosts.values():
                 await self._start_host(host)
         self._started = True
@@ -227,6 +290,8 @@ class Lab:
         async def stop_all() -> None:
             for host in self.hosts.values():
                 await host._stop_services()
+            await self.dns.stop()
+            self.resolver = None
         try:
             self.run(stop_all())
         finally:
@@ -251,6 +316,8 @@ class Lab:
     def port_table(self) -> str:
         """A table of every host's services next to the standard port numbers."""
         rows = [f"{'host':<20} {'service':<11} {'standard':>8}   lab address"]
+        if self.dns.address:
+            rows.append(f"{'(lab DNS)':<20} {'dns':<11} {53:>8}   {self.dns.address[0]}:{self.dns.address[1]}")
         for name, h in self.hosts.items():
             for svc, (addr, port) in h.endpoints.items():
                 rows.append(f"{name:<20} {svc:<11} {STANDARD_PORTS[svc]:>8}   {addr}:{port}")

@@ -57,7 +57,27 @@ def test_hosts_get_their_own_loopback_addresses(lab):
     lab.start()
     assert a.ip != b.ip
     assert a.endpoints["smtp"][0] == a.ip
-    assert lab.reverse_name(a.ip) == "mail.example.com"
+    assert lab.resolver.ptr(a.ip) == ["mail.example.com"]
+    assert lab.resolver.addresses("mail.example.org") == [b.ip]
+    assert [(m.preference, m.name) for m in lab.resolver.mx_hosts("example.org")] == \
+        [(10, "mail.example.org")]
+    assert lab.run(lab.areverse_name(a.ip)) == "mail.example.com"
+    assert lab.run(lab.areverse_name("127.0.0.9")) == "unknown"
+    assert lab.run(lab.areverse_name("127.0.0.1")) == "localhost"
+
+
+def test_smtpd_names_clients_by_forward_confirmed_dns(lab):
+    a = lab.add_host("mail.example.com", users={"alice": "x"})
+    b = lab.add_host("mail.example.org")
+    lab.start()
+    with smtplib.SMTP(*a.endpoints["smtp"], source_address=(b.ip, 0)) as s:
+        s.noop()
+    assert f"connect from mail.example.org[{b.ip}]" in a.maillog.read()
+    # a PTR whose name does not point back is not believed
+    lab.dns.set("mail.example.org", "A", "127.0.0.77")
+    with smtplib.SMTP(*a.endpoints["smtp"], source_address=(b.ip, 0)) as s:
+        s.noop()
+    assert f"connect from unknown[{b.ip}]" in a.maillog.read()
 
 
 def test_two_auto_labs_at_once_do_not_collide(tmp_path):

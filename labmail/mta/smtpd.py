@@ -94,13 +94,17 @@ class LabSMTP(SMTP):
             peer = transport.get_extra_info("peername")
             local = transport.get_extra_info("sockname")
             self.client_ip = peer[0] if peer else "unknown"
-            self.client_name = self.lab_host.lab.reverse_name(self.client_ip)
             self.transcript = self.lab_host.trace.open(
                 "smtp", peer[:2] if peer else None, local[:2] if local else None)
             self.lab_host._connections.add(self)
-            self.lab_host.maillog.write(
-                "postfix/smtpd", f"connect from {self.client_name}[{self.client_ip}]")
         super().connection_made(transport)
+
+    async def _handle_client(self) -> None:
+        # Postfix looks the client up in DNS before it greets (smtpd_peername_lookup)
+        self.client_name = await self.lab_host.lab.areverse_name(self.client_ip)
+        self.lab_host.maillog.write(
+            "postfix/smtpd", f"connect from {self.client_name}[{self.client_ip}]")
+        await super()._handle_client()
 
     def connection_lost(self, error: Optional[Exception]) -> None:
         if self.transcript is not None and not self.transcript.closed:
