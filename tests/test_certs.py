@@ -146,7 +146,23 @@ def test_ca_persists_and_chains(ca):
     issued = ca.issue(["mail.example.org"], key=generate_key("ec"))
     issued.cert.verify_directly_issued_by(ca.intermediate)
     ca.intermediate.verify_directly_issued_by(ca.root)
+    fixed = LabCA.load_or_create(ca.directory, clock=Clock.fixed(START), real_time=False)
+    issued = fixed.issue(["mail.example.org"], key=generate_key("ec"))
     assert describe(issued.cert).not_before == dt.datetime(2026, 11, 27, 8, tzinfo=dt.timezone.utc)
+
+
+def test_certificates_are_valid_in_real_time_whatever_the_lab_clock(ca):
+    """A fixed clock years away still gives certificates that real TLS accepts today."""
+    real_now = dt.datetime.now(dt.timezone.utc)
+    for start in ("2019-03-01T00:00:00+00:00", "2031-07-01T00:00:00+00:00"):
+        clock = Clock.fixed(start)
+        mapped = LabCA.load_or_create(ca.directory, clock=clock)
+        info = describe(mapped.issue(["mail.example.org"], key=generate_key("ec")).cert)
+        assert info.not_before <= real_now <= info.not_after
+        clock.advance(days=100)      # issued after advancing: still not "not yet valid"
+        info = describe(mapped.issue(["mail.example.org"], key=generate_key("ec")).cert)
+        assert info.not_before <= real_now
+        assert info.not_after - real_now > dt.timedelta(days=189)
 
 
 def test_dns01_txt_value_is_rfc8555(ca, ec_key):
@@ -195,7 +211,7 @@ def test_certonly_end_to_end(certbot, lab_dns, ca):
     assert describe(leaf).sans == ("mail.example.org",) and inter == ca.intermediate
     assert load_certs(lineage.chain) == [ca.intermediate]
     assert load_key(lineage.privkey).public_key() == leaf.public_key()
-    assert lineage.info.not_after - lineage.info.not_before == dt.timedelta(days=90)
+    assert lineage.info.not_after - lineage.info.not_before >= dt.timedelta(days=90)
     # the CA really asked the DNS server, and the TXT record is gone afterwards
     asked = [e for e in lab_dns.query_log if e.qname.startswith("_acme-challenge.")]
     assert asked and asked[-1].qtype == "TXT" and asked[-1].rcode == "NOERROR"
@@ -263,7 +279,7 @@ def test_snakeoil_signed_by_the_lab_ca(tmp_path, ca, ec_key):
     leaf, inter = load_certs(cert_path)
     info = describe(leaf)
     assert info.sans == ("mail.example.org", "localhost") and inter == ca.intermediate
-    assert info.not_after - info.not_before == dt.timedelta(days=3650)
+    assert info.not_after - info.not_before >= dt.timedelta(days=3650)
     assert stat.S_IMODE(os.stat(key_path).st_mode) == 0o640
     before = cert_path.read_bytes()
     make_snakeoil(tmp_path, "mail.example.org", ca)          # kept, as the package does

@@ -211,7 +211,8 @@ class Certbot:
     # -- renewal ----------------------------------------------------------------------
     def due(self, lineage: Lineage) -> bool:
         """True when fewer than ``renew_before_days`` days are left, by the lab clock."""
-        return lineage.info.days_left(_now(None, self.clock)) < self.renew_before_days
+        now = self.ca.cert_time(_now(None, self.clock))     # lab time, as certificates carry it
+        return lineage.info.days_left(now) < self.renew_before_days
 
     def renew(self, *, force: bool = False) -> List[RenewResult]:
         """``certbot renew``: reissue every lineage that is due (or all with *force*)."""

@@ -17,9 +17,10 @@ Three ways a mail server gets a certificate, as the course teaches them:
 
 The lab CA (:class:`LabCA`) has a root and an intermediate, both ECDSA P-256
 keys (fast to make; Let's Encrypt has ECDSA roots and intermediates too).
-Clients trust ``LabCA.root_path``.  Dates come from the lab clock; note that
-real TLS stacks check validity against the machine's real time, so a lesson
-on a fixed clock far from today needs certificates whose window covers today.
+Clients trust ``LabCA.root_path``.  Certificate dates follow the lab clock,
+mapped onto real time (:meth:`LabCA.cert_time`), because real TLS stacks
+check validity against the machine's clock: renewal lessons advance the lab
+clock, and handshakes keep verifying on any day the course is run.
 
 >>> import tempfile, pathlib
 >>> d = pathlib.Path(tempfile.mkdtemp())
@@ -317,11 +318,34 @@ class LabCA:
 
     def __init__(self, directory: Path, root: x509.Certificate, root_key: PrivateKey,
                  intermediate: x509.Certificate, intermediate_key: PrivateKey,
-                 clock: Any = None) -> None:
+                 clock: Any = None, *, real_time: bool = True) -> None:
         self.directory = Path(directory)
         self.root, self._root_key = root, root_key
         self.intermediate, self._key = intermediate, intermediate_key
         self.clock = clock
+        self.real_time = real_time
+        # The one deliberate look at the machine's clock: TLS libraries check
+        # certificates against real time, so dates must be anchored to it.
+        self._anchor = (_dt.datetime.now(_UTC).replace(microsecond=0), _now(None, clock))
+
+    def cert_time(self, lab_time: Optional[_dt.datetime] = None) -> _dt.datetime:
+        """The instant written into certificates for lab time *lab_time* (default: now).
+
+        Real TLS stacks (OpenSSL, so Python, curl, Postfix) check validity
+        against the machine's real time, not the lab clock.  With
+        ``real_time=True`` (the default) the CA maps lab time onto real time:
+        the moment the CA was loaded is "now" for both, and lab time that
+        passes or is advanced moves certificate dates by as much.  A lesson on
+        a fixed clock thus still gets certificates valid today, and advancing
+        the clock 61 days still makes a 90-day certificate due for renewal.
+        With ``real_time=False`` certificates carry lab time unchanged
+        (deterministic dates, for tests that print them).
+        """
+        lab_time = _now(lab_time, self.clock)
+        if not self.real_time:
+            return lab_time
+        real0, lab0 = self._anchor
+        return real0 + (lab_time - lab0)
 
     @property
     def root_path(self) -> Path:
@@ -329,14 +353,20 @@ class LabCA:
         return self.directory / "root.pem"
 
     @classmethod
-    def load_or_create(cls, directory: Union[str, Path], *, clock: Any = None) -> "LabCA":
-        """Load the CA kept in *directory*, or create it there (root valid 20 years)."""
+    def load_or_create(cls, directory: Union[str, Path], *, clock: Any = None,
+                       real_time: bool = True) -> "LabCA":
+        """Load the CA kept in *directory*, or create it there (root valid 20 years).
+
+        See :meth:`cert_time` for *real_time*.
+        """
         d = Path(directory)
         files = [d / n for n in ("root.pem", "root.key", "intermediate.pem", "intermediate.key")]
         if all(f.exists() for f in files):
             return cls(d, load_certs(files[0])[0], load_key(files[1]),
-                       load_certs(files[2])[0], load_key(files[3]), clock)
-        now = _now(None, clock) - _dt.timedelta(days=30)
+                       load_certs(files[2])[0], load_key(files[3]), clock, real_time=real_time)
+        # Start well before both lab and real time, so the chain never looks "not yet valid".
+        now = min(_now(None, clock), _dt.datetime.now(_UTC)).replace(microsecond=0) \
+            - _dt.timedelta(days=30)
         root_key, int_key = generate_key("ec"), generate_key("ec")
         root = _ca_cert(cls.ROOT_NAME, root_key, None, None, now, 20 * 365)
         inter = _ca_cert(cls.INTERMEDIATE_NAME, int_key, root, root_key, now, 10 * 365)
@@ -344,15 +374,22 @@ class LabCA:
         _write(files[3], key_pem(int_key), 0o600)
         _write(files[0], cert_pem(root))
         _write(files[2], cert_pem(inter))
-        return cls(d, root, root_key, inter, int_key, clock)
+        return cls(d, root, root_key, inter, int_key, clock, real_time=real_time)
 
     def sign(self, public_key: Any, names: Sequence[str], *, days: int = 90,
              now: Optional[_dt.datetime] = None) -> x509.Certificate:
         """A server certificate for *names* (first one is the CN), signed by the intermediate.
 
-        Back-dated one hour, as Let's Encrypt does, to absorb clock skew.
+        Back-dated one hour, as Let's Encrypt does, to absorb clock skew; *now*
+        is lab time (see :meth:`cert_time`).  In real-time mode notBefore is
+        never later than the real now, so a certificate issued after the lab
+        clock was advanced still works in real handshakes.
         """
-        start = _now(now, self.clock) - _dt.timedelta(hours=1)
+        start = self.cert_time(now) - _dt.timedelta(hours=1)
+        not_before = start
+        if self.real_time:
+            not_before = min(start, _dt.datetime.now(_UTC).replace(microsecond=0)
+                             - _dt.timedelta(hours=1))
         usage = x509.KeyUsage(digital_signature=True, key_encipherment=isinstance(
             public_key, rsa.RSAPublicKey), content_commitment=False, data_encipherment=False,
             key_agreement=False, key_cert_sign=False, crl_sign=False, encipher_only=False,
@@ -362,7 +399,8 @@ class LabCA:
                    .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
                    .issuer_name(self.intermediate.subject).public_key(public_key)
                    .serial_number(x509.random_serial_number())
-                   .not_valid_before(start).not_valid_after(start + _dt.timedelta(days=days))
+                   .not_valid_before(not_before)
+                   .not_valid_after(start + _dt.timedelta(days=days))
                    .add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
                    .add_extension(usage, True)
                    .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH,
