@@ -1,0 +1,258 @@
+"""The asyncio adapter: sockets, TLS and logs around :class:`POP3Connection`.
+
+>>> server = await start_pop3_server(host, "127.0.0.2", 10110)   # doctest: +SKIP
+>>> server995 = await start_pop3_server(host, "127.0.0.2", 10995,
+...                                     ssl_context=ctx, implicit_tls=True)  # doctest: +SKIP
+
+The host provides ``state_dir``, ``path()`` (virtual -> real path),
+``users``, ``maillog``, ``trace``, ``clock``, ``ids`` and ``hostname``.
+Its ``/etc/dovecot/dovecot.conf`` is read at every new connection, so an
+edit takes effect for the next client (a real Dovecot needs ``doveadm
+reload``; the lessons say so).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from pathlib import Path
+from typing import Any, Optional, Tuple
+
+from ...store import open_store
+from ..auth import PasswdFile
+from ..dovecotconf import DovecotConfig, default_dovecot_conf, load_dovecot_conf, parse_dovecot_conf
+from ..dovelog import ConnInfo, DovecotLogger
+from .maildrop import Maildrop
+from .protocol import (Close, Event, Heard, Pause, POP3Connection, Send, Settings, StartTLS)
+
+__all__ = ["start_pop3_server", "stop_pop3_server", "HostBackend", "load_host_config",
+           "IDLE_TIMEOUT"]
+
+logger = logging.getLogger(__name__)
+
+#: RFC 1939 section 3: an inactivity autologout timer of at least 10 minutes.
+IDLE_TIMEOUT = 600.0
+DOVECOT_CONF = "/etc/dovecot/dovecot.conf"
+
+
+def _real(host: Any, virtual: str) -> Path:
+    if hasattr(host, "path"):
+        return Path(host.path(virtual))
+    return Path(host.state_dir) / virtual.lstrip("/")
+
+
+def load_host_config(host: Any) -> DovecotConfig:
+    """The host's dovecot.conf (the lab default when the file does not exist)."""
+    path = _real(host, DOVECOT_CONF)
+    if path.exists():
+        return load_dovecot_conf(path, "pop3")
+    return parse_dovecot_conf(default_dovecot_conf(), DOVECOT_CONF, "pop3")
+
+
+class HostBackend:
+    """Users from the passdb's passwd-file, mail from ``mail_location``."""
+
+    def __init__(self, host: Any, config: DovecotConfig) -> None:
+        self.host = host
+        self.config = config
+        users = config.passwd_file() or "/etc/dovecot/users"
+        self.passwd = PasswdFile(_real(host, users))
+
+    def check_password(self, user: str, password: str) -> str:
+        if self.passwd.lookup(user) is None:
+            self.passwd.verify(user, password)      # same cost as a wrong password
+            return "unknown user"
+        return "" if self.passwd.verify(user, password) else "Password mismatch"
+
+    def plaintext_password(self, user: str) -> Optional[str]:
+        entry = self.passwd.lookup(user)
+        return entry.plaintext() if entry else None
+
+    def home(self, user: str) -> str:
+        entry = self.passwd.lookup(user)
+        if entry and entry.home:
+            return entry.home
+        users = getattr(self.host, "users", None)
+        if users is not None and hasattr(users, "home"):
+            try:
+                return str(users.home(user))
+            except Exception:   # an account only in the passwd-file
+                pass
+        return f"/home/{user}"
+
+    def open_maildrop(self, user: str) -> Maildrop:
+        location = self.config.mail_location or "maildir:~/Maildir"
+        clock = getattr(self.host, "clock", None)
+        store = open_store(location, user=user, home=self.home(user),
+                           map_path=lambda p: _real(self.host, p),
+                           now=clock.timestamp if clock else __import__("time").time,
+                           hostname=getattr(self.host, "hostname", "mail").split(".")[0])
+        folder = store.folder("INBOX")
+        lock = folder.lock() if self.config.pop3_lock_session else None
+        return Maildrop(folder, lock, self.config.pop3_uidl_format)
+
+
+class _Session:
+    """One client connection."""
+
+    def __init__(self, host: Any, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 ssl_context: Optional[ssl.SSLContext], implicit_tls: bool,
+                 idle_timeout: float) -> None:
+        self.host, self.reader, self.writer = host, reader, writer
+        self.ssl_context = ssl_context
+        self.idle_timeout = idle_timeout
+        peer = writer.get_extra_info("peername") or ("?", 0)
+        local = writer.get_extra_info("sockname") or ("?", 0)
+        self.peer: Tuple[str, int] = (peer[0], peer[1])
+        self.local: Tuple[str, int] = (local[0], local[1])
+        self.config = load_host_config(host)
+        ids, clock = host.ids, host.clock
+        self.started = clock.timestamp()
+        secured = implicit_tls or self.config.is_secured(self.peer[0], self.local[0])
+        self.info = ConnInfo(rip=self.peer[0], lip=self.local[0], session=ids.session_id(),
+                             mpid=getattr(host.maillog, "pid", lambda p: 0)("pop3") + ids.counter(),
+                             secured=secured, tls=implicit_tls)
+        self.log = DovecotLogger(getattr(host, "maillog", None), "pop3")
+        trace = getattr(host, "trace", None)
+        self.transcript = trace.open("pop3", self.peer, self.local) if trace is not None else None
+        if implicit_tls and self.transcript is not None:
+            obj = writer.get_extra_info("ssl_object")
+            self.transcript.start_tls(obj.version() if obj else "", (obj.cipher() or ("",))[0] if obj else "")
+        mechs = tuple(m.upper() for m in self.config.auth_mechanisms if m.upper() in ("PLAIN", "LOGIN"))
+        challenge = None
+        if "apop" in self.config.auth_mechanisms:
+            # Dovecot's shape: <pid.counter.hextime.random@hostname>
+            challenge = (f"<{self.info.mpid}.{ids.counter()}.{int(clock.timestamp()):x}."
+                         f"{ids.token(8)}@{getattr(host, 'hostname', 'localhost')}>")
+        settings = Settings(
+            greeting=self.config.login_greeting, mechanisms=mechs, apop_challenge=challenge,
+            secured=secured, tls_active=implicit_tls,
+            tls_available=ssl_context is not None and self.config.ssl != "no" and not implicit_tls,
+            disable_plaintext_auth=self.config.disable_plaintext_auth,
+            ssl_required=self.config.ssl == "required",
+            auth_failure_delay=self.config.auth_failure_delay, implementation="labmail")
+        self.conn = POP3Connection(HostBackend(host, self.config), settings)
+
+    async def run(self) -> None:
+        try:
+            if await self._do(self.conn.start()):
+                return
+            while True:
+                try:
+                    data = await asyncio.wait_for(self.reader.read(65536), self.idle_timeout)
+                except asyncio.TimeoutError:
+                    await self._do(self.conn.connection_lost())
+                    return
+                if not data:
+                    await self._do(self.conn.connection_lost())
+                    return
+                if await self._do(self.conn.receive_data(data)):
+                    return
+        except (ConnectionError, ssl.SSLError, OSError) as exc:
+            logger.debug("pop3 connection from %s ended: %s", self.peer, exc)
+            await self._do(self.conn.connection_lost(), sending=False)
+        except asyncio.CancelledError:      # server shutting down
+            await self._do(self.conn.connection_lost(), sending=False)
+            raise
+        finally:
+            if self.transcript is not None:
+                self.transcript.close()
+            if not self.writer.is_closing():
+                self.writer.close()
+
+    async def _do(self, actions: list, sending: bool = True) -> bool:
+        """Carry out actions; True when the connection is to be closed."""
+        for act in actions:
+            if isinstance(act, Send):
+                if sending:
+                    self.writer.write(act.data)
+                if self.transcript is not None:
+                    self.transcript.server(act.text)
+            elif isinstance(act, Heard):
+                if self.transcript is not None:
+                    self.transcript.client(act.text)
+            elif isinstance(act, Event):
+                self._log(act)
+            elif isinstance(act, Pause):
+                await self.writer.drain()
+                await asyncio.sleep(act.seconds)
+            elif isinstance(act, StartTLS):
+                await self.writer.drain()
+                assert self.ssl_context is not None
+                await self.writer.start_tls(self.ssl_context)   # RFC 2595 section 4
+                self.info.tls = True
+                self.conn.tls_started()
+                if self.transcript is not None:
+                    obj = self.writer.get_extra_info("ssl_object")
+                    self.transcript.start_tls(obj.version() if obj else "",
+                                              (obj.cipher() or ("",))[0] if obj else "")
+            elif isinstance(act, Close):
+                if sending:
+                    await self.writer.drain()
+                return True
+        if sending:
+            await self.writer.drain()
+        return False
+
+    def _log(self, ev: Event) -> None:
+        f = ev.fields
+        if ev.kind == "login":
+            self.log.login(self.info, str(f["user"]), str(f["method"]))
+        elif ev.kind == "auth_failed":
+            self.log.auth_failed(self.info, str(f["user"]), str(f["reason"]))
+        elif ev.kind == "logout":
+            self.log.logout(self.info, str(f["user"]), str(f["reason"]), f,
+                            self.config.pop3_logout_format)
+        elif ev.kind == "login_disconnected":
+            secs = int(self.host.clock.timestamp() - self.started)
+            self.log.login_disconnected(self.info, str(f["reason"]), str(f["user"]),
+                                        str(f["method"]), int(f["attempts"]), secs,  # type: ignore[arg-type]
+                                        bool(f.get("plaintext_refused")))
+
+
+async def start_pop3_server(host: Any, ip: str, port: int, *,
+                            ssl_context: Optional[ssl.SSLContext] = None,
+                            implicit_tls: bool = False,
+                            idle_timeout: float = IDLE_TIMEOUT) -> asyncio.AbstractServer:
+    """Listen for POP3 (or POP3S with *implicit_tls*, RFC 8314) on *ip*:*port*.
+
+    *ssl_context* is a server context: with ``implicit_tls`` the handshake
+    comes first; otherwise it is offered through STLS (RFC 2595).
+    """
+    if implicit_tls and ssl_context is None:
+        raise ValueError("implicit TLS needs an ssl_context")
+
+    sessions: "set[asyncio.Task]" = set()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            sessions.add(task)
+            task.add_done_callback(sessions.discard)
+        try:
+            session = _Session(host, reader, writer, ssl_context, implicit_tls, idle_timeout)
+        except Exception:
+            logger.exception("cannot start a POP3 session")
+            writer.write(b"-ERR [SYS/TEMP] Internal error occurred. Refer to server log for more information.\r\n")
+            writer.close()
+            return
+        try:
+            await session.run()
+        except asyncio.CancelledError:   # stop_pop3_server: the session is over
+            pass
+
+    server = await asyncio.start_server(handle, ip, port,
+                                        ssl=ssl_context if implicit_tls else None)
+    server.labmail_sessions = sessions    # type: ignore[attr-defined]
+    return server
+
+
+async def stop_pop3_server(server: asyncio.AbstractServer) -> None:
+    """Stop listening and end every open session (no UPDATE: nothing is deleted)."""
+    server.close()
+    tasks = list(getattr(server, "labmail_sessions", ()))
+    for t in tasks:
+        t.cancel()
+    if tasks:
+        await asyncio.gather(*tasks, return_exceptions=True)
+    await server.wait_closed()
