@@ -24,6 +24,7 @@ Command(tag='a1', name='FETCH', args=(SequenceSet(ranges=((1, None),)), (FetchAt
 """
 from __future__ import annotations
 
+import codecs
 import datetime as _dt
 from dataclasses import dataclass
 from typing import Any, List, Optional, Tuple
@@ -243,6 +244,10 @@ def _search(r: Reader) -> tuple:
     if r.peek(8).upper() == b"CHARSET ":
         r.pos += 8
         charset = r.astring().upper()
+        try:
+            codecs.lookup(charset)
+        except LookupError as exc:
+            raise ParseError("[BADCHARSET (US-ASCII UTF-8)] Unknown charset") from exc
         r.sp()
     keys = [_search_key(r, charset, 0)]
     while r.maybe(b" "):

@@ -56,6 +56,7 @@ class SelectedCommands:
         self.on_folder_change: Optional[Callable[[], None]] = None
         self._unwatch: Optional[Callable[[], None]] = None
         self._token: Any = None
+        self._ghosts = False           # expunged elsewhere, not yet announced
 
     # -- helpers --------------------------------------------------------------------
     @staticmethod
@@ -170,13 +171,14 @@ class SelectedCommands:
         if box is None:
             return
         token = self._poll(box)
-        ghosts = len(self.uids) != len(self.msgs)
-        if token is not None and token == self._token and not ghosts:
-            return
         allow_expunge = cmd is None or cmd.uid or cmd.name not in MUST_NOT_EXPUNGE
+        if token is not None and token == self._token and not (
+                self._ghosts and allow_expunge):
+            return
         msgs = box.messages()
         self._token = token
         current = {m.uid: m for m in msgs}
+        self._ghosts = not allow_expunge and any(u not in current for u in self.uids)
         if allow_expunge:
             for i in range(len(self.uids) - 1, -1, -1):
                 uid = self.uids[i]
