@@ -11,8 +11,9 @@ import threading
 import pytest
 
 from labmail.net.certs import LabCA, cert_pem, generate_key, key_pem, self_signed
-from labmail.net.tlsctx import (client_context, hostname_matches, inspect_tls, parse_protocols,
-                                server_context)
+from labmail.net.tlsctx import (client_context, dovecot_server_context, hostname_matches,
+                                inspect_tls, parse_protocols, peer_chain, peer_trust,
+                                postfix_server_context, server_context, tls_summary)
 
 GREETING = {"smtp": b"220 tiny.lab ESMTP\r\n", "pop3": b"+OK tiny POP3 ready\r\n",
             "imap": b"* OK [CAPABILITY IMAP4rev1 STARTTLS] tiny ready\r\n"}
@@ -82,9 +83,13 @@ def serve(loop):
         return srv.sockets[0].getsockname()[1]
 
     yield start
-    for srv in servers:
+
+    async def close(srv):       # on the loop's own thread: asyncio objects are not thread-safe
         srv.close()
-        asyncio.run_coroutine_threadsafe(srv.wait_closed(), loop).result(5)
+        await srv.wait_closed()
+
+    for srv in servers:
+        asyncio.run_coroutine_threadsafe(close(srv), loop).result(5)
 
 
 @pytest.fixture(scope="module")
@@ -185,6 +190,58 @@ def test_hostname_matching():
     assert hostname_matches("mail.example.org", ["*.example.org"])
     assert not hostname_matches("a.mail.example.org", ["*.example.org"])
     assert not hostname_matches("example.org", ["*.example.org"])
+
+
+# -- configuration as Postfix and Dovecot write it ------------------------------------------
+def test_postfix_server_context_from_main_cf_values(serve, pki, tmp_path):
+    # paths as main.cf names them, mapped into a state dir as host.path() does
+    root = tmp_path / "state"
+    (root / "etc/ssl").mkdir(parents=True)
+    for name in ("full", "key", "keychain"):
+        (root / f"etc/ssl/{name}.pem").write_bytes(pki[name].read_bytes())
+    mapped = lambda p: root / p.lstrip("/")                         # noqa: E731
+    params = {"smtpd_tls_cert_file": "/etc/ssl/full.pem", "smtpd_tls_key_file": "/etc/ssl/key.pem",
+              "smtpd_tls_protocols": "<=TLSv1.2", "smtpd_tls_ciphers": "high",
+              "smtpd_tls_exclude_ciphers": "aNULL, CHACHA20"}
+    port = serve(postfix_server_context(params, path=mapped))
+    version, cipher = _client(port, client_context(pki["root"]), "mail.example.org")
+    assert version == "TLSv1.2" and "CHACHA20" not in cipher
+    # mandatory settings apply when the level is "encrypt"
+    params["smtpd_tls_mandatory_protocols"] = ">=TLSv1.3"
+    port = serve(postfix_server_context(params, path=mapped, mandatory=True))
+    assert _client(port, client_context(pki["root"]), "mail.example.org")[0] == "TLSv1.3"
+    chain_only = {"smtpd_tls_chain_files": "/etc/ssl/keychain.pem", "smtpd_tls_cert_file": ""}
+    port = serve(postfix_server_context(chain_only.get, path=mapped))
+    assert _client(port, client_context(pki["root"]), "mail.example.org")
+    assert postfix_server_context({}, path=mapped) is None          # no certificate: no TLS
+
+
+def test_dovecot_server_context_reads_angle_bracket_paths(serve, pki):
+    ctx = dovecot_server_context(f"<{pki['full']}", f"<{pki['key']}", ssl_min_protocol="TLSv1.3")
+    port = serve(ctx, "imap")
+    report = inspect_tls("127.0.0.1", port, starttls="imap", cafile=pki["root"],
+                         server_name="mail.example.org")
+    assert report.level == "Verified" and report.protocol == "TLSv1.3"
+
+
+def _peer(port):
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        with client_context(verify=False).wrap_socket(raw) as tls:
+            return peer_chain(tls), tls_summary(tls)
+
+
+def test_peer_trust_levels_without_failing_the_handshake(serve, pki):
+    chain, summary = _peer(serve(server_context(pki["full"], pki["key"])))
+    assert summary.startswith("TLSv1.3 with cipher TLS_") and summary.endswith("(256/256 bits)")
+    assert len(chain) == 2
+    assert peer_trust(chain, pki["root"], ["mail.example.org"]) == ("Verified", None)
+    level, why = peer_trust(chain, pki["root"], ["other.example.org"])
+    assert level == "Trusted" and "hostname mismatch" in why
+    chain, _ = _peer(serve(server_context(pki["selfsigned"], pki["selfsigned_key"])))
+    assert peer_trust(chain, pki["root"], ["mail.example.com"])[0] == "Untrusted"
+    chain, _ = _peer(serve(server_context(pki["cert"], pki["key"])))      # no intermediate
+    assert peer_trust(chain, pki["root"], ["mail.example.org"])[0] == "Untrusted"
+    assert peer_trust(chain, None, ["mail.example.org"])[0] == "Untrusted"
 
 
 # -- inspection, like posttls-finger ------------------------------------------------------

@@ -22,14 +22,16 @@ import ssl
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Iterable, List, Optional, Sequence, Tuple, Union
+import datetime as _dt
+from typing import Any, BinaryIO, Callable, Iterable, List, Optional, Sequence, Tuple, Union
 
 from cryptography import x509
 
 from .certs import CertInfo, describe
 
 __all__ = ["server_context", "client_context", "parse_protocols", "cipher_list",
-           "inspect_tls", "TLSReport", "STARTTLS_DIALOGUES", "hostname_matches"]
+           "postfix_server_context", "dovecot_server_context", "peer_chain", "peer_trust",
+           "tls_summary", "inspect_tls", "TLSReport", "STARTTLS_DIALOGUES", "hostname_matches"]
 
 PathLike = Union[str, Path]
 
@@ -178,6 +180,122 @@ def client_context(cafile: Optional[PathLike] = None, *, verify: bool = True,
     else:
         ctx.load_default_certs()
     return ctx
+
+
+def _param(params: Any, name: str) -> str:
+    value = params(name) if callable(params) else params.get(name)
+    return "" if value is None else str(value).strip()
+
+
+def postfix_server_context(params: Any, *, path: Callable[[str], Path] = Path,
+                           prefix: str = "smtpd", mandatory: bool = False
+                           ) -> Optional[ssl.SSLContext]:
+    """The context Postfix's smtpd builds from main.cf, or None if no certificate is set.
+
+    *params* is a mapping (or a function) from parameter name to its expanded
+    value; *path* maps a configured absolute path into the host's state dir
+    (``host.path``).  As Postfix: ``smtpd_tls_chain_files`` wins over
+    ``smtpd_tls_cert_file``/``smtpd_tls_key_file``; the key file defaults to
+    the cert file; ``*_mandatory_protocols``/``*_mandatory_ciphers`` apply
+    when *mandatory* (``smtpd_tls_security_level = encrypt``); a cipher grade
+    (``medium``) means ``tls_medium_cipherlist``; ``smtpd_tls_exclude_ciphers``
+    are removed.
+
+    >>> ctx = postfix_server_context(host.config, path=host.path)   # doctest: +SKIP
+    """
+    chain = [c for c in _param(params, f"{prefix}_tls_chain_files").replace(",", " ").split()]
+    cert = _param(params, f"{prefix}_tls_cert_file")
+    if not chain and not cert:
+        return None
+    key = _param(params, f"{prefix}_tls_key_file") or cert
+    kind = "mandatory_" if mandatory else ""
+    protocols = _param(params, f"{prefix}_tls_{kind}protocols") or None
+    grade = _param(params, f"{prefix}_tls_{kind}ciphers") or "medium"
+    ciphers = _param(params, f"tls_{grade.lower()}_cipherlist") or cipher_list(grade)
+    exclude = _param(params, f"{prefix}_tls_exclude_ciphers").replace(",", " ").split()
+    if exclude:
+        ciphers += ":" + ":".join("!" + c for c in exclude)
+    return server_context(None if chain else path(cert), None if chain else path(key),
+                          [path(c) for c in chain], protocols=protocols, ciphers=ciphers)
+
+
+def dovecot_server_context(ssl_cert: str, ssl_key: str, *, ssl_min_protocol: str = "TLSv1.2",
+                           ssl_cipher_list: Optional[str] = None,
+                           path: Callable[[str], Path] = Path) -> ssl.SSLContext:
+    """The context Dovecot builds from ``ssl_cert = </path`` (the ``<`` reads a file).
+
+    >>> ctx = dovecot_server_context("</etc/ssl/certs/ssl-cert-snakeoil.pem",
+    ...     "</etc/ssl/private/ssl-cert-snakeoil.key", path=host.path)   # doctest: +SKIP
+    """
+    return server_context(path(ssl_cert.lstrip("<").strip()), path(ssl_key.lstrip("<").strip()),
+                          min_version=ssl_min_protocol, ciphers=ssl_cipher_list)
+
+
+# -- the peer's certificate, judged without aborting the handshake ---------------------
+def peer_chain(tls: Union[ssl.SSLSocket, ssl.SSLObject]) -> List[x509.Certificate]:
+    """The chain the peer sent (leaf first); works for sockets and asyncio's SSLObject.
+
+    asyncio code: ``peer_chain(writer.get_extra_info("ssl_object"))``.
+    """
+    obj = getattr(tls, "_sslobj", None)
+    # Python 3.13 made this public; 3.10-3.12 have it on the private object.
+    getter = getattr(tls, "get_unverified_chain", None) or getattr(obj, "get_unverified_chain",
+                                                                     None)
+    ders: List[bytes] = []
+    if getter is not None:
+        for c in getter() or []:
+            ders.append(c if isinstance(c, bytes) else c.public_bytes(ssl._ssl.ENCODING_DER))
+    if not ders:
+        leaf = tls.getpeercert(binary_form=True)
+        ders = [leaf] if leaf else []
+    return [x509.load_der_x509_certificate(d) for d in ders]
+
+
+def peer_trust(chain: Sequence[x509.Certificate], cafile: Optional[PathLike],
+               names: Sequence[str], *, at: Optional[_dt.datetime] = None
+               ) -> Tuple[str, Optional[str]]:
+    """Postfix's verdict on a peer: ("Verified" | "Trusted" | "Untrusted", reason).
+
+    For opportunistic TLS (``smtp_tls_security_level = may``) the handshake
+    must not fail on a bad certificate, yet Postfix logs whether it would
+    have verified.  This checks the chain against *cafile* with the
+    ``cryptography`` verifier: *Verified* if it chains to the CA and a name in
+    *names* matches, *Trusted* if only the chain is good, else *Untrusted*.
+    """
+    if not chain:
+        return "Untrusted", "no certificate"
+    if cafile is None:
+        return "Untrusted", "no trusted CA configured"
+    from cryptography.x509 import verification as v
+    store = v.Store(x509.load_pem_x509_certificates(Path(cafile).read_bytes()))
+    builder = v.PolicyBuilder().store(store).time(at or _dt.datetime.now(_dt.timezone.utc))
+    leaf, rest = chain[0], list(chain[1:])
+
+    def ok(name: str) -> Optional[str]:
+        try:
+            builder.build_server_verifier(v.DNSName(name)).verify(leaf, rest)
+            return None
+        except (v.VerificationError, ValueError) as exc:
+            return str(exc)
+
+    for name in names:
+        if ok(name) is None:
+            return "Verified", None
+    sans = describe(leaf).sans
+    errors = [ok(n) for n in sans[:1]] if sans else ["certificate has no DNS names"]
+    if errors[0] is None:
+        return "Trusted", f"hostname mismatch: {', '.join(names)} not in {', '.join(sans)}"
+    return "Untrusted", errors[0]
+
+
+def tls_summary(tls: Union[ssl.SSLSocket, ssl.SSLObject]) -> str:
+    """``TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)``, as Postfix logs it.
+
+    Postfix's Received: header says ``(using <this>)``; its log says
+    ``Verified TLS connection established to host[ip]:port: <this>``.
+    """
+    name, _proto, bits = tls.cipher() or ("NONE", "", 0)
+    return f"{tls.version()} with cipher {name} ({bits}/{bits} bits)"
 
 
 # -- STARTTLS dialogues (client side), as data ----------------------------------------
@@ -338,18 +456,13 @@ def _is_ip(text: str) -> bool:
 
 
 def _chain(tls: ssl.SSLSocket, verified: bool) -> List[CertInfo]:
-    obj = getattr(tls, "_sslobj", None)
-    # Python 3.13 made these public; 3.10-3.12 have them on the private object.
-    getter = getattr(tls, "get_verified_chain" if verified else "get_unverified_chain", None) \
-        or getattr(obj, "get_verified_chain" if verified else "get_unverified_chain", None)
-    ders: List[bytes] = []
-    if getter is not None:
-        for c in getter() or []:
-            ders.append(c if isinstance(c, bytes) else c.public_bytes(ssl._ssl.ENCODING_DER))
-    if not ders:
-        leaf = tls.getpeercert(binary_form=True)
-        ders = [leaf] if leaf else []
-    return [describe(x509.load_der_x509_certificate(d)) for d in ders]
+    getter = getattr(tls, "get_verified_chain", None) or getattr(
+        getattr(tls, "_sslobj", None), "get_verified_chain", None)
+    if verified and getter is not None:
+        ders = [c if isinstance(c, bytes) else c.public_bytes(ssl._ssl.ENCODING_DER)
+                for c in getter() or []]
+        return [describe(x509.load_der_x509_certificate(d)) for d in ders]
+    return [describe(c) for c in peer_chain(tls)]
 
 
 def inspect_tls(host: str, port: int, *, starttls: Optional[str] = None,
