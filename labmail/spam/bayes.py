@@ -7,8 +7,8 @@ formula, which stays careful about rare tokens), the 150 most telling ones
 are combined with Fisher's chi-square method, and the result -- 0 ham, 1
 spam -- chooses one of the ``BAYES_00`` ... ``BAYES_99`` rules.
 
-The database is two JSON files a student can open: ``bayes_toks`` (token
-counts) and ``bayes_seen`` (which messages were learnt, so nothing is
+The database is two JSON files a student can open: ``bayes_toks.json`` (token
+counts) and ``bayes_seen.json`` (which messages were learnt, so nothing is
 learnt twice), in the directory ``bayes_path`` names (``~/.spamassassin``).
 
 >>> db = BayesStore(None)                    # in memory
@@ -130,8 +130,8 @@ class BayesStore:
     # -- files ------------------------------------------------------------
     @property
     def toks_path(self) -> Optional[Path]:
-        """Where the token counts live (``bayes_toks``)."""
-        return self.directory / "bayes_toks" if self.directory else None
+        """Where the token counts live (``bayes_toks.json``)."""
+        return self.directory / "bayes_toks.json" if self.directory else None
 
     def _load(self) -> None:
         if not self.directory or not self.toks_path or not self.toks_path.exists():
@@ -139,7 +139,7 @@ class BayesStore:
         data = json.loads(self.toks_path.read_text(encoding="utf-8"))
         self.nspam, self.nham = data.get("nspam", 0), data.get("nham", 0)
         self.tokens = data.get("tokens", {})
-        seen = self.directory / "bayes_seen"
+        seen = self.directory / "bayes_seen.json"
         if seen.exists():
             self.seen = json.loads(seen.read_text(encoding="utf-8"))
 
@@ -148,9 +148,9 @@ class BayesStore:
         if not self.directory:
             return
         self.directory.mkdir(parents=True, exist_ok=True)
-        for name, data in (("bayes_toks", {"version": 3, "nspam": self.nspam, "nham": self.nham,
+        for name, data in (("bayes_toks.json", {"version": 3, "nspam": self.nspam, "nham": self.nham,
                                            "tokens": self.tokens}),
-                           ("bayes_seen", self.seen)):
+                           ("bayes_seen.json", self.seen)):
             tmp = self.directory / f".{name}.tmp"
             tmp.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
             os.replace(tmp, self.directory / name)

@@ -1,0 +1,81 @@
+"""``labmail spamassassin``: filter one message (stdin -> stdout) as ``spamassassin`` does."""
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+from pathlib import Path
+
+NAME = "spamassassin"
+ORDER = 60
+HELP = "score a message with the lab's SpamAssassin rules (stdin -> stdout)"
+DESCRIPTION = """\
+Read a message on standard input, run the rules on it and print the message
+as SpamAssassin would hand it on (X-Spam-* headers; report_safe 0/1/2).
+
+The rules come from the course rule set (labmail/spam/rules/*.cf, like
+/usr/share/spamassassin), then --siteconfigpath (like /etc/mail/spamassassin),
+then the user preferences (-p), then every --cf line.
+
+examples:
+  labmail spamassassin < message.eml
+  labmail spamassassin -t < message.eml          # add the report at the end
+  labmail spamassassin --cf 'report_safe 0' --cf 'required_score 3' < message.eml
+  labmail spamassassin --lint --siteconfigpath state/etc/mail/spamassassin
+"""
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-t", "--test-mode", action="store_true", help="append the report to the output")
+    p.add_argument("-L", "--local", action="store_true", help="local tests only (no DNS blocklists)")
+    p.add_argument("-e", "--exit-code", action="store_true", help="exit 1 when the message is spam")
+    p.add_argument("-p", "--prefspath", "--prefs-file", dest="prefs", metavar="FILE",
+                   help="user preferences file (default ~/.spamassassin/user_prefs)")
+    p.add_argument("--cf", action="append", default=[], metavar="LINE", help="one more configuration line")
+    p.add_argument("-C", "--configpath", metavar="DIR", help="rule directory (default: the course rules)")
+    p.add_argument("--siteconfigpath", metavar="DIR", help="site configuration directory (local.cf)")
+    p.add_argument("--lint", action="store_true", help="check the configuration, print problems, exit 1 if any")
+    p.add_argument("--hostname", default=None, help="host name shown in the headers (default: this machine)")
+    p.add_argument("--no-bayes", action="store_true", help="do not open a Bayes database")
+
+
+def _load(args: argparse.Namespace, strict: bool):
+    from ..spam.rules import RULES_DIR, load_config
+    prefs = Path(args.prefs) if args.prefs else Path("~/.spamassassin/user_prefs").expanduser()
+    return load_config(Path(args.siteconfigpath) if args.siteconfigpath else None, prefs, args.cf,
+                       rules_dir=Path(args.configpath) if args.configpath else RULES_DIR, strict=strict)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..errors import ConfigError
+    from ..spam import Engine, ReportContext, report_text, rewrite
+    from ..spam.bayes import BayesStore
+    if args.lint:
+        config, errors = _load(args, strict=False)
+        for err in errors:
+            print(f"config: {err}", file=sys.stderr)
+        for note in config.notes:
+            print(f"config: {note}", file=sys.stderr)
+        if errors:
+            print(f"lint: {len(errors)} issues detected, please rerun with debug enabled for more information",
+                  file=sys.stderr)
+            return 1
+        return 0
+    try:
+        config, _ = _load(args, strict=True)
+    except ConfigError as err:
+        print(f"config: {err}", file=sys.stderr)
+        return 78
+    bayes = None
+    if config.use_bayes and not args.no_bayes:
+        bayes = BayesStore(Path(os.path.expanduser(config.bayes_path)).parent, autosave=True)
+    message = sys.stdin.buffer.read()
+    result = Engine(config, bayes=bayes).check(message)
+    ctx = ReportContext(args.hostname or socket.gethostname())
+    out = rewrite(result, ctx)
+    sys.stdout.buffer.write(out)
+    if args.test_mode:
+        sys.stdout.buffer.write(report_text(result, ctx).encode("utf-8"))
+    sys.stdout.flush()
+    return 1 if (args.exit_code and result.is_spam) else 0
