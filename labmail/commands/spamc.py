@@ -20,15 +20,14 @@ examples:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("spamc_args", nargs=argparse.REMAINDER, metavar="OPTIONS",
-                   help="spamc's options (-d HOST -p PORT -c -y -r -R -E -x -K -L spam|ham|forget -u USER ...)")
+    from ..spam.spamc import add_options
+    add_options(p)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..spam.spamc import run as spamc_run
-    argv = list(args.spamc_args)
-    message = b"" if ("-K" in argv) else sys.stdin.buffer.read()
-    out, err, status = spamc_run(argv, message)
+    from ..spam.spamc import execute
+    message = b"" if args.ping else sys.stdin.buffer.read()
+    out, err, status = execute(args, message)
     sys.stdout.buffer.write(out)
     sys.stdout.flush()
     if err:

@@ -63,8 +63,14 @@ def build_parser(prog: str = "spamc") -> argparse.ArgumentParser:
     """spamc's options (the subset the lab implements)."""
     p = argparse.ArgumentParser(prog=prog, add_help=True,
                                 description="Send a message (stdin) to spamd and print the result.")
-    p.add_argument("-d", "--dest", default="localhost", help="spamd host [localhost]")
-    p.add_argument("-p", "--port", type=int, default=DEFAULT_PORT, help="spamd port [783]")
+    add_options(p)
+    return p
+
+
+def add_options(p: argparse.ArgumentParser) -> None:
+    """Add spamc's options to *p* (``labmail spamc`` uses the same ones)."""
+    p.add_argument("-d", "--dest", default=None, help="spamd host [localhost]")
+    p.add_argument("-p", "--port", type=int, default=None, help="spamd port [783]")
     p.add_argument("-u", "--username", help="user whose preferences and Bayes database to use")
     p.add_argument("-t", "--timeout", type=float, default=600.0)
     p.add_argument("-s", "--max-size", type=int, default=500 * 1024)
@@ -80,7 +86,6 @@ def build_parser(prog: str = "spamc") -> argparse.ArgumentParser:
     p.add_argument("-K", dest="ping", action="store_true", help="ping spamd")
     p.add_argument("-L", "--learntype", choices=("spam", "ham", "forget"))
     p.add_argument("-z", dest="compress", action="store_true", help="compress the message (zlib)")
-    return p
 
 
 def _method(a: argparse.Namespace) -> Method:
@@ -108,12 +113,15 @@ def run(argv: Sequence[str], message: bytes, *, default_dest: Optional[str] = No
     *default_dest*/*default_port* replace spamc's built-in localhost:783 when
     the arguments do not say (the lab maps ``/usr/bin/spamc`` to its host's spamd).
     """
-    parser = build_parser()
-    a = parser.parse_args(list(argv))
-    if default_dest and "-d" not in argv and "--dest" not in argv:
-        a.dest = default_dest
-    if default_port and "-p" not in argv and "--port" not in argv:
-        a.port = default_port
+    return execute(build_parser().parse_args(list(argv)), message,
+                   default_dest=default_dest, default_port=default_port)
+
+
+def execute(a: argparse.Namespace, message: bytes, *, default_dest: Optional[str] = None,
+            default_port: Optional[int] = None) -> Tuple[bytes, str, int]:
+    """:func:`run` with the options already parsed (see :func:`add_options`)."""
+    a.dest = a.dest or default_dest or "localhost"
+    a.port = a.port or default_port or DEFAULT_PORT
     method = _method(a)
     user = a.username or os.environ.get("USER") or os.environ.get("LOGNAME") or getpass.getuser()
     fail_code = EX_TEMPFAIL if a.unavailable_tempfail else EX_UNAVAILABLE
