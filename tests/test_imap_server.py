@@ -97,3 +97,207 @@ def test_login_select_fetch_logout(imap):
     log = host.maillog.read()
     assert "imap-login: Login: user=<alice>, method=PLAIN, rip=127.0.0.1" in log
     assert "imap(alice)<" in log and "Disconnected: Logged out in=" in log
+
+
+def test_imaplib_covers_the_commands(imap):
+    host, port = imap
+    fill(host)
+    m = connect(port)
+    assert m.create("Work")[0] == "OK"
+    assert m.create("Work.Projects")[0] == "OK"
+    typ, data = m.list()
+    assert b'(\\HasChildren) "." Work' in data and b'(\\HasNoChildren \\Junk) "." Junk' in data
+    assert m.rename("Work.Projects", "Work.Done")[0] == "OK"
+    assert m.subscribe("Work")[0] == "OK"
+    assert any(b"Work" in line for line in m.lsub()[1])
+    assert m.unsubscribe("Work")[0] == "OK"
+    typ, data = m.status("INBOX", "(MESSAGES UNSEEN UIDNEXT UIDVALIDITY RECENT)")
+    assert typ == "OK" and b"MESSAGES 6" in data[0]
+    when = imaplib.Time2Internaldate(time.mktime((2026, 11, 2, 10, 0, 0, 0, 0, -1)))
+    typ, data = m.append("Work", "(\\Seen $Label1)", when, SAMPLES["plain"].replace(b"\n", b"\r\n"))
+    assert typ == "OK" and data[0].startswith(b"[APPENDUID ")
+    m.select("Work")
+    typ, data = m.fetch("1", "(FLAGS INTERNALDATE RFC822.SIZE)")
+    assert b"\\Seen" in data[0] and b"$Label1" in data[0] and b'02-Nov-2026' in data[0]
+    assert m.check()[0] == "OK"
+    assert m.close()[0] == "OK"
+    m.select("INBOX")
+    typ, data = m.search(None, '(OR FROM "alice" SUBJECT "report")')
+    assert data == [b"1 3"]
+    typ, data = m.uid("SEARCH", "SINCE", "1-Jan-2020", "LARGER", "300")
+    assert typ == "OK" and data[0]
+    typ, data = m.store("1", "+FLAGS", "(\\Flagged)")
+    assert typ == "OK" and b"\\Flagged" in data[0]
+    assert m.copy("1:2", "Work")[0] == "OK"
+    typ, data = m.uid("COPY", "3", "Work")
+    assert typ == "OK"
+    typ, data = m._simple_command("MOVE", "4", "Trash")
+    assert typ == "OK"
+    m.store("1", "+FLAGS", "(\\Deleted)")
+    typ, data = m.expunge()
+    assert typ == "OK" and data == [b"4", b"1"]     # MOVE's EXPUNGE, then ours
+    typ, data = m.namespace()
+    assert data == [b'(("" ".")) NIL NIL']
+    typ, data = m.fetch("1:*", "(UID ENVELOPE BODYSTRUCTURE)")
+    assert typ == "OK" and len([d for d in data if isinstance(d, tuple) or d]) >= 4
+    typ, data = m.fetch("1", "(RFC822)")
+    assert data[0][1].startswith(b"Date: Fri, 27 Nov 2026 09:05:00 +0100\r\n")
+    assert m._simple_command("UNSELECT")[0] == "OK"
+    assert m.delete("Work.Done")[0] == "OK"
+    m.logout()
+
+
+def test_imapclient_folders_fetch_search_move(imap):
+    imapclient = pytest.importorskip("imapclient")
+    host, port = imap
+    fill(host)
+    c = imapclient.IMAPClient("127.0.0.1", port=port, ssl=False, timeout=5)
+    c.login("alice", "secret")
+    assert c.find_special_folder(imapclient.imapclient.SENT) == "Sent"
+    assert c.find_special_folder(imapclient.imapclient.JUNK) == "Junk"
+    info = c.select_folder("INBOX")
+    assert info[b"EXISTS"] == 6 and info[b"UIDNEXT"] == 7
+    res = c.fetch([1, 2], ["ENVELOPE", "BODYSTRUCTURE", "FLAGS", "RFC822.SIZE"])
+    env = res[1][b"ENVELOPE"]
+    assert env.subject == b"Lunch on Friday?" and env.from_[0].mailbox == b"alice"
+    assert res[2][b"BODYSTRUCTURE"].is_multipart
+    assert c.search(["FROM", "juergen"]) == [2]
+    assert c.search(["TEXT", "Berlin"]) == [2]
+    c.add_flags([1], [imapclient.SEEN])
+    assert c.get_flags([1])[1] == (b"\\Seen", b"\\Recent") or b"\\Seen" in c.get_flags([1])[1]
+    c.move([3], "Junk")
+    assert c.folder_status("Junk", ["MESSAGES"])[b"MESSAGES"] == 1
+    assert c.namespace().personal == (("", "."),)
+    assert c.id_({"name": "pytest"}) == ((b"name", b"Dovecot"),)
+    c.logout()
+
+
+def test_sessions_see_each_others_changes(imap):
+    imapclient = pytest.importorskip("imapclient")
+    host, port = imap
+    fill(host)
+    a = imapclient.IMAPClient("127.0.0.1", port=port, ssl=False, timeout=5)
+    b = imapclient.IMAPClient("127.0.0.1", port=port, ssl=False, timeout=5)
+    for c in (a, b):
+        c.login("alice", "secret")
+        c.select_folder("INBOX")
+    b.add_flags([2], [b"\\Flagged"])
+    b.delete_messages([1])
+    b.expunge()
+    out = a._imap._simple_command("NOOP")
+    assert out[0] == "OK"
+    untagged = a._imap.untagged_responses
+    assert untagged.get("EXPUNGE") == [b"1"]
+    assert any(b"\\Flagged" in x for x in untagged.get("FETCH", []))
+    a.logout()
+    b.logout()
+
+
+def test_idle_wakes_on_delivery_within_100ms(imap):
+    imapclient = pytest.importorskip("imapclient")
+    from labmail.mda.local import deliver_maildir
+    host, port = imap
+    c = imapclient.IMAPClient("127.0.0.1", port=port, ssl=False, timeout=5)
+    c.login("alice", "secret")
+    c.select_folder("INBOX")
+    c.idle()
+    time.sleep(0.1)
+    root = host.path("/home/alice/Maildir")
+    start = time.monotonic()
+    deliver_maildir(root, SAMPLES["plain"], now=time.time(), hostname="mail", unique=lambda: "1")
+    responses = c.idle_check(timeout=2)
+    elapsed = time.monotonic() - start
+    c.idle_done()
+    assert (1, b"EXISTS") in responses
+    assert elapsed < 0.1 + 0.05     # the budget plus scheduling slack on a busy CI
+    c.logout()
+
+
+def test_restart_keeps_uidvalidity_uidnext_and_modseq(tmp_path):
+    host = FakeHost(tmp_path)
+    host.add_user("alice", "secret")
+    fill(host)
+    seen = []
+    for _round in range(2):
+        lt = LoopThread()
+        server = lt.run(start_imap_server(host, "127.0.0.1", 0))
+        port = server.sockets[0].getsockname()[1]
+        m = connect(port)
+        typ, data = m.status("INBOX", "(UIDVALIDITY UIDNEXT HIGHESTMODSEQ)")
+        seen.append(data[0])
+        m.select("INBOX")
+        m.store("1", "+FLAGS", "(\\Seen)")
+        m.logout()
+        server.close()
+        lt.stop()
+    v0 = seen[0].split(b"UIDVALIDITY ")[1].split()[0]
+    v1 = seen[1].split(b"UIDVALIDITY ")[1].split()[0]
+    assert v0 == v1 and b"UIDNEXT 7" in seen[0] and b"UIDNEXT 7" in seen[1]
+    h0 = int(seen[0].split(b"HIGHESTMODSEQ ")[1].rstrip(b")"))
+    h1 = int(seen[1].split(b"HIGHESTMODSEQ ")[1].rstrip(b")"))
+    assert h1 > h0
+
+
+def _tls_contexts(tmp_path):
+    import ssl
+    from labmail.net.certs import cert_pem, generate_key, key_pem, self_signed
+    cert, key = self_signed("mail.example.com", key=generate_key("ec"))
+    (tmp_path / "c.pem").write_bytes(cert_pem(cert))
+    (tmp_path / "k.pem").write_bytes(key_pem(key))
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(tmp_path / "c.pem", tmp_path / "k.pem")
+    client = ssl.create_default_context(cafile=str(tmp_path / "c.pem"))
+    client.check_hostname = False
+    return server, client
+
+
+def test_starttls_and_imaps(tmp_path):
+    host = FakeHost(tmp_path)
+    host.add_user("alice", "secret")
+    (tmp_path / "etc/dovecot").mkdir(parents=True)
+    (tmp_path / "etc/dovecot/dovecot.conf").write_text(
+        "protocols = imap\ndisable_plaintext_auth = yes\nauth_mechanisms = plain login\n"
+        "mail_location = maildir:~/Maildir\n")
+    sctx, cctx = _tls_contexts(tmp_path)
+    lt = LoopThread()
+    # the host's own address differs from the client's: not "secured" (Dovecot's rule)
+    plain = lt.run(start_imap_server(host, "127.0.0.2", 0, ssl_context=sctx))
+    tls = lt.run(start_imap_server(host, "127.0.0.2", 0, ssl_context=sctx, implicit_tls=True))
+    try:
+        m = imaplib.IMAP4("127.0.0.2", plain.sockets[0].getsockname()[1], timeout=5)
+        assert "LOGINDISABLED" in m.capabilities and "STARTTLS" in m.capabilities
+        with pytest.raises(imaplib.IMAP4.error):
+            m.login("alice", "secret")
+        m.starttls(ssl_context=cctx)
+        assert "AUTH=PLAIN" in m.capabilities and "LOGINDISABLED" not in m.capabilities
+        assert m.login("alice", "secret")[0] == "OK"
+        m.logout()
+        s = imaplib.IMAP4_SSL("127.0.0.2", tls.sockets[0].getsockname()[1], ssl_context=cctx,
+                              timeout=5)
+        assert s.login("alice", "secret")[0] == "OK"
+        s.logout()
+        assert "TLS" in host.maillog.read()
+        t = [t for t in host.trace._items if t.protocol == "imap"]
+        assert any("TLS handshake done" in x.text() for x in t)
+    finally:
+        plain.close()
+        tls.close()
+        lt.stop()
+
+
+def test_limits_and_autologout_over_socket(imap):
+    import socket
+    host, port = imap
+    host.imap_overrides = {"idle_timeout": 0.3, "max_literal": 1000}
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    f = s.makefile("rb")
+    f.readline()
+    s.sendall(b"a LOGIN alice secret\r\nb APPEND INBOX {5000}\r\n")
+    assert f.readline().startswith(b"a OK")
+    assert f.readline() == b"b NO [TOOBIG] Literal too large\r\n"
+    s.sendall(b"c NOOP\r\n")
+    assert f.readline() == b"c OK NOOP completed.\r\n"
+    assert f.readline() == b"* BYE Disconnected for inactivity.\r\n"
+    assert f.readline() == b""
+    s.close()
+    assert "Disconnected: Disconnected for inactivity" in host.maillog.read()

@@ -67,6 +67,10 @@ class HostServices:
             cfg.mechanisms = mechs or ("PLAIN",)
         else:
             cfg.disable_plaintext_auth = False
+        # lessons and tests may shorten timers: host.imap_overrides = {"idle_timeout": 2}
+        for key, value in (getattr(self.host, "imap_overrides", None) or {}).items():
+            if hasattr(cfg, key):
+                setattr(cfg, key, value)
         return cfg
 
     def is_secured(self, peer_ip: str, local_ip: str) -> bool:
