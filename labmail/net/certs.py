@@ -296,10 +296,12 @@ def jwk_thumbprint(key: PrivateKey) -> str:
         n = pub.public_numbers()
         jwk = {"crv": "P-256", "kty": "EC", "x": _b64u(n.x.to_bytes(32, "big")),
                "y": _b64u(n.y.to_bytes(32, "big"))}
+    elif isinstance(pub, rsa.RSAPublicKey):
+        r = pub.public_numbers()
+        jwk = {"e": _b64u(r.e.to_bytes((r.e.bit_length() + 7) // 8, "big")), "kty": "RSA",
+               "n": _b64u(r.n.to_bytes((r.n.bit_length() + 7) // 8, "big"))}
     else:
-        n = pub.public_numbers()  # type: ignore[assignment]
-        jwk = {"e": _b64u(n.e.to_bytes((n.e.bit_length() + 7) // 8, "big")), "kty": "RSA",
-               "n": _b64u(n.n.to_bytes((n.n.bit_length() + 7) // 8, "big"))}
+        raise ValueError("account keys are RSA or ECDSA P-256")
     canon = json.dumps(jwk, sort_keys=True, separators=(",", ":")).encode()
     return _b64u(hashlib.sha256(canon).digest())
 

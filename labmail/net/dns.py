@@ -120,7 +120,7 @@ class Zone:
         self.serial = 1
         self._nameserver = nameserver
         self._admin = admin
-        self._data: Dict[Tuple[dns.name.Name, int], dns.rdataset.Rdataset] = {}
+        self._data: Dict[Tuple[dns.name.Name, dns.rdatatype.RdataType], dns.rdataset.Rdataset] = {}
         self._put(self.origin, dns.rdatatype.NS, nameserver, ttl)
         self._set_soa()
 
@@ -131,7 +131,8 @@ class Zone:
         self._data.pop((self.origin, dns.rdatatype.SOA), None)
         self._put(self.origin, dns.rdatatype.SOA, text, self.ttl)
 
-    def _put(self, owner: dns.name.Name, rdtype: int, value: str, ttl: int) -> Record:
+    def _put(self, owner: dns.name.Name, rdtype: dns.rdatatype.RdataType, value: str,
+             ttl: int) -> Record:
         rd = dns.rdata.from_text(_IN, rdtype, value, origin=dns.name.root, relativize=False)
         rds = self._data.get((owner, rdtype))
         if rds is None:
@@ -199,7 +200,8 @@ class Zone:
                     for rd in rds]
         return out
 
-    def rrset(self, owner: dns.name.Name, rdtype: int) -> Optional[dns.rrset.RRset]:
+    def rrset(self, owner: dns.name.Name, rdtype: dns.rdatatype.RdataType
+              ) -> Optional[dns.rrset.RRset]:
         """The RRset of *owner*/*rdtype* as dnspython holds it, or None."""
         rds = self._data.get((owner, rdtype))
         if rds is None:
@@ -214,7 +216,7 @@ class Zone:
         """True if *owner* has records or is an empty non-terminal (RFC 8020)."""
         return any(k[0] == owner or k[0].is_subdomain(owner) for k in self._data)
 
-    def types_at(self, owner: dns.name.Name) -> List[int]:
+    def types_at(self, owner: dns.name.Name) -> List[dns.rdatatype.RdataType]:
         return [k[1] for k in self._data if k[0] == owner]
 
     def soa_for_negative(self) -> dns.rrset.RRset:
@@ -327,7 +329,7 @@ class LabDNS:
                     for r in z.records(name)]
 
     # -- authoritative logic (RFC 1034 §4.3.2, simplified: no delegations) ------
-    def resolve(self, qname: dns.name.Name, rdtype: int) -> _Answer:
+    def resolve(self, qname: dns.name.Name, rdtype: dns.rdatatype.RdataType) -> _Answer:
         """Decide the answer to one question from the zone data (no I/O)."""
         ans = _Answer()
         with self._lock:

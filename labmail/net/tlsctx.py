@@ -34,6 +34,7 @@ __all__ = ["server_context", "client_context", "parse_protocols", "cipher_list",
            "tls_summary", "inspect_tls", "TLSReport", "STARTTLS_DIALOGUES", "hostname_matches"]
 
 PathLike = Union[str, Path]
+_ENCODING_DER = 2      # _ssl.ENCODING_DER, for the private chain getters of Python < 3.13
 
 _VERSIONS = {"SSLv3": ssl.TLSVersion.SSLv3, "TLSv1": ssl.TLSVersion.TLSv1,
              "TLSv1.1": ssl.TLSVersion.TLSv1_1, "TLSv1.2": ssl.TLSVersion.TLSv1_2,
@@ -139,8 +140,8 @@ def server_context(cert_file: Optional[PathLike] = None, key_file: Optional[Path
     if ciphers:
         ctx.set_ciphers(cipher_list(ciphers))
     if chain_files:
-        for f in chain_files:
-            ctx.load_cert_chain(str(f), str(f))
+        for name in chain_files:
+            ctx.load_cert_chain(str(name), str(name))
         return ctx
     if cert_file is None:
         raise ValueError("a server context needs a certificate (cert_file or chain_files)")
@@ -244,7 +245,7 @@ def peer_chain(tls: Union[ssl.SSLSocket, ssl.SSLObject]) -> List[x509.Certificat
     ders: List[bytes] = []
     if getter is not None:
         for c in getter() or []:
-            ders.append(c if isinstance(c, bytes) else c.public_bytes(ssl._ssl.ENCODING_DER))
+            ders.append(c if isinstance(c, bytes) else c.public_bytes(_ENCODING_DER))
     if not ders:
         leaf = tls.getpeercert(binary_form=True)
         ders = [leaf] if leaf else []
@@ -459,7 +460,7 @@ def _chain(tls: ssl.SSLSocket, verified: bool) -> List[CertInfo]:
     getter = getattr(tls, "get_verified_chain", None) or getattr(
         getattr(tls, "_sslobj", None), "get_verified_chain", None)
     if verified and getter is not None:
-        ders = [c if isinstance(c, bytes) else c.public_bytes(ssl._ssl.ENCODING_DER)
+        ders = [c if isinstance(c, bytes) else c.public_bytes(_ENCODING_DER)
                 for c in getter() or []]
         return [describe(x509.load_der_x509_certificate(d)) for d in ders]
     return [describe(c) for c in peer_chain(tls)]
