@@ -25,8 +25,12 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Set, Tupl
 from .errors import LabError
 from .log import MailLog
 from .mda.local import deliver_maildir, deliver_mbox, ensure_maildir, prepend_headers
-from .mta import cleanup
+from .mta import cleanup, logfmt
+from .mta.mailq import mailq as format_mailq
 from .mta.maincf import MainCf
+from .mta.qmgr import Outcome, QmgrSettings, QueueManager
+from .mta.queue import Queue, QueueFile, Recipient
+from .mta.smtpclient import SmtpTransport
 from .mta.smtpd import make_protocol_factory, settings_from
 from .trace import Transcript, TranscriptStore
 from .users import Accounts
@@ -71,15 +75,6 @@ alias_database = hash:/etc/aliases
 """
 
 
-def delay_text(seconds: float) -> str:
-    """A delay as Postfix logs it: ``0.05``, ``1.2``, ``17``, trailing zeros dropped."""
-    if seconds >= 10:
-        return f"{seconds:.0f}"
-    text = f"{seconds:.1f}" if seconds >= 1 else f"{seconds:.2f}"
-    text = text.rstrip("0").rstrip(".")
-    return text or "0"
-
-
 class Host:
     """One simulated mail server of a :class:`~labmail.Lab`."""
 
@@ -109,6 +104,9 @@ class Host:
                           else DEFAULT_MAIN_CF.format(hostname=self.hostname), encoding="utf-8")
         self.config: MainCf = self._load_config()
         self.smtpd_settings: Dict[str, Any] = settings_from(self.config, self.hostname)
+        self.queue = Queue(self.state_dir, self.clock, self.ids, group_commit=True)
+        self.qmgr: Optional[QueueManager] = None
+        self._smtp_port: Optional[int] = None
 
     # -- files -------------------------------------------------------------
     def path(self, path: str) -> Path:
@@ -142,6 +140,8 @@ class Host:
         new = self._load_config()
         settings = settings_from(new, self.hostname)
         self.config, self.smtpd_settings = new, settings
+        if self.qmgr is not None:
+            self.qmgr.settings = QmgrSettings.from_config(new)
         self.maillog.write("postfix/master", "reload -- version labmail, configuration "
                            f"{self.path('/etc/postfix')}")
         return list(new.warnings)
@@ -166,6 +166,7 @@ class Host:
         if not self.users.exists(user):
             raise LabError(f"{self.hostname} has no account {user!r}; "
                            f"accounts: {', '.join(self.users.names())}")
+        self.settle()
         return mailbox.Maildir(self.maildir_path(user), factory=None, create=True)
 
     def transcripts(self, protocol: Optional[str] = None) -> List[Transcript]:
@@ -191,10 +192,13 @@ class Host:
     # -- mail in ---------------------------------------------------------------
     async def accept_message(self, *, sender: str, recipients: List[str], content: bytes,
                              queue_id: str, helo: Optional[str], client_ip: str,
-                             client_name: str, protocol: str) -> None:
-        """Clean up and deliver a message smtpd accepted; returns once it is on disk."""
+                             client_name: str, protocol: str) -> QueueFile:
+        """cleanup(8): finish the message and queue it durably; qmgr takes over.
+
+        Returns once the queue file is on disk (the smtpd then says ``250``);
+        delivery follows within milliseconds when nothing is wrong.
+        """
         settings = self.smtpd_settings
-        started = self.clock.timestamp()
         now = self.clock.now()
         if self.in_mynetworks(client_ip):
             content = cleanup.add_missing_headers(content, queue_id=queue_id,
@@ -205,29 +209,51 @@ class Host:
             myhostname=settings["myhostname"], mail_name=settings["mail_name"],
             protocol=protocol, queue_id=queue_id, recipients=recipients, when=now)
         content = received + content
-        msgid = _header_value(content, b"message-id")
-        log = self.maillog.write
-        log("postfix/cleanup", f"{queue_id}: message-id={msgid}")
-        log("postfix/qmgr", f"{queue_id}: from=<{sender}>, size={len(content)}, "
-                            f"nrcpt={len(recipients)} (queue active)")
+        qf = await self.queue.enqueue_async(sender, recipients, content, queue_id=queue_id)
+        self.maillog.write(logfmt.CLEANUP, logfmt.cleanup_message_id(
+            queue_id, _header_value(content, b"message-id")))
+        if self.qmgr is not None:
+            self.qmgr.submit(qf)
+        return qf
+
+    def is_local_domain(self, domain: str) -> bool:
+        """True when mail for *domain* is delivered here (``mydestination``)."""
+        return domain.lower().rstrip(".") in self.smtpd_settings["mydestination"]
+
+    async def _deliver(self, qf: QueueFile, rcpt: Recipient) -> Outcome:
+        """qmgr's delivery agent: ``local`` for our domains, ``smtp`` for others."""
+        domain = rcpt.address.rpartition("@")[2]
+        if not domain or self.is_local_domain(domain):
+            return await self._deliver_local(qf, rcpt)
+        return await self._smtp_transport().deliver(qf, rcpt)
+
+    async def _deliver_local(self, qf: QueueFile, rcpt: Recipient) -> Outcome:
+        local = rcpt.address.rpartition("@")[0] or rcpt.address
+        key = local.lower()
+        delim = self.smtpd_settings["recipient_delimiter"]
+        for ch in delim or "":
+            if ch in key:
+                key = key.split(ch, 1)[0]
+                break
+        targets = [t for t in self.users.resolve(key) if self.users.exists(t)]
+        if not targets:
+            return Outcome("bounced", "5.1.1", "local", f'unknown user: "{key}"',
+                           program=logfmt.LOCAL, diag=f'x-unix; unknown user: "{key}"')
         loop = asyncio.get_running_loop()
-        for rcpt in recipients:
-            local, _, domain = rcpt.rpartition("@")
-            key = local.lower()
-            delim = settings["recipient_delimiter"]
-            if delim and any(c in key for c in delim):
-                key = next(key.split(c, 1)[0] for c in delim if c in key)
-            targets = self.users.resolve(key)
-            for user in targets:
-                final = rcpt if user == key else f"{user}@{settings['myhostname']}"
-                data = prepend_headers(content, sender, final)
-                result = await loop.run_in_executor(None, self._store, user, data, sender)
-                delay = self.clock.timestamp() - started
-                orig = f", orig_to=<{rcpt}>" if final != rcpt else ""
-                log("postfix/local", f"{queue_id}: to=<{final}>{orig}, relay=local, "
-                                     f"delay={delay_text(delay)}, delays=0/0/0/{delay_text(delay)}, "
-                                     f"dsn=2.0.0, status=sent ({result.how})")
-        log("postfix/qmgr", f"{queue_id}: removed")
+        how = ""
+        final = rcpt.address
+        for user in targets:
+            final = rcpt.address if user == key else f"{user}@{self.smtpd_settings['myhostname']}"
+            data = prepend_headers(qf.content, qf.sender, final)
+            try:
+                result = await loop.run_in_executor(None, self._store, user, data, qf.sender)
+            except OSError as exc:
+                return Outcome("deferred", "4.2.0", "local",
+                               f"cannot update mailbox for user {user}. {exc.strerror}",
+                               program=logfmt.LOCAL)
+            how = result.how
+        return Outcome("sent", "2.0.0", "local", how, program=logfmt.LOCAL,
+                       to=final if final != rcpt.address else None)
 
     def _store(self, user: str, data: bytes, sender: str):
         box = self.smtpd_settings["home_mailbox"]
@@ -240,6 +266,38 @@ class Host:
         else:
             target = self.path(self.smtpd_settings["mail_spool_directory"]) / user
         return deliver_mbox(target, data, sender=sender, when=self.clock.now())
+
+    def _smtp_transport(self) -> SmtpTransport:
+        resolver = self.lab.resolver
+        return SmtpTransport(
+            myhostname=self.smtpd_settings["myhostname"],
+            mx=resolver.amx_hosts if resolver else None,
+            addresses=resolver.aaddresses if resolver else None,
+            relayhost=self.config.get("relayhost"), port=self.lab.smtp_port_for,
+            my_addresses=[tuple(self.endpoints["smtp"])] if "smtp" in self.endpoints else [],
+            maillog=self.maillog, clock=self.clock, source_ip=self.ip,
+            connect_timeout=10.0)
+
+    # -- the queue ---------------------------------------------------------------
+    def settle(self, timeout: float = 10.0) -> bool:
+        """Wait until no delivery is in progress (deferred mail stays deferred).
+
+        Lessons call this before looking into a mailbox, so a message that was
+        just accepted has had its few milliseconds to be delivered.
+        """
+        if self.qmgr is None or not self.lab.running:
+            return True
+        return self.lab.run(self.qmgr.idle(timeout), timeout=timeout + 5)
+
+    def mailq(self) -> str:
+        """The queue as Postfix's ``mailq`` prints it."""
+        return format_mailq(self.queue, tz=self.clock.tz)
+
+    def flush(self) -> None:
+        """``postfix flush``: try every deferred message now."""
+        if self.qmgr is None:
+            raise LabError(f"{self.hostname} is not running; start it first")
+        self.qmgr.flush()
 
     # -- services ----------------------------------------------------------------
     def _port(self, service: str) -> int:
@@ -264,10 +322,18 @@ class Host:
         self._servers = started
         self.endpoints = {name: server.sockets[0].getsockname()[:2]
                           for name, server in started.items()}
+        self._smtp_port = self.endpoints["smtp"][1]
+        self.qmgr = QueueManager(self.queue, self._deliver, clock=self.clock,
+                                 maillog=self.maillog,
+                                 settings=QmgrSettings.from_config(self.config))
+        await self.qmgr.start()
         for name, (addr, port) in self.endpoints.items():
             logger.info("%s: %s listening on %s:%s", self.hostname, name, addr, port)
 
     async def _stop_services(self) -> None:
+        if self.qmgr is not None:
+            await self.qmgr.stop()
+            self.qmgr = None
         for server in self._servers.values():
             server.close()
         for conn in list(self._connections):
@@ -287,6 +353,17 @@ class Host:
     def running(self) -> bool:
         """True while the host's services listen."""
         return bool(self._servers)
+
+    def stop(self) -> None:
+        """Stop this host only (its address stops answering; mail to it waits)."""
+        if self.running:
+            self.lab.run(self._stop_services())
+
+    def start(self) -> None:
+        """Start this host again (after :meth:`stop`); its queue is picked up."""
+        if not self.lab.running:
+            raise LabError("start the lab first: lab.start()")
+        self.lab.run(self.lab._start_host(self))
 
     def port_table(self) -> str:
         """The service → address table, next to the standard ports (plain text)."""

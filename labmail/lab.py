@@ -201,6 +201,17 @@ class Lab:
         self._rcache[ip] = (version, name)
         return name
 
+    def smtp_port_for(self, ip: str) -> int:
+        """The SMTP port a lab host at *ip* listens on (for the smtp transport)."""
+        for h in self.hosts.values():
+            if h.ip == ip and h._smtp_port:
+                return h._smtp_port
+        return self.port_base + STANDARD_PORTS["smtp"]
+
+    def settle(self, timeout: float = 10.0) -> bool:
+        """Wait until no host is delivering (mail in flight has arrived)."""
+        return all(h.settle(timeout) for h in self.hosts.values())
+
     def in_mynetworks(self, host: Host, ip: str) -> bool:
         """True when *ip* may relay through *host* (its ``mynetworks``)."""
         return host.in_mynetworks(ip)

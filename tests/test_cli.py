@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from conftest import wait_for
 from labmail.cli import build_parser, main
 
 

@@ -38,6 +38,7 @@ class Raw:
 
 
 def _files(host, user="alice"):
+    host.settle()
     return sorted((host.maildir_path(user) / "new").iterdir())
 
 
@@ -219,6 +220,7 @@ def test_transcript_records_the_dialogue(host):
 def test_maillog_has_postfix_lines(host):
     with smtplib.SMTP(*host.endpoints["smtp"], local_hostname="laptop") as s:
         s.sendmail("bob@example.org", ["alice@example.com"], MSG)
+    host.settle()
     log = host.maillog.read()
     assert "postfix/smtpd[" in log and "]: connect from localhost[127.0.0.1]" in log
     assert ": client=localhost[127.0.0.1]" in log

@@ -51,8 +51,6 @@ REPLIES = {
                                          "User unknown in local recipient table"),
     "relay_denied": Reply(454, "4.7.1", "<{rcpt}>: Relay access denied"),
     "relay_denied_perm": Reply(554, "5.7.1", "<{rcpt}>: Relay access denied"),
-    "no_transport": Reply(450, "4.3.2", "<{rcpt}>: Recipient address rejected: "
-                                        "this lab host does not relay to other hosts yet"),
     "size_exceeded": Reply(552, "5.3.4", "Message size exceeds fixed limit"),
     "line_too_long": Reply(500, "5.5.2", "Error: line too long"),
     "data_line_too_long": Reply(500, "5.5.2", "Error: message line longer than 1000 octets "

@@ -285,9 +285,7 @@ class SmtpdHandler:
         local, _, domain = address.rpartition("@")
         status: Optional[str] = None
         if not self.is_local_domain(domain):
-            if self.host.lab.in_mynetworks(self.host, server.client_ip):
-                status = reply("no_transport", rcpt=address)
-            else:
+            if not self.host.in_mynetworks(server.client_ip):
                 status = reply("relay_denied", rcpt=address)
         elif not self.host.users.known(self.local_part(local)):
             status = reply("user_unknown", rcpt=address)
