@@ -286,3 +286,27 @@ def test_snakeoil_signed_by_the_lab_ca(tmp_path, ca, ec_key):
     assert cert_path.read_bytes() == before
     bundle = install_ca_bundle(tmp_path, ca)
     assert bundle == tmp_path / CA_BUNDLE and load_certs(bundle) == [ca.root]
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["C", "ST", "L", "O", "OU", "CN"]),
+                          st.text(st.characters(min_codepoint=33, max_codepoint=126,
+                                                blacklist_characters="/=+,;\\\"<>#"),
+                                  min_size=1, max_size=20)), min_size=1, max_size=5))
+def test_parse_subj_keeps_every_field(fields):
+    from cryptography.x509.oid import NameOID
+    fields = [(k, v[:2]) if k == "C" else (k, v) for k, v in fields]
+    try:
+        name = parse_subj("/" + "/".join(f"{k}={v}" for k, v in fields))
+    except ValueError:
+        # only the country code has a length rule (two letters) in cryptography
+        assert any(k == "C" and len(v) != 2 for k, v in fields)
+        return
+    oids = {"C": NameOID.COUNTRY_NAME, "ST": NameOID.STATE_OR_PROVINCE_NAME,
+            "L": NameOID.LOCALITY_NAME, "O": NameOID.ORGANIZATION_NAME,
+            "OU": NameOID.ORGANIZATIONAL_UNIT_NAME, "CN": NameOID.COMMON_NAME}
+    assert [(a.oid, a.value) for a in name] == [(oids[k], v) for k, v in fields]

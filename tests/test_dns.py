@@ -91,6 +91,18 @@ def test_remove_one_value_keeps_the_others():
     assert [r.value for r in d.records("example.org") if r.rtype == "MX"] == ["5 c.example.org."]
 
 
+def test_unquoted_txt_is_one_string_and_long_ones_are_split(served):
+    r = LabResolver(*served.address)
+    served.add("spf.example.org", "TXT", "v=spf1 mx -all")
+    assert r.txt("spf.example.org") == ["v=spf1 mx -all"]
+    key = "v=DKIM1; k=rsa; p=" + "A" * 400
+    served.add("s1._domainkey.example.org", "TXT", key)
+    assert r.txt("s1._domainkey.example.org") == [key]
+    [rec] = served.records("s1._domainkey.example.org")
+    assert rec.value.count('" "') == 1                   # two strings of <= 255 bytes
+    assert served.remove("spf.example.org", "TXT", "v=spf1 mx -all") == 1
+
+
 def test_bad_record_is_a_clear_error():
     with pytest.raises(Exception):
         LabDNS().add("example.org", "MX", "mail.example.org")     # preference missing
@@ -337,3 +349,19 @@ def test_real_dig_and_host_over_udp_and_tcp(served):
     assert "example.org mail is handled by 10 mail.example.org." in out
     out = run(host, "-p", str(port), "nope.example.org", ip)
     assert "NXDOMAIN" in out
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(["127.0.0.1", "127.0.0.53"]),
+       st.from_regex(r"[a-z][a-z0-9-]{0,10}(\.[a-z][a-z0-9-]{0,10}){1,3}", fullmatch=True),
+       st.sampled_from(["A", "MX", "TXT", "PTR", "AAAA", "SOA"]),
+       st.lists(st.sampled_from(["+short", "+tcp"]), max_size=2, unique=True),
+       st.permutations([0, 1, 2, 3]))
+def test_dig_words_in_any_order(server, name, rtype, opts, order):
+    from labmail.commands.dig import parse_words
+    words = [f"@{server}", name, rtype, *opts]
+    # dig lets @server and +options go anywhere; the type follows the name
+    shuffled = [words[i] for i in order if i < len(words) and i not in (1, 2)]
+    args = shuffled[:1] + [name, rtype] + shuffled[1:]
+    got = parse_words(args)
+    assert got == (server, name, rtype, [o[1:] for o in args if o.startswith("+")])

@@ -334,3 +334,33 @@ def test_posttls_finger_verifies_against_the_lab_ca(serve, pki):
     out = subprocess.run([finger, "-c", "-l", "may", f"[127.0.0.1]:{port}"],
                          capture_output=True, text=True, timeout=20)
     assert "Untrusted TLS connection established" in out.stdout + out.stderr
+
+
+# -- parsers, property-based ------------------------------------------------------------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_PROTOS = ["SSLv2", "SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["", "!", ">=", "<="]), st.sampled_from(_PROTOS)),
+                max_size=6),
+       st.sampled_from([", ", " ", ":"]))
+def test_parse_protocols_is_total_and_ordered(items, sep):
+    text = sep.join(op + p for op, p in items)
+    try:
+        lo, hi = parse_protocols(text)
+    except ValueError as exc:
+        assert "no TLS protocol left" in str(exc) or "no longer speaks" in str(exc)
+        return
+    assert lo is None or lo >= ssl.TLSVersion.TLSv1_2      # never below OpenSSL's floor
+    assert lo is None or hi is None or lo <= hi
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(["127.0.0.2", "mail.example.org", "::1"]), st.integers(1, 65535))
+def test_tls_check_target_round_trip(host, port):
+    from labmail.commands.tls_check import parse_target
+    text = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    assert parse_target(text) == (host, port)

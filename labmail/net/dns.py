@@ -50,6 +50,7 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdataset
 import dns.rdatatype
+import dns.rdtypes.ANY.TXT
 import dns.reversename
 import dns.rrset
 
@@ -75,6 +76,20 @@ def _name(text: "str | dns.name.Name") -> dns.name.Name:
 
 def _rdtype(rtype: "str | int") -> dns.rdatatype.RdataType:
     return dns.rdatatype.RdataType.make(rtype.upper() if isinstance(rtype, str) else rtype)
+
+
+def _rdata(rdtype: dns.rdatatype.RdataType, value: str) -> dns.rdata.Rdata:
+    """Parse zone-file text; names are absolute ("mail.example.org" == "mail.example.org.").
+
+    A TXT value written without quotes is one string, as a lesson means it
+    (``v=spf1 mx -all``), cut into 255-byte pieces (RFC 1035 §3.3.14) the way
+    long DKIM keys are published.
+    """
+    if rdtype == dns.rdatatype.TXT and not value.lstrip().startswith('"'):
+        raw = value.encode()
+        pieces = [raw[i:i + 255] for i in range(0, len(raw), 255)] or [b""]
+        return dns.rdtypes.ANY.TXT.TXT(_IN, rdtype, pieces)
+    return dns.rdata.from_text(_IN, rdtype, value, origin=dns.name.root, relativize=False)
 
 
 @dataclass(frozen=True)
@@ -133,7 +148,7 @@ class Zone:
 
     def _put(self, owner: dns.name.Name, rdtype: dns.rdatatype.RdataType, value: str,
              ttl: int) -> Record:
-        rd = dns.rdata.from_text(_IN, rdtype, value, origin=dns.name.root, relativize=False)
+        rd = _rdata(rdtype, value)
         rds = self._data.get((owner, rdtype))
         if rds is None:
             rds = self._data[(owner, rdtype)] = dns.rdataset.Rdataset(_IN, rdtype)
@@ -170,8 +185,7 @@ class Zone:
                 removed += len(rds)
                 del self._data[key]
                 continue
-            rd = dns.rdata.from_text(_IN, key[1], value, origin=dns.name.root,
-                                    relativize=False)
+            rd = _rdata(key[1], value)
             if rd in rds:
                 rds.discard(rd)
                 removed += 1

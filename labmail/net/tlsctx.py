@@ -95,6 +95,8 @@ def parse_protocols(text: str) -> Tuple[Optional[ssl.TLSVersion], Optional[ssl.T
     # Python warns when a context is lowered to TLSv1/1.1): None means "no setting".
     low = span[0] if _ORDER.index(span[0]) >= _ORDER.index("TLSv1.2") else None
     high = None if span[-1] == "TLSv1.3" else span[-1]
+    if high in ("SSLv2", "SSLv3"):
+        raise ValueError(f"{text!r} leaves only SSLv2/SSLv3, which OpenSSL 3 no longer speaks")
     return (None if low is None else _VERSIONS[low],
             None if high is None else _VERSIONS[high])
 
