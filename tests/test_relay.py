@@ -1,0 +1,102 @@
+"""Mail crossing between lab hosts: MX lookups, relaying, deferral, flush, bounces."""
+from __future__ import annotations
+
+import email
+import smtplib
+
+from conftest import wait_for
+
+MSG = b"From: alice@example.com\r\nTo: bob@example.org\r\nSubject: across\r\n\r\nHello Bob\r\n"
+
+
+def _two(lab):
+    a = lab.add_host("mail.example.com", users={"alice": "x"})
+    b = lab.add_host("mail.example.org", users={"bob": "y"})
+    lab.start()
+    return a, b
+
+
+def _send(host, rcpt="bob@example.org", sender="alice@example.com", msg=MSG):
+    with smtplib.SMTP(*host.endpoints["smtp"], local_hostname="laptop") as s:
+        s.sendmail(sender, [rcpt], msg)
+
+
+def test_mail_relays_to_the_mx_of_the_other_domain(lab):
+    a, b = _two(lab)
+    _send(a)
+    lab.settle()
+    [msg] = [email.message_from_bytes(m.as_bytes()) for m in b.mailbox("bob")]
+    received = msg.get_all("Received")
+    assert len(received) == 2
+    assert " ".join(received[0].split()).startswith(
+        f"from mail.example.com (mail.example.com [{a.ip}]) by mail.example.org (labmail)")
+    log = a.maillog.read()
+    assert f"to=<bob@example.org>, relay=mail.example.org[{a.lab.host('mail.example.org').ip}]:" in log
+    assert "status=sent (250 2.0.0 Ok: queued as " in log
+
+
+def test_destination_down_defers_then_flush_delivers_once(lab):
+    a, b = _two(lab)
+    b.stop()
+    _send(a)
+    a.settle()
+    assert "status=deferred (connect to mail.example.org[" in a.maillog.read()
+    assert "Connection refused" in a.mailq()
+    assert a.mailq().splitlines()[0].startswith("-Queue ID-")
+    b.start()
+    a.flush()
+    assert wait_for(lambda: len(list((b.maildir_path("bob") / "new").iterdir())) == 1)
+    a.settle()
+    assert a.mailq() == "Mail queue is empty"
+    a.flush()
+    a.settle()
+    assert len(b.mailbox("bob")) == 1
+
+
+def test_unknown_remote_user_bounces_back_to_the_sender(lab):
+    a, b = _two(lab)
+    _send(a, rcpt="nobody@example.org")
+    lab.settle()
+    log = a.maillog.read()
+    assert "dsn=5.1.1, status=bounced (host mail.example.org[" in log
+    assert wait_for(lambda: len(a.mailbox("alice")) == 1)
+    [dsn] = list(a.mailbox("alice"))
+    assert dsn["From"] == "Mail Delivery System <MAILER-DAEMON@mail.example.com>"
+    assert dsn.get_content_type() == "multipart/report"
+
+
+def test_stranger_cannot_relay_but_inside_client_can(lab):
+    a, b = _two(lab)
+    s = smtplib.SMTP(*a.endpoints["smtp"], source_address=("127.0.0.9", 0))
+    s.ehlo("stranger")
+    s.mail("spam@example.net")
+    assert s.rcpt("bob@example.org") == (454, b"4.7.1 <bob@example.org>: Relay access denied")
+    s.quit()
+    _send(a)
+    lab.settle()
+    assert len(b.mailbox("bob")) == 1
+
+
+def test_queue_survives_a_restart(tmp_path):
+    import labmail
+    state = tmp_path / "state"
+    lab = labmail.Lab(ports="auto", state_dir=state, seed=3)
+    a = lab.add_host("mail.example.com", users={"alice": "x"})
+    b = lab.add_host("mail.example.org", users={"bob": "y"})
+    lab.start()
+    b.stop()
+    _send(a)
+    a.settle()
+    assert a.mailq().endswith("in 1 Request.")
+    lab.stop()
+    lab2 = labmail.Lab(ports="auto", state_dir=state, seed=4)
+    a2 = lab2.add_host("mail.example.com", users={"alice": "x"})
+    b2 = lab2.add_host("mail.example.org", users={"bob": "y"})
+    lab2.start()
+    try:
+        a2.flush()
+        assert wait_for(lambda: len(list((b2.maildir_path("bob") / "new").iterdir())) == 1)
+        a2.settle()
+        assert a2.mailq() == "Mail queue is empty"
+    finally:
+        lab2.stop()
