@@ -28,9 +28,12 @@ Wiring contract (for :class:`~labmail.host.Host`)
    computing ``delay`` and ``delays=a/b/c/d`` with the lab clock.  Agents
    may log their own extra lines (``connect to ...: Connection refused``).
    An exception from ``deliver`` counts as a temporary failure (4.3.0).
-   Agents should be idempotent per (queue id, recipient) where they can (a
-   crash after delivering but before the queue file is updated redelivers,
-   as in Postfix).
+   Exactly-once after a crash: a process killed after an agent delivered
+   but before qmgr removed/updated the queue file would deliver again (as
+   Postfix would).  qmgr marks such messages ``qf.recovered = True`` (they
+   were in ``active/`` at start-up); an agent stores ``qf.delivery_key(rcpt)``
+   with each delivered copy (e.g. in the Maildir file name) and, only when
+   ``qf.recovered``, first checks whether that key was already delivered.
 
 3. smtpd, after cleanup, makes the message durable *before* answering 250::
 
@@ -190,6 +193,7 @@ class QueueManager:
         self._runner: Optional[asyncio.Task] = None
         self._next_scan = 0.0
         self._flush = False
+        self._recovered: Set[str] = set()
         self.attempts = 0           # delivery attempts made (for lessons and tests)
 
     # -- lifecycle -------------------------------------------------------
@@ -202,6 +206,7 @@ class QueueManager:
         for qid in self.queue.ids_in("active"):
             try:
                 self.queue.move(self.queue.load(qid, "active"), "incoming")
+                self._recovered.add(qid)
             except (KeyError, QueueFileError, OSError):
                 continue
         self._next_scan = 0.0
@@ -321,6 +326,9 @@ class QueueManager:
         except (KeyError, QueueFileError, FileNotFoundError):
             return None
         qf.active_since = self.clock.timestamp()
+        if qf.queue_id in self._recovered:
+            self._recovered.discard(qf.queue_id)
+            qf.recovered = True
         return qf
 
     async def _deliver_message(self, item: Union[QueueFile, str]) -> None:

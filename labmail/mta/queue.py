@@ -117,11 +117,26 @@ class QueueFile:
     attrs: Dict[str, str] = field(default_factory=dict)
     #: when the queue manager moved it to ``active`` (not stored)
     active_since: Optional[float] = None
+    #: True when the file was found in ``active/`` at start-up: a crash may
+    #: have cut a delivery short *after* it happened (not stored)
+    recovered: bool = False
 
     @property
     def size(self) -> int:
         """The message size as Postfix counts it (content with CRLF ends)."""
         return len(self.content)
+
+    def delivery_key(self, rcpt: Recipient) -> str:
+        """A name unique to this (message, recipient): an agent that stores it
+        with the delivered copy can tell a redelivery after a crash.
+
+        >>> QueueFile("3F1A22C0E4B", "", [Recipient("a@x"), Recipient("b@x")]).delivery_key(Recipient("b@x"))
+        '3F1A22C0E4B.1'
+        """
+        for i, r in enumerate(self.recipients):
+            if r.address == rcpt.address:
+                return f"{self.queue_id}.{i}"
+        return f"{self.queue_id}.{rcpt.address}"
 
     def pending(self) -> List[Recipient]:
         """Recipients still to be delivered."""
