@@ -196,6 +196,26 @@ def test_query_over_udp_and_tcp(served):
     assert {e.transport for e in log} >= {"UDP", "TCP"}
 
 
+def d_port(result):
+    return result.server[1]
+
+
+def test_query_output_can_be_made_repeatable(loop):
+    from labmail.clock import Clock
+    outputs = []
+    for _ in range(2):
+        d = LabDNS(clock=Clock.fixed("2026-11-27T09:00:00+00:00"))
+        register_host(d, "mail.example.org", "127.0.0.3")
+        asyncio.run_coroutine_threadsafe(d.start("127.0.0.1", 0), loop).result(5)
+        try:
+            result = d.query("example.org", "MX")
+        finally:
+            asyncio.run_coroutine_threadsafe(d.stop(), loop).result(5)
+        assert ";; WHEN: Fri Nov 27 09:00:00 UTC 2026" in str(result)
+        outputs.append(result.format(stats=False).replace(f"-p {d_port(result)} ", ""))
+    assert outputs[0] == outputs[1] and "Query time" not in outputs[0]
+
+
 def test_several_queries_on_one_tcp_connection(served):
     import socket
     ip, port = served.address

@@ -35,10 +35,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import threading
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Deque, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Deque, Dict, List, Optional, Tuple
 
 import dns.exception
 import dns.flags
@@ -273,8 +274,12 @@ class LabDNS:
     """
 
     def __init__(self, *, ttl: int = 300, nameserver: str = "ns.lab.",
-                 query_log_size: int = 200) -> None:
+                 query_log_size: int = 200, clock: Any = None, seed: int = 53) -> None:
         self.ttl = ttl
+        self.clock = clock           # for the WHEN line of query()'s dig output
+        # Query ids of query(): seeded, so lesson outputs repeat (a resolver on the
+        # internet must use unpredictable ids; this one only talks to itself).
+        self._qids = random.Random(seed)
         self.nameserver = nameserver
         self.zones: Dict[dns.name.Name, Zone] = {}
         self.query_log: Deque[QueryLogEntry] = deque(maxlen=query_log_size)
@@ -502,20 +507,24 @@ class LabDNS:
         """Ask the running server, over the network, like ``dig``; blocking.
 
         Call it from notebook cells, not from code on the lab's loop (use
-        :meth:`aquery` there).  ``print()`` the result for dig's output.
+        :meth:`aquery` there).  ``print()`` the result for dig's output;
+        ``result.format(stats=False)`` leaves out the timing lines, for
+        outputs that must not change between runs.
 
         >>> lab.dns.query("example.org", "MX").answer      # doctest: +SKIP
         ['10 mail.example.org.']
         """
         from .resolver import query_server
-        return query_server(self._require_address(), name, rtype, tcp=tcp, timeout=timeout)
+        return query_server(self._require_address(), name, rtype, tcp=tcp, timeout=timeout,
+                            qid=self._qids.randrange(1, 65536), clock=self.clock)
 
     async def aquery(self, name: str, rtype: str = "A", *, tcp: bool = False,
                      timeout: float = 2.0) -> "QueryResult":
         """:meth:`query` for asyncio code."""
         from .resolver import aquery_server
         return await aquery_server(self._require_address(), name, rtype, tcp=tcp,
-                                   timeout=timeout)
+                                   timeout=timeout, qid=self._qids.randrange(1, 65536),
+                                   clock=self.clock)
 
     def _require_address(self) -> Tuple[str, int]:
         if self.address is None:

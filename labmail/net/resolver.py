@@ -315,6 +315,10 @@ class QueryResult:
     def answer(self) -> List[str]:
         return [rd.to_text() for rrset in self.message.answer for rd in rrset]
 
+    def format(self, *, stats: bool = True) -> str:
+        """dig's output; ``stats=False`` drops query time, server, date and size (``+nostats``)."""
+        return format_dig(self, stats=stats)
+
     def short(self) -> str:
         """``dig +short``: one value a line."""
         return "".join(v + "\n" for v in self.answer)
@@ -329,15 +333,25 @@ class QueryResult:
         return f"<QueryResult {self.name} {self.rtype} {self.status}: {self.answer}>"
 
 
-def _make_query(name: str, rtype: str) -> dns.message.Message:
+def _make_query(name: str, rtype: str, qid: Optional[int]) -> dns.message.Message:
     q = dns.message.make_query(_absolute(name), rtype, use_edns=0, payload=1232)
+    if qid is not None:
+        q.id = qid
     return q
 
 
+def _when(clock: Any) -> _dt.datetime:
+    return clock.now() if clock is not None else _dt.datetime.now(_dt.timezone.utc)
+
+
 def query_server(server: Tuple[str, int], name: str, rtype: str = "A", *, tcp: bool = False,
-                 timeout: float = 2.0) -> QueryResult:
-    """Send one query to *server* over UDP (or TCP) and return the result; blocking."""
-    q = _make_query(name, rtype)
+                 timeout: float = 2.0, qid: Optional[int] = None,
+                 clock: Any = None) -> QueryResult:
+    """Send one query to *server* over UDP (or TCP) and return the result; blocking.
+
+    *qid* fixes the query id (random otherwise); *clock* dates the result.
+    """
+    q = _make_query(name, rtype, qid)
     start = time.monotonic()
     if tcp:
         resp = dns.query.tcp(q, server[0], timeout=timeout, port=server[1])
@@ -345,13 +359,14 @@ def query_server(server: Tuple[str, int], name: str, rtype: str = "A", *, tcp: b
         resp = dns.query.udp(q, server[0], timeout=timeout, port=server[1])
     ms = int((time.monotonic() - start) * 1000)
     return QueryResult(_absolute(name).to_text(), rtype.upper(), server, "TCP" if tcp else "UDP",
-                       resp, ms, size=len(resp.to_wire()))
+                       resp, ms, when=_when(clock), size=len(resp.to_wire()))
 
 
 async def aquery_server(server: Tuple[str, int], name: str, rtype: str = "A", *,
-                        tcp: bool = False, timeout: float = 2.0) -> QueryResult:
+                        tcp: bool = False, timeout: float = 2.0, qid: Optional[int] = None,
+                        clock: Any = None) -> QueryResult:
     """:func:`query_server` for asyncio code."""
-    q = _make_query(name, rtype)
+    q = _make_query(name, rtype, qid)
     start = time.monotonic()
     if tcp:
         resp = await dns.asyncquery.tcp(q, server[0], timeout=timeout, port=server[1])
@@ -359,7 +374,7 @@ async def aquery_server(server: Tuple[str, int], name: str, rtype: str = "A", *,
         resp = await dns.asyncquery.udp(q, server[0], timeout=timeout, port=server[1])
     ms = int((time.monotonic() - start) * 1000)
     return QueryResult(_absolute(name).to_text(), rtype.upper(), server, "TCP" if tcp else "UDP",
-                       resp, ms, size=len(resp.to_wire()))
+                       resp, ms, when=_when(clock), size=len(resp.to_wire()))
 
 
 def _section(title: str, rrsets: List[Any]) -> List[str]:
@@ -407,7 +422,7 @@ def format_dig(result: QueryResult, *, command: Optional[str] = None, stats: boo
     lines += _section("AUTHORITY", m.authority)
     lines += _section("ADDITIONAL", m.additional)
     if stats:
-        when = result.when.strftime("%a %b %d %H:%M:%S UTC %Y")
+        when = result.when.strftime("%a %b %d %H:%M:%S %Z %Y")
         lines += [f";; Query time: {result.elapsed_ms} msec",
                   f";; SERVER: {ip}#{port}({ip}) ({result.transport})",
                   f";; WHEN: {when}", f";; MSG SIZE  rcvd: {result.size}", ""]
