@@ -1,0 +1,226 @@
+"""Checks for the lessons' exercises: pass quietly, or explain what went wrong.
+
+Each ``check_*`` function looks at what really happened in the lab (the
+server's transcripts, the files in the Maildirs) and either returns a
+:class:`Passed` note, or raises :class:`CheckFailed` whose message is a hint
+phrased in terms of mail — what the server saw, and where to look — not in
+terms of Python.
+
+>>> check_envelope(host, "bob@example.org", ["alice@example.com"])   # doctest: +SKIP
+Correct: the server received MAIL FROM:<bob@example.org> and RCPT TO:<alice@example.com>.
+"""
+from __future__ import annotations
+
+import email.message
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterable, List, Optional, Sequence
+
+from .notebook.render import messages, wait_idle
+from .notebook.smtp_diagram import command_pairs, verb
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .host import Host
+
+__all__ = ["CheckFailed", "Passed", "Transaction", "transactions", "check_envelope",
+           "check_blind_copy", "check_dot_stuffing"]
+
+#: header fields the servers add on the way (trace fields, RFC 5321 §4.4)
+TRACE_FIELDS = {"received", "return-path", "delivered-to"}
+
+_ADDRESS = re.compile(r"<([^>]*)>")
+
+
+class CheckFailed(AssertionError):
+    """An exercise is not solved yet; the message says why and what to try."""
+
+
+class Passed:
+    """A successful check: shows as its message in the notebook."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def __repr__(self) -> str:
+        return self.message
+
+    __str__ = __repr__
+
+
+@dataclass
+class Transaction:
+    """One mail transaction as the server saw it (MAIL, RCPTs, DATA)."""
+
+    sender: str
+    accepted: List[str] = field(default_factory=list)
+    refused: List[str] = field(default_factory=list)
+    queue_id: Optional[str] = None     # set when the message was accepted
+
+    @property
+    def delivered(self) -> bool:
+        """True when the server answered 250 after the message content."""
+        return self.queue_id is not None
+
+
+def _address(command_line: str) -> str:
+    m = _ADDRESS.search(command_line)
+    return m.group(1) if m else command_line.split(":", 1)[-1].strip()
+
+
+def transactions(host: "Host") -> List[Transaction]:
+    """Every mail transaction in *host*'s SMTP transcripts, oldest first."""
+    out: List[Transaction] = []
+    for transcript in host.transcripts("smtp"):
+        current: Optional[Transaction] = None
+        for command, code, reply in command_pairs(str(ln) for ln in transcript.lines):
+            word = verb(command)
+            if word == "MAIL" and code == 250:
+                current = Transaction(_address(command))
+                out.append(current)
+            elif word == "RCPT" and current is not None:
+                (current.accepted if code == 250 else current.refused).append(_address(command))
+            elif word == "CONTENT" and current is not None:
+                if code == 250:
+                    current.queue_id = reply.rsplit(" ", 1)[-1]
+                current = None
+            elif word in ("RSET", "EHLO", "HELO"):
+                current = None
+    return out
+
+
+def _last_delivered(host: "Host") -> Transaction:
+    wait_idle(host)
+    done = [t for t in transactions(host) if t.delivered]
+    if not done:
+        raise CheckFailed(
+            f"{host.hostname} has not accepted any message yet.  A message is accepted "
+            "when the server answers 250 to the end of DATA.  Run your cell, then look "
+            "at print(host.last_transcript()) to see how far the dialogue got.")
+    return done[-1]
+
+
+def _norm(addresses: Iterable[str]) -> List[str]:
+    return sorted({a.strip().strip("<>").lower() for a in addresses})
+
+
+def check_envelope(host: "Host", sender: str, recipients: Sequence[str]) -> Passed:
+    """The last message *host* accepted had this envelope sender and these recipients.
+
+    >>> check_envelope(host, "bob@example.org", ["alice@example.com"])  # doctest: +SKIP
+    """
+    t = _last_delivered(host)
+    want_from, got_from = sender.strip("<>").lower(), t.sender.lower()
+    if got_from != want_from:
+        raise CheckFailed(
+            f"The envelope sender was MAIL FROM:<{t.sender}>, but the exercise wants "
+            f"<{sender}>.  The envelope sender is what your client says in MAIL FROM "
+            "(smtplib: the first argument of sendmail()); the From: header in the text "
+            "does not set it.")
+    want, got = _norm(recipients), _norm(t.accepted)
+    missing = [a for a in want if a not in got]
+    extra = [a for a in got if a not in want]
+    if missing:
+        refused = [a for a in t.refused if a.lower() in missing]
+        why = (f"  The server refused {', '.join('<' + a + '>' for a in refused)}: "
+               "read its reply in the transcript." if refused else
+               "  Only envelope recipients (RCPT TO; smtplib: the second argument of "
+               "sendmail()) get a copy: To: and Cc: headers are not read by the server.")
+        raise CheckFailed(
+            f"Queue id {t.queue_id} was accepted for {', '.join('<' + a + '>' for a in got)} "
+            f"but not for {', '.join('<' + a + '>' for a in missing)}.{why}")
+    if extra:
+        raise CheckFailed(
+            f"Queue id {t.queue_id} also went to {', '.join('<' + a + '>' for a in extra)}, "
+            "which the exercise did not ask for: every RCPT TO the server accepts gets a copy.")
+    rcpts = " ".join(f"RCPT TO:<{a}>" for a in t.accepted)
+    return Passed(f"Correct: the server received MAIL FROM:<{t.sender}> and {rcpts} "
+                  f"(queued as {t.queue_id}).")
+
+
+def _queue_id(msg: email.message.Message) -> Optional[str]:
+    received = " ".join(str(msg.get("Received", "")).split())
+    m = re.search(r" id ([0-9A-Za-z]+)", received)
+    return m.group(1) if m else None
+
+
+def _newest(host: "Host", user: str) -> Optional[email.message.Message]:
+    found = messages(host, user)
+    return found[-1][1] if found else None
+
+
+def check_blind_copy(host: "Host", visible: str = "alice@example.com",
+                     hidden: str = "bob@example.com") -> Passed:
+    """One message went to *visible* and, blind, to *hidden* (named in no header).
+
+    >>> check_blind_copy(host)                                        # doctest: +SKIP
+    """
+    t = _last_delivered(host)
+    accepted = _norm(t.accepted)
+    hidden_l, visible_l = hidden.lower(), visible.lower()
+    if hidden_l not in accepted or visible_l not in accepted:
+        lacking = [a for a in (visible_l, hidden_l) if a not in accepted]
+        raise CheckFailed(
+            f"Your last message (queue id {t.queue_id}) went to "
+            f"{', '.join('<' + a + '>' for a in accepted)} only; it must go to both "
+            f"<{visible}> and <{hidden}> in ONE transaction.  Missing: "
+            f"{', '.join('<' + a + '>' for a in lacking)}.  Give both addresses as "
+            "envelope recipients (RCPT TO; the second argument of sendmail()).")
+    for user, addr in ((visible_l.split("@")[0], visible), (hidden_l.split("@")[0], hidden)):
+        msg = _newest(host, user)
+        if msg is None or _queue_id(msg) != t.queue_id:
+            raise CheckFailed(f"<{addr}>'s Maildir has no copy of queue id {t.queue_id}; "
+                              "did the server answer 250 after DATA?")
+    msg = _newest(host, hidden_l.split("@")[0])
+    assert msg is not None
+    shown = [f"{name}: {value}" for name, value in msg.items()
+             if name.lower() not in TRACE_FIELDS and hidden_l in str(value).lower()]
+    if shown:
+        raise CheckFailed(
+            f"<{hidden}> got the message, but is named in the text every reader sees: "
+            f"{'; '.join(shown)}.  A blind copy names its reader only in the envelope "
+            "(RCPT TO); leave the address out of the To:/Cc: headers.")
+    to = str(msg.get("To", ""))
+    if visible_l not in to.lower():
+        raise CheckFailed(
+            f"The To: header is {to!r}: readers should see <{visible}> there.  "
+            "Write it into the message text as a To: line.")
+    return Passed(f"Correct: one transaction (queue id {t.queue_id}) with two RCPT TO; "
+                  f"the headers name only <{visible}>, so <{hidden}> stays hidden.")
+
+
+def _body_lines(msg: email.message.Message) -> List[str]:
+    payload = msg.get_payload(decode=True) or b""
+    return payload.decode("utf-8", "replace").replace("\r\n", "\n").rstrip("\n").split("\n")
+
+
+def check_dot_stuffing(host: "Host", user: str = "alice", subject: str = "Dots",
+                       body: Sequence[str] = ("before", ".", "after")) -> Passed:
+    """*user* received a message *subject* whose body is exactly *body* lines.
+
+    >>> check_dot_stuffing(host)                                      # doctest: +SKIP
+    """
+    wait_idle(host)
+    found = [m for _, m in messages(host, user) if str(m.get("Subject", "")) == subject]
+    if not found:
+        raise CheckFailed(
+            f"{user} has no message with 'Subject: {subject}' yet.  Check the header line "
+            "(and the empty line after the headers), and that the server answered 250 "
+            "after your final '.' line: print(host.last_transcript()).")
+    got = _body_lines(found[-1])
+    want = list(body)
+    if got == want:
+        return Passed(f"Correct: the body arrived as {want}: the lone '.' survived "
+                      "because you sent it as '..'.")
+    cut = want[:want.index(".")] if "." in want else None
+    if got == cut:
+        raise CheckFailed(
+            f"Only {got} arrived.  The server took your line '.' as the END of the message "
+            "and queued what came before it; the lines after it were read as commands "
+            "(look for 502 in the transcript).  A content line that starts with '.' must "
+            "be sent with one more '.' in front (RFC 5321 §4.5.2): send '..'.")
+    if ".." in got:
+        raise CheckFailed(
+            f"The body arrived as {got}: one dot too many.  The server removes exactly one "
+            "leading dot; if your client already adds it (smtplib does), don't add "
+            "another.  Over a raw socket, send '..' once.")
+    raise CheckFailed(f"The body arrived as {got}, but the exercise wants {want}.")
