@@ -257,3 +257,27 @@ def test_many_concurrent_messages_each_delivered_once(tmp_path):
     rig = run(main())
     assert sorted(c[1] for c in rig.agent.calls) == sorted(f"u{i}@example.org" for i in range(200))
     assert len(rig.queue) == 0
+
+
+def test_local_bounce_dsn_has_x_postfix_diagnostic(tmp_path):
+    seen = []
+
+    async def agent(qf, rcpt):
+        if qf.sender == "":
+            seen.append(qf.content)
+            return Outcome("sent", "2.0.0", "local", "delivered to maildir", program="postfix/local")
+        return Outcome("bounced", "5.1.1", "local", 'unknown user: "nobody"', program="postfix/local")
+
+    async def main():
+        rig = Rig(tmp_path, agent)
+        await rig.qmgr.start()
+        await rig.send(rcpts=("nobody@mail.example.com",))
+        await rig.qmgr.idle()
+        await rig.qmgr.stop()
+        return rig
+    rig = run(main())
+    dsn = seen[0].decode()
+    assert 'Diagnostic-Code: X-Postfix; unknown user: "nobody"' in dsn
+    assert '<nobody@mail.example.com>: unknown user: "nobody"' in dsn
+    assert "From: Mail Delivery System <MAILER-DAEMON@example.com>" in dsn
+    assert "postfix/local[" in rig.log.read()

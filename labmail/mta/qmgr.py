@@ -387,7 +387,9 @@ class QueueManager:
             orig_to=rcpt.original if out.to and rcpt.original != out.to else None))
         rcpt.status = {"deferred": "pending"}.get(out.status, out.status)
         rcpt.dsn, rcpt.reason, rcpt.relay = out.dsn, out.text, out.relay
-        rcpt.diag, rcpt.remote_mta = out.diag, out.remote_mta
+        # Postfix's DSN names a local agent's failure "X-Postfix; <reason>".
+        local_diag = f"X-Postfix; {out.text}" if out.program == logfmt.LOCAL else ""
+        rcpt.diag, rcpt.remote_mta = out.diag or local_diag, out.remote_mta
 
     async def _bounce(self, qf: QueueFile, failed: List[Recipient]) -> None:
         if qf.sender == "":
