@@ -222,8 +222,9 @@ class Zone:
         if rds is None:
             return None
         rrset = dns.rrset.RRset(owner, _IN, rdtype)
-        # A fixed order (sorted) keeps lesson outputs stable; real servers rotate them.
-        for rd in sorted(rds, key=lambda r: r.to_text()):
+        # A fixed order keeps lesson outputs stable (real servers rotate RRsets).
+        # Canonical DNSSEC order (RFC 4034 §6.3) sorts MX by preference, A numerically.
+        for rd in sorted(rds):
             rrset.add(rd, rds.ttl)
         return rrset
 
