@@ -251,3 +251,31 @@ def _fixed_mx(answer):
     async def mx(domain):
         return answer
     return mx
+
+
+def test_starttls_when_offered(tmp_path):
+    import ssl
+    from labmail.net.certs import cert_pem, generate_key, key_pem, self_signed
+    cert, key = self_signed("mx.example.org", key=generate_key("ec"))
+    (tmp_path / "c.pem").write_bytes(cert_pem(cert))
+    (tmp_path / "k.pem").write_bytes(key_pem(key))
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(tmp_path / "c.pem", tmp_path / "k.pem")
+    client_ctx = ssl.create_default_context()
+    client_ctx.check_hostname = False
+    client_ctx.verify_mode = ssl.CERT_NONE
+
+    async def main():
+        peer = Peer()
+        server = await asyncio.get_running_loop().create_server(
+            lambda: SMTP(peer, hostname="mx.example.org", tls_context=server_ctx), "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        log = MailLog_()
+        qf, r = message()
+        out = await transport({"127.0.0.1": port}, tls_context=client_ctx, maillog=log).deliver(qf, r)
+        server.close()
+        return out, log, peer
+    out, log, peer = run(main())
+    assert out.status == "sent" and len(peer.got) == 1
+    assert log.lines[0][1].startswith("Anonymous TLS connection established to mx.example.org[127.0.0.1]:")
+    assert " with cipher " in log.lines[0][1]
