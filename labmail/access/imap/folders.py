@@ -16,7 +16,7 @@ import re
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Set
 
 from ...store.base import FolderExists, NoSuchFolder, StoreError
-from .parser import Command
+from .parser import STATUS_ITEMS, Command
 from .response import Atom, Response, encode, mutf7_decode, untagged
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -26,6 +26,7 @@ __all__ = ["FolderCommands", "list_regex", "mailbox_value"]
 
 _ATOM_RE = re.compile(r"[^(){ %*\"\\\]\x00-\x1f\x7f]+\Z")
 SYSTEM_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
+_SYSTEM_BY_LOWER = {f.lower(): f for f in SYSTEM_FLAGS}
 
 
 def mailbox_value(name: str) -> Any:
@@ -222,7 +223,7 @@ class FolderCommands:
             "HIGHESTMODSEQ": box.highestmodseq,
         }
         out: List[Any] = []
-        for item in items:
+        for item in sorted(set(items), key=STATUS_ITEMS.index):   # Dovecot's fixed order
             out += [Atom(item), values[item]]
         self.send(untagged("STATUS", encode(mailbox_value(box.name)), encode(out)))
         self.finish(cmd, "status_ok")
@@ -242,15 +243,22 @@ class FolderCommands:
         except NoSuchFolder:
             self.send(self.reply(cmd.tag, "trycreate", name))
             return False
-        uid = box.append(message, flags, when)
+        uid = box.append(message, self.canonical_flags(flags) - {"\\Recent"}, when)
         self.finish(cmd, "append_ok", box.uidvalidity, uid)
         return True
 
     def invalid_flags(self, flags: Any) -> Optional[str]:
+        """The first flag that looks like a system flag but is none (Dovecot upper-cases it)."""
         for f in flags:
-            if f.startswith("\\") and f not in SYSTEM_FLAGS:
-                return f
+            if f.startswith("\\") and f.lower() not in _SYSTEM_BY_LOWER:
+                return f.upper()
         return None
+
+    @staticmethod
+    def canonical_flags(flags: Any) -> frozenset:
+        """``\\SEEN`` and ``\\seen`` mean ``\\Seen`` (system flags are case-insensitive)."""
+        return frozenset(_SYSTEM_BY_LOWER.get(f.lower(), f) if f.startswith("\\") else f
+                         for f in flags)
 
     # -- NAMESPACE / ENABLE ------------------------------------------------------------
     def cmd_namespace(self, cmd: Command) -> bool:

@@ -190,7 +190,9 @@ def matches(key: tuple, c: Candidate, max_seq: int, max_uid: int) -> bool:
         day = c.internaldate.date() if c.internaldate else None
         return _cmp_date(word, day, key[1])
     if word in ("SENTBEFORE", "SENTON", "SENTSINCE"):
-        return _cmp_date(word, _sent_date(c.message()), key[1])
+        # like Dovecot, a message without a usable Date: counts as sent when received
+        sent = _sent_date(c.message()) or (c.internaldate.date() if c.internaldate else None)
+        return _cmp_date(word, sent, key[1])
     if word in ("FROM", "TO", "CC", "BCC", "SUBJECT"):
         return _header_has(c.message(), word, key[1].casefold())
     if word == "HEADER":

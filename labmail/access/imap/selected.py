@@ -305,7 +305,7 @@ class SelectedCommands:
             self.condstore = True
         box = self.box
         assert box is not None
-        wanted = frozenset(flags)
+        wanted = self.canonical_flags(flags) - {"\\Recent"}
         modified: List[int] = []
         done: List[Tuple[int, int]] = []
         for seq, uid in targets:
@@ -316,9 +316,10 @@ class SelectedCommands:
                 modified.append(uid if cmd.uid else seq)
                 continue
             new = wanted if mode == "" else (m.flags | wanted if mode == "+" else m.flags - wanted)
+            if new == m.flags:
+                continue            # Dovecot reports only messages that changed
             try:
-                if new != m.flags:
-                    box.set_flags(uid, new)
+                box.set_flags(uid, new)
             except NoSuchMessage:
                 continue
             done.append((seq, uid))

@@ -1,0 +1,256 @@
+"""Differential tests: the same IMAP sessions against real Dovecot 2.3 and labmail.
+
+Dovecot runs on loopback with a throw-away configuration (passwd-file,
+Maildir under the test's temporary directory).  Both servers get the same
+sample messages (APPENDed with the same date) and the same commands; the
+tagged results and the FETCH data must agree.  Skipped when dovecot is absent.
+"""
+from __future__ import annotations
+
+import os
+import pwd
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from labmail.access.imap.samples import SAMPLES
+
+from test_imap_server import FakeHost, LoopThread, start_imap_server  # noqa: E402
+
+pytestmark = pytest.mark.realtool
+
+DOVECOT = shutil.which("dovecot") or ("/usr/sbin/dovecot" if os.path.exists("/usr/sbin/dovecot") else None)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _mail_user() -> pwd.struct_passwd:
+    if os.geteuid() != 0:
+        return pwd.getpwuid(os.geteuid())
+    for name in ("vmail", "mail", "nobody"):
+        try:
+            return pwd.getpwnam(name)
+        except KeyError:
+            continue
+    pytest.skip("no unprivileged user for dovecot's mail processes")
+
+
+@pytest.fixture(scope="module")
+def dovecot(tmp_path_factory):
+    if DOVECOT is None:
+        pytest.skip("dovecot not installed; apt-get install dovecot-imapd")
+    # dovecot's auth and mail processes run as other users: pytest's 0700 tmp
+    # directories are closed to them, so use a world-readable one of our own
+    root = Path(tempfile.mkdtemp(prefix="labmail-dovecot-"))
+    os.chmod(root, 0o755)
+    user = _mail_user()
+    mail = root / "mail"
+    mail.mkdir()
+    os.chown(mail, user.pw_uid, user.pw_gid) if os.geteuid() == 0 else None
+    port = _free_port()
+    (root / "users").write_text("alice:{PLAIN}secret::::::\n")
+    me = pwd.getpwuid(os.geteuid()).pw_name
+    internal = "" if os.geteuid() == 0 else f"default_internal_user = {me}\ndefault_login_user = {me}\n"
+    conf = f"""base_dir = {root}/run
+state_dir = {root}/state
+log_path = {root}/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+mail_location = maildir:{mail}/%u/Maildir
+{internal}passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {root}/users
+}}
+userdb {{
+  driver = static
+  args = uid={user.pw_uid} gid={user.pw_gid} home={mail}/%u
+}}
+service imap-login {{
+  inet_listener imap {{
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service anvil {{
+  chroot =
+}}
+namespace inbox {{
+  inbox = yes
+  separator = .
+  mailbox Drafts {{
+    special_use = \\Drafts
+    auto = subscribe
+  }}
+  mailbox Junk {{
+    special_use = \\Junk
+    auto = subscribe
+  }}
+  mailbox Sent {{
+    special_use = \\Sent
+    auto = subscribe
+  }}
+  mailbox Trash {{
+    special_use = \\Trash
+    auto = subscribe
+  }}
+}}
+"""
+    (root / "dovecot.conf").write_text(conf)
+    proc = subprocess.Popen([DOVECOT, "-F", "-c", str(root / "dovecot.conf")],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            if proc.poll() is not None:
+                pytest.skip("dovecot did not start: " + proc.stdout.read().decode()[-500:])
+            time.sleep(0.1)
+    else:
+        proc.kill()
+        pytest.skip("dovecot did not listen in time")
+    yield port
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def labmail_port(tmp_path_factory):
+    root = tmp_path_factory.mktemp("labmail")
+    host = FakeHost(root)
+    host.add_user("alice", "secret")
+    lt = LoopThread()
+    server = lt.run(start_imap_server(host, "127.0.0.1", 0))
+    yield server.sockets[0].getsockname()[1]
+    server.close()
+    lt.stop()
+
+
+class Raw:
+    """A minimal client that keeps every byte of each response."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        self.buf = b""
+        self.n = 0
+        self._read_until(rb"\r\n")
+
+    def _read_until(self, pattern: bytes) -> bytes:
+        deadline = time.monotonic() + 10
+        while True:
+            m = re.search(pattern, self.buf)
+            if m:
+                out, self.buf = self.buf[:m.end()], self.buf[m.end():]
+                return out
+            if time.monotonic() > deadline:
+                raise TimeoutError(self.buf[-200:])
+            self.buf += self.sock.recv(65536)
+
+    def cmd(self, text: bytes) -> bytes:
+        self.n += 1
+        tag = b"T%d" % self.n
+        self.sock.sendall(tag + b" " + text + b"\r\n")
+        return self._read_until(rb"(?:^|\r\n)" + tag + rb" (?:OK|NO|BAD)[^\r]*\r\n")
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _normalise(out: bytes) -> bytes:
+    # Dovecot appends " (0.001 + 0.000 secs)." to tagged replies; compare the texts
+    out = re.sub(rb" \(\d+\.\d+ \+ \d+\.\d+(?: \+ \d+\.\d+)? secs\)\.", b"", out)
+    out = re.sub(rb"(?m)^(T\d+ [^\r]*?)\.?\r$", rb"\1\r", out)
+    out = re.sub(rb"UIDVALIDITY \d+", b"UIDVALIDITY X", out)
+    out = re.sub(rb"(APPENDUID|COPYUID) \d+", rb"\1 X", out)
+    out = re.sub(rb"T\d+ ", b"T ", out)
+    return out
+
+
+def _prepare(port: int) -> Raw:
+    c = Raw(port)
+    c.cmd(b"LOGIN alice secret")
+    c.cmd(b"SELECT INBOX")
+    c.cmd(b"STORE 1:* +FLAGS.SILENT (\\Deleted)")
+    c.cmd(b"EXPUNGE")
+    for raw in SAMPLES.values():
+        data = raw.replace(b"\n", b"\r\n")
+        c.cmd(b'APPEND INBOX (\\Seen) "27-Nov-2026 09:00:00 +0000" {%d+}\r\n' % len(data) + data)
+    c.cmd(b"SELECT INBOX")
+    return c
+
+
+FETCHES = [
+    b"ENVELOPE", b"BODYSTRUCTURE", b"BODY", b"RFC822.SIZE", b"INTERNALDATE",
+    b"BODY.PEEK[]", b"BODY.PEEK[HEADER]", b"BODY.PEEK[TEXT]", b"RFC822.HEADER",
+    b"BODY.PEEK[1]", b"BODY.PEEK[1.MIME]", b"BODY.PEEK[2]", b"BODY.PEEK[2.MIME]",
+    b"BODY.PEEK[2.HEADER]", b"BODY.PEEK[2.TEXT]", b"BODY.PEEK[2.1]", b"BODY.PEEK[2.2]",
+    b"BODY.PEEK[2.2.1]", b"BODY.PEEK[3]", b"BODY.PEEK[HEADER.FIELDS (From Subject X-Missing)]",
+    b"BODY.PEEK[HEADER.FIELDS.NOT (From Subject)]", b"BODY.PEEK[TEXT]<10.20>",
+    b"BODY.PEEK[]<0.1>", b"BODY.PEEK[1]<5000.10>",
+]
+
+
+@pytest.mark.parametrize("item", FETCHES, ids=[f.decode() for f in FETCHES])
+def test_fetch_data_equal(dovecot, labmail_port, item):
+    outs = []
+    for port in (dovecot, labmail_port):
+        c = _prepare(port)
+        outs.append(_normalise(c.cmd(b"FETCH 1:* (" + item + b")")))
+        c.close()
+    assert outs[1] == outs[0]
+
+
+SESSION = [
+    b"CREATE Work", b"CREATE Work", b"CREATE Work.Sub", b'LIST "" *', b'LIST "" %',
+    b'LIST "" Work.%', b'LSUB "" *', b"STATUS Work (MESSAGES UNSEEN UIDNEXT)",
+    b"SUBSCRIBE Work", b'LSUB "" W*', b"UNSUBSCRIBE Work", b"RENAME Work.Sub Work.Other",
+    b"RENAME Nope X", b"DELETE Nope", b"SELECT Nope", b"SELECT INBOX",
+    b"SEARCH ALL", b"SEARCH FROM alice", b"SEARCH OR SUBJECT lunch SUBJECT report",
+    b"SEARCH NOT SEEN", b"SEARCH SEEN", b"SEARCH LARGER 700", b"SEARCH HEADER Message-ID att-3",
+    b"SEARCH SENTSINCE 28-Nov-2026", b"SEARCH SENTBEFORE 28-Nov-2026", b"SEARCH 2:4 NOT 3",
+    b"SEARCH TEXT Berlin", b"SEARCH BODY lunch", b"SEARCH CC dave", b"SEARCH TO bob",
+    b"SEARCH CHARSET UTF-8 SUBJECT caf", b"SEARCH BADKEY", b"SEARCH ON 27-Nov-2026",
+    b"STORE 1 FLAGS (\\Flagged)", b"STORE 2 -FLAGS (\\Seen)", b"STORE 3 +FLAGS.SILENT (\\Answered)",
+    b"FETCH 1:3 FLAGS", b"SEARCH UNSEEN", b"SEARCH FLAGGED", b"SEARCH ANSWERED",
+    b"COPY 1:2 Work", b"COPY 1 Nope", b"FETCH 99 FLAGS", b"STORE 1 +FLAGS (\\Bogus)",
+    b"STORE 4 +FLAGS (\\Deleted)", b"EXPUNGE", b"FETCH 1:* (FLAGS)", b"NAMESPACE",
+    b"DELETE Work.Other", b"DELETE INBOX", b"UNSELECT", b"CLOSE",
+]
+
+
+def test_session_results_equal(dovecot, labmail_port):
+    results = []
+    for port in (dovecot, labmail_port):
+        c = _prepare(port)
+        for name in (b"Work.Other", b"Work.Sub", b"Work"):
+            c.cmd(b"DELETE " + name)
+        results.append([_normalise(c.cmd(line)) for line in SESSION])
+        c.close()
+    diffs = []
+    for line, theirs, ours in zip(SESSION, *results):
+        if line.startswith((b"LIST", b"LSUB")):
+            # same mailboxes and attributes; Dovecot orders by creation, we sort
+            theirs, ours = sorted(theirs.split(b"\r\n")), sorted(ours.split(b"\r\n"))
+        if ours != theirs:
+            diffs.append((line, theirs, ours))
+    assert not diffs, "\n".join(f"{l!r}\n  dovecot: {t!r}\n  labmail: {o!r}" for l, t, o in diffs)
