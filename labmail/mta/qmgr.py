@@ -361,11 +361,15 @@ class QueueManager:
             if not self.queue.path("active", qf.queue_id).exists():
                 return                              # taken away (postsuper) meanwhile
             # Rewrite in place, then rename: there is never a second copy.
-            self.queue.write(qf)
-            self.queue.move(qf, "deferred", durable=True)
+            # The fsyncs run off the loop so a pile of deferrals never stalls it.
+            await asyncio.get_running_loop().run_in_executor(None, self._defer_file, qf)
         else:
             self.queue.remove(qf)
             self._log(logfmt.QMGR, logfmt.removed(qf.queue_id))
+
+    def _defer_file(self, qf: QueueFile) -> None:
+        self.queue.write(qf)
+        self.queue.move(qf, "deferred", durable=True)
 
     async def _attempt(self, qf: QueueFile, rcpt: Recipient) -> None:
         start = self.clock.timestamp()
