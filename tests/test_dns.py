@@ -103,6 +103,37 @@ def test_unquoted_txt_is_one_string_and_long_ones_are_split(served):
     assert served.remove("spf.example.org", "TXT", "v=spf1 mx -all") == 1
 
 
+def test_zone_file_is_read_like_bind(served):
+    zone = served.load_zone(
+        "$ORIGIN example.net.\n"
+        "$TTL 600\n"
+        "@        IN SOA ns.example.net. root.example.net. ( 7 3600 600 86400 300 )\n"
+        "@        IN MX  10 mx1\n"
+        "@        IN MX  20 mx2.example.net.\n"
+        "mx1      IN A   127.0.0.11\n"
+        "mx2  60  IN A   127.0.0.12\n", "example.net")
+    assert [r.value.split()[2] for r in zone.records() if r.rtype == "SOA"] != ["7"]
+    r = LabResolver(*served.address)
+    assert [(h.preference, h.name, h.addresses) for h in r.mx_hosts("example.net")] == [
+        (10, "mx1.example.net", ("127.0.0.11",)), (20, "mx2.example.net", ("127.0.0.12",))]
+    assert [x.ttl for x in served.records("mx2.example.net")] == [60]
+    served.load_zone("@ IN MX 5 only\nonly IN A 127.0.0.13\n", "example.net")
+    assert [h.name for h in r.mx_hosts("example.net")] == ["only.example.net"]
+
+
+@pytest.mark.parametrize("text, line", [
+    ("mail IN A 127.0.0.300\n", 1),
+    ("$TTL 300\nmail IN A 127.0.0.1\nx IN MX mail\ny IN A 127.0.0.1\n", 3),
+    ("x IN BOGUS 1\n", 1),
+    ("\n\nx IN A\n\n", 3),
+])
+def test_zone_file_errors_name_the_line(text, line):
+    from labmail.errors import ConfigError
+    with pytest.raises(ConfigError) as err:
+        LabDNS().load_zone(text, "example.org", path="/etc/bind/db.example.org")
+    assert err.value.line == line and err.value.path == "/etc/bind/db.example.org"
+
+
 def test_bad_record_is_a_clear_error():
     with pytest.raises(Exception):
         LabDNS().add("example.org", "MX", "mail.example.org")     # preference missing

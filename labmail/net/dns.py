@@ -348,6 +348,51 @@ class LabDNS:
             return [r for z in sorted(self.zones.values(), key=lambda z: z.origin.to_text())
                     for r in z.records(name)]
 
+    def load_zone(self, text: str, origin: str, *, path: str = "<zone file>",
+                  replace: bool = True) -> Zone:
+        """Read a BIND-style zone file into the zone *origin*; returns the zone.
+
+        ``$ORIGIN``, ``$TTL``, ``@`` and names relative to the origin work as in
+        ``/etc/bind/db.example.org``.  SOA records in the text are skipped (the
+        zone keeps its own, whose serial counts edits).  With *replace* the
+        zone's other records go first, as reloading a zone file does.
+        Mistakes raise :class:`~labmail.errors.ConfigError` with the line.
+
+        >>> z = LabDNS().load_zone("$TTL 300\\n"
+        ...                        "@     IN MX 10 mail\\n"
+        ...                        "mail  IN A  127.0.0.3\\n", "example.org")
+        >>> [r.value for r in z.records() if r.rtype in ("MX", "A")]
+        ['10 mail.example.org.', '127.0.0.3']
+        """
+        import dns.zone
+
+        from ..errors import ConfigError
+        apex = _name(origin)
+        # Without $TTL, BIND takes the SOA minimum; here the lab's default TTL.
+        shift = 0 if "$TTL" in text.upper() else 1
+        full = text if not shift else f"$TTL {self.ttl}\n{text}"
+        try:
+            parsed = dns.zone.from_text(full, origin=apex, relativize=False, check_origin=False)
+        except dns.exception.DNSException as exc:
+            line = _zone_error_line(full, apex, str(exc))
+            raise ConfigError(path, None if line is None else max(1, line - shift),
+                              str(exc).split(": ", 1)[-1]) from None
+        with self._lock:
+            zone = self.zone(apex.to_text())
+            if replace:
+                for rec in zone.records():
+                    managed = rec.rtype == "SOA" or (rec.rtype == "NS" and rec.value == self.nameserver
+                                                     and rec.name == zone.origin.to_text())
+                    if not managed:
+                        zone.remove(rec.name, rec.rtype, rec.value)
+            for owner, rds in parsed.iterate_rdatasets():
+                if rds.rdtype == dns.rdatatype.SOA:
+                    continue
+                for rd in rds:
+                    zone.add(owner.to_text(), dns.rdatatype.to_text(rds.rdtype), rd.to_text(),
+                             rds.ttl)
+        return zone
+
     # -- authoritative logic (RFC 1034 §4.3.2, simplified: no delegations) ------
     def resolve(self, qname: dns.name.Name, rdtype: dns.rdatatype.RdataType) -> _Answer:
         """Decide the answer to one question from the zone data (no I/O)."""
@@ -561,6 +606,23 @@ def _formerr(wire: bytes) -> Optional[bytes]:
         return None
     flags = dns.flags.QR | (int.from_bytes(wire[2:4], "big") & dns.flags.RD)
     return wire[:2] + (flags | dns.rcode.FORMERR).to_bytes(2, "big") + bytes(8)
+
+
+def _zone_error_line(text: str, origin: dns.name.Name, message: str) -> Optional[int]:
+    """The line at fault: dnspython sometimes names the next one (it has read the EOL)."""
+    import re
+
+    import dns.zone
+    m = re.match(r"<string>:(\d+):", message)
+    if not m:
+        return None
+    line = int(m.group(1))
+    head = "\n".join(text.splitlines()[:line - 1])
+    try:
+        dns.zone.from_text(head, origin=origin, relativize=False, check_origin=False)
+    except dns.exception.DNSException:
+        return max(1, line - 1)
+    return line
 
 
 def register_host(lab_dns: LabDNS, hostname: str, ip: str, *, mx: bool = True,
