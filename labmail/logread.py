@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Union
 
-__all__ = ["LogRecord", "parse_line", "read_log", "follow", "Summary", "summarize", "chart"]
+__all__ = ["LogRecord", "parse_line", "read_log", "follow", "Summary", "summarize", "chart",
+           "queue_timeline", "chart_queue"]
 
 _MONTHS = {m: i + 1 for i, m in enumerate(
     ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"))}
@@ -293,4 +294,52 @@ def chart(summary: Summary, ax: Any = None) -> Any:
     ax.set_xticks(range(0, 24, 2))
     ax.set_title("Mail traffic per hour")
     ax.legend(loc="upper right", fontsize="small")
+    return fig
+
+
+def queue_timeline(records: Iterable[LogRecord]) -> List[tuple]:
+    """How many messages were queued, and how many of them deferred, after
+    each event: ``[(when, queued, deferred), ...]``.
+
+    A message enters with its first ``queue active`` line and leaves with
+    ``removed``; it counts as deferred from a ``status=deferred`` until its
+    next attempt.  This is the "queue size over time" of a lesson's plot.
+    """
+    queued, deferred = set(), set()
+    out = []
+    for r in records:
+        qid = r.queue_id
+        changed = True
+        if r.event == "queued":
+            queued.add(qid)
+            deferred.discard(qid)
+        elif r.event == "delivery" and r.fields.get("status") == "deferred":
+            deferred.add(qid)
+        elif r.event == "removed":
+            queued.discard(qid)
+            deferred.discard(qid)
+        else:
+            changed = False
+        if changed:
+            out.append((r.when, len(queued), len(deferred)))
+    return out
+
+
+def chart_queue(records: Iterable[LogRecord], ax: Any = None) -> Any:
+    """A step plot of :func:`queue_timeline` (matplotlib imported only here)."""
+    points = queue_timeline(records)
+    if ax is None:
+        import matplotlib.pyplot as plt
+        fig, ax = plt.subplots(figsize=(8, 3))
+    else:
+        fig = ax.figure
+    if points:
+        when = [p[0] for p in points]
+        ax.step(when, [p[1] for p in points], where="post", label="in the queue")
+        ax.step(when, [p[2] for p in points], where="post", label="deferred")
+    ax.set_xlabel("lab time")
+    ax.set_ylabel("messages")
+    ax.set_title("Queue size over time")
+    ax.legend(loc="upper left", fontsize="small")
+    fig.autofmt_xdate()
     return fig

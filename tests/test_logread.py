@@ -157,3 +157,16 @@ def test_chart(tmp_path):
     fig = chart(summarize(read_log(REAL, year=2026)))
     fig.savefig(tmp_path / "traffic.png")
     assert (tmp_path / "traffic.png").stat().st_size > 1000
+
+
+def test_queue_timeline(tmp_path):
+    from labmail.logread import chart_queue, queue_timeline
+    recs = read_log(REAL, year=2026)
+    points = queue_timeline(recs)
+    assert points[0][1:] == (1, 0)                     # first message enters
+    assert max(p[1] for p in points) >= 3
+    assert all(0 <= d <= q for _, q, d in points)
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    chart_queue(recs).savefig(tmp_path / "q.png")
+    assert (tmp_path / "q.png").stat().st_size > 1000

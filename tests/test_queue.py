@@ -124,3 +124,10 @@ def test_group_commit_reports_errors_per_writer(tmp_path):
     ok, bad = asyncio.run(main())
     assert ok is None and isinstance(bad, OSError)
     assert (tmp_path / "fine").read_bytes() == b"x"
+
+
+def test_table_for_widgets(queue):
+    queue.enqueue("", ["b@example.org"], b"x")
+    (row,) = queue.table()
+    assert row["sender"] == "MAILER-DAEMON" and row["recipients"] == ["b@example.org"]
+    assert row["queue"] == "incoming" and row["size"] == 1

@@ -348,6 +348,19 @@ class Queue:
     def __len__(self) -> int:
         return sum(len(self.ids_in(n)) for n in ("incoming", "active", "deferred", "hold"))
 
+    def table(self) -> List[Dict[str, object]]:
+        """One plain dict per queued message (for widgets, pandas and plots).
+
+        Keys: queue_id, queue, size, arrival, sender, recipients (pending),
+        reason (the last deferral reason), attempts, next_try (timestamps are
+        lab-time floats).
+        """
+        return [{"queue_id": q.queue_id, "queue": q.queue, "size": q.size,
+                 "arrival": q.arrival, "sender": q.sender or "MAILER-DAEMON",
+                 "recipients": [r.address for r in q.pending()],
+                 "reason": q.last_reason, "attempts": q.attempts, "next_try": q.next_try}
+                for q in self.entries()]
+
     def counts(self) -> Dict[str, int]:
         """Number of messages per queue directory (for plots)."""
         return {n: len(self.ids_in(n)) for n in QUEUES}
