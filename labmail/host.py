@@ -19,6 +19,7 @@ import asyncio
 import ipaddress
 import logging
 import mailbox
+import ssl
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Set, Tuple
 
@@ -33,6 +34,12 @@ from .mta.queue import Queue, QueueFile, Recipient
 from .mta.smtpclient import SmtpTransport
 from .mta.smtpd import make_protocol_factory, settings_from
 from .trace import Transcript, TranscriptStore
+from .access.auth import add_user as add_passwd_user
+from .access.dovecotconf import default_dovecot_conf
+from .access.imap.server import start_imap_server
+from .access.pop3.server import load_host_config, start_pop3_server, stop_pop3_server
+from .net.certs import generate_key, install_ca_bundle, make_snakeoil
+from .net.tlsctx import dovecot_server_context, postfix_server_context
 from .users import Accounts
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -72,6 +79,15 @@ mail_name = labmail
 
 alias_maps = hash:/etc/aliases
 alias_database = hash:/etc/aliases
+
+# TLS, as Debian's package sets it up: the "snakeoil" certificate made at
+# installation (in the lab it is signed by the lab's CA), offered with
+# STARTTLS to clients that want it ("may": not required).
+smtpd_tls_cert_file = /etc/ssl/certs/ssl-cert-snakeoil.pem
+smtpd_tls_key_file = /etc/ssl/private/ssl-cert-snakeoil.key
+smtpd_tls_security_level = may
+smtp_tls_CAfile = /etc/ssl/certs/ca-certificates.crt
+smtp_tls_security_level = may
 """
 
 
@@ -92,7 +108,6 @@ class Host:
         self.endpoints: Dict[str, Tuple[str, int]] = {}
         self._servers: Dict[str, asyncio.AbstractServer] = {}
         self._connections: Set[Any] = set()
-        self._passwords: Dict[str, str] = {}
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.maillog = MailLog(self.path("/var/log/maillog"), self.hostname,
                                self.clock, self.ids)
@@ -102,6 +117,11 @@ class Host:
             cf.parent.mkdir(parents=True, exist_ok=True)
             cf.write_text(main_cf if main_cf is not None
                           else DEFAULT_MAIN_CF.format(hostname=self.hostname), encoding="utf-8")
+        dovecot = self.path("/etc/dovecot/dovecot.conf")
+        if not dovecot.exists():
+            dovecot.parent.mkdir(parents=True, exist_ok=True)
+            dovecot.write_text(default_dovecot_conf(), encoding="utf-8")
+        self.smtpd_tls: Optional[ssl.SSLContext] = None
         self.config: MainCf = self._load_config()
         self.smtpd_settings: Dict[str, Any] = settings_from(self.config, self.hostname)
         self.queue = Queue(self.state_dir, self.clock, self.ids, group_commit=True)
@@ -151,7 +171,8 @@ class Host:
         """Create an account *name* (with a Maildir) and remember its password."""
         self.users.add(name)
         if password is not None:
-            self._passwords[name] = password
+            add_passwd_user(self.path("/etc/dovecot/users"), name, password,
+                            home=self.users.home(name))
         if self.smtpd_settings["home_mailbox"].endswith("/"):
             ensure_maildir(self.maildir_path(name))
 
@@ -305,15 +326,48 @@ class Host:
             return 0
         return self.lab.port_base + STANDARD_PORTS[service] + self.lab._port_offset(self)
 
+    def _tls_files(self) -> None:
+        """The snakeoil pair (signed by the lab CA) and the CA bundle, made once."""
+        ca = self.lab.ca
+        make_snakeoil(self.state_dir, self.hostname, ca, key=generate_key("ec"))
+        install_ca_bundle(self.state_dir, ca)
+
+    def _smtpd_tls(self) -> Optional[ssl.SSLContext]:
+        if self.config.get("smtpd_tls_security_level") in ("", "none") and \
+                not self.config.get_bool("smtpd_use_tls"):
+            return None
+        return postfix_server_context(self.config.get, path=self.path)
+
+    def _dovecot_tls(self) -> Optional[ssl.SSLContext]:
+        conf = load_host_config(self)
+        if conf.ssl == "no":
+            return None
+        return dovecot_server_context(conf.ssl_cert, conf.ssl_key, path=self.path,
+                                      ssl_min_protocol=conf.settings.get("ssl_min_protocol") or "TLSv1.2")
+
     async def _start_services(self, ip: str) -> None:
         """Listen on every service; raises OSError if an address/port is taken."""
-        factories: Dict[str, Callable[[], Any]] = {"smtp": make_protocol_factory(self)}
+        await asyncio.get_running_loop().run_in_executor(None, self._tls_files)
+        smtpd_tls = self._smtpd_tls()
+        self.smtpd_tls = smtpd_tls
+        dovecot_tls = self._dovecot_tls()
+        loop = self.lab.loop
+        services: Dict[str, Callable[[int], Any]] = {
+            "smtp": lambda port: loop.create_server(make_protocol_factory(self), host=ip,
+                                                    port=port, reuse_address=True),
+            "pop3": lambda port: start_pop3_server(self, ip, port, ssl_context=dovecot_tls),
+            "imap": lambda port: start_imap_server(self, ip, port, ssl_context=dovecot_tls),
+        }
+        if dovecot_tls is not None:
+            services["pop3s"] = lambda port: start_pop3_server(
+                self, ip, port, ssl_context=dovecot_tls, implicit_tls=True)
+            services["imaps"] = lambda port: start_imap_server(
+                self, ip, port, ssl_context=dovecot_tls, implicit_tls=True)
         started: Dict[str, asyncio.AbstractServer] = {}
         try:
-            for name, factory in factories.items():
-                server = await self.lab.loop.create_server(
-                    factory, host=ip, port=self._port(name), reuse_address=True)
-                started[name] = server
+            for name in STANDARD_PORTS:
+                if name in services:
+                    started[name] = await services[name](self._port(name))
         except OSError:
             for server in started.values():
                 server.close()
@@ -334,7 +388,9 @@ class Host:
         if self.qmgr is not None:
             await self.qmgr.stop()
             self.qmgr = None
-        for server in self._servers.values():
+        for name, server in self._servers.items():
+            if name.startswith("pop3"):
+                await stop_pop3_server(server)
             server.close()
         for conn in list(self._connections):
             transport = getattr(conn, "transport", None)

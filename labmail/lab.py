@@ -27,6 +27,7 @@ import concurrent.futures
 import errno
 import logging
 import shutil
+import ssl
 import tempfile
 import threading
 import weakref
@@ -36,6 +37,7 @@ from typing import Any, Awaitable, Dict, Optional, TypeVar, Union
 from .clock import Clock, IdGenerator
 from .errors import LabError
 from .host import STANDARD_PORTS, Host
+from .net.certs import LabCA
 from .net.dns import LabDNS, register_host
 from .net.resolver import LabResolver
 
@@ -94,6 +96,7 @@ class Lab:
         self.loop: asyncio.AbstractEventLoop = asyncio.new_event_loop()
         self._thread: Optional[threading.Thread] = None
         self.dns = LabDNS()
+        self._ca: Optional[LabCA] = None
         self.resolver: Optional[LabResolver] = None
         self._rcache: Dict[str, Any] = {}
         self._single_address = False
@@ -200,6 +203,18 @@ class Lab:
             logger.info("reverse lookup of %s failed: %s", ip, exc)
         self._rcache[ip] = (version, name)
         return name
+
+    @property
+    def ca(self) -> LabCA:
+        """The lab's certificate authority ("Lab Encrypt"); its root is what lab clients trust."""
+        if self._ca is None:
+            self._ca = LabCA.load_or_create(self.state_dir / "lab-ca", clock=self.clock)
+        return self._ca
+
+    def client_tls_context(self, verify: bool = True) -> "ssl.SSLContext":
+        """A client context that trusts the lab CA (``verify=False``: trusts anything)."""
+        from .net.tlsctx import client_context
+        return client_context(self.ca.root_path, verify=verify)
 
     def smtp_port_for(self, ip: str) -> int:
         """The SMTP port a lab host at *ip* listens on (for the smtp transport)."""

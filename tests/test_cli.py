@@ -57,7 +57,7 @@ def test_serve_prints_services_then_ready_and_exits_0_on_sigterm(tmp_path):
         with smtplib.SMTP(addr, int(port), local_hostname="laptop") as s:
             s.sendmail("bob@example.org", ["alice@example.com"], b"Subject: x\r\n\r\nhi\r\n")
         new = tmp_path / "mail.example.com" / "home" / "alice" / "Maildir" / "new"
-        assert len(list(new.iterdir())) == 1
+        assert wait_for(lambda: len(list(new.iterdir())) == 1)
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(10) == 0

@@ -9,7 +9,7 @@ from pathlib import Path
 
 NAME = "serve"
 ORDER = 1
-HELP = "run a lab mail host until interrupted (SMTP now; more services as the course grows)"
+HELP = "run a lab mail host (SMTP, POP3, IMAP and their TLS ports) until interrupted"
 DESCRIPTION = """\
 Run one lab mail host in the foreground, for real mail clients (swaks, mutt,
 Thunderbird, curl) and live demos.  Prints one line per service, then 'ready',

@@ -84,6 +84,7 @@ class LabSMTP(SMTP):
         self._current: Optional[str] = None          # command awaiting its reply
         self._verb = ""                               # its verb, as sent
         self.state = SessionState()
+        self.tls_info: Optional[tuple] = None
         self._counts: Dict[str, List[int]] = {}      # name -> [ok, total]
         self._errors = 0
 
@@ -98,6 +99,15 @@ class LabSMTP(SMTP):
                 "smtp", peer[:2] if peer else None, local[:2] if local else None)
             self.lab_host._connections.add(self)
         super().connection_made(transport)
+        if not first and self.session is not None and self.session.ssl is not None:
+            obj = transport.get_extra_info("ssl_object")
+            version = obj.version() if obj else ""
+            cipher = (obj.cipher() or ("",))[0] if obj else ""
+            self.transcript.start_tls(version or "", cipher or "")
+            self.tls_info = (version, cipher)
+            self.lab_host.maillog.write(
+                "postfix/smtpd", f"Anonymous TLS connection established from "
+                f"{self.client_name}[{self.client_ip}]: {version} with cipher {cipher}")
 
     async def _handle_client(self) -> None:
         # Postfix looks the client up in DNS before it greets (smtpd_peername_lookup)
@@ -381,5 +391,6 @@ def make_protocol_factory(host: "Host") -> Any:
         limit = settings["message_size_limit"] or None
         return LabSMTP(handler, hostname=settings["myhostname"],
                        data_size_limit=limit, enable_SMTPUTF8=True, decode_data=False,
-                       loop=host.lab.loop, timeout=300)
+                       loop=host.lab.loop, timeout=300, tls_context=host.smtpd_tls,
+                       auth_require_tls=True)
     return factory
