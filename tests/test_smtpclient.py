@@ -279,3 +279,44 @@ def test_starttls_when_offered(tmp_path):
     assert out.status == "sent" and len(peer.got) == 1
     assert log.lines[0][1].startswith("Anonymous TLS connection established to mx.example.org[127.0.0.1]:")
     assert " with cipher " in log.lines[0][1]
+
+
+def test_with_the_lab_dns_server_mx_preference_and_implicit_mx():
+    """The transport takes the lab resolver's MXHost answers as they are."""
+    from labmail.net.dns import LabDNS
+    from labmail.net.resolver import LabResolver
+
+    async def main():
+        dns_server = LabDNS()
+        dns_server.add("example.org", "MX", "20 backup.example.org")
+        dns_server.add("example.org", "MX", "10 mail.example.org")
+        dns_server.add("mail.example.org", "A", "127.0.0.3")
+        dns_server.add("backup.example.org", "A", "127.0.0.4")
+        dns_server.add("example.net", "A", "127.0.0.4")          # no MX: implicit MX
+        addr = await dns_server.start("127.0.0.1", 0)
+        resolver = LabResolver(*addr, timeout=2)
+        primary, p_port, p_peer = await start_peer("127.0.0.3")
+        backup, b_port, b_peer = await start_peer("127.0.0.4")
+        t = SmtpTransport(myhostname="mail.example.com", mx=resolver.amx_hosts,
+                          port=lambda ip: {"127.0.0.3": p_port, "127.0.0.4": b_port}[ip],
+                          connect_timeout=2)
+        qf, r = message("bob@example.org")
+        first = await t.deliver(qf, r)
+        primary.close()
+        await primary.wait_closed()
+        second = await t.deliver(qf, r)              # primary down: backup MX
+        qf2, r2 = message("carol@example.net")
+        third = await t.deliver(qf2, r2)
+        qf3, r3 = message("dave@nosuch.example.org")
+        fourth = await t.deliver(qf3, r3)
+        backup.close()
+        await dns_server.stop()
+        return first, second, third, fourth, p_peer, b_peer
+    first, second, third, fourth, p_peer, b_peer = run(main())
+    assert first.relay.startswith("mail.example.org[127.0.0.3]:")
+    assert second.status == "sent" and second.relay.startswith("backup.example.org[127.0.0.4]:")
+    assert third.status == "sent" and third.relay.startswith("example.net[127.0.0.4]:")
+    assert (len(p_peer.got), len(b_peer.got)) == (1, 2)
+    assert (fourth.status, fourth.dsn) == ("bounced", "5.4.4")
+    assert fourth.text == ("Host or domain name not found. Name service error for "
+                           "name=nosuch.example.org type=MX: Host not found")

@@ -60,7 +60,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Union
+from typing import Any, Awaitable, Callable, List, Optional, Set, Union
 
 from ..clock import Clock
 from . import logfmt
