@@ -213,7 +213,7 @@ def test_labmail_spamc_options_and_exit_codes(spamd):
     out, _, _ = spamc_run(base + ["-R"], HAM)
     assert out.split(b"\n")[0].endswith(b"/5.0") and b"Content analysis" in out
     out, _, _ = spamc_run(base + ["-r"], HAM)
-    assert out.count(b"\n") == 1
+    assert out == b"", "spamc -r prints nothing for ham, as Debian's does"
     out, _, _ = spamc_run(base + ["--headers"], SPAM)
     assert out.endswith(b"Claim your prize now, act now, 100% free!\n") and b"X-Spam-Status: Yes" in out
     out, _, _ = spamc_run(base + ["-K"], b"")

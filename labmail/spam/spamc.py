@@ -155,6 +155,8 @@ def execute(a: argparse.Namespace, message: bytes, *, default_dest: Optional[str
         return summary, "", 1 if is_spam else 0
     if method is Method.SYMBOLS:
         return resp.body, "", 0
+    if method is Method.REPORT_IFSPAM and not is_spam:
+        return b"", "", 0                       # spamc -r prints nothing for ham
     if method in (Method.REPORT, Method.REPORT_IFSPAM):
         return summary + resp.body, "", 0
     out = resp.body

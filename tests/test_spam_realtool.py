@@ -1,0 +1,163 @@
+"""Differential tests: Debian's spamc against the lab's spamd; real spamassassin next to the lab.
+
+Skipped when SpamAssassin is absent (apt-get install spamc spamassassin).
+The rule sets differ on purpose (the course writes its own), so what must
+agree is the *shape*: header names and order, the X-Spam-Status syntax and
+folding, and the MIME structure of each report_safe mode.
+"""
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import re
+import subprocess
+
+import pytest
+
+from labmail.spam import check, parse_config
+from labmail.spam.rules import RULES_DIR
+from labmail.spam.spamd import start_spamd_server
+
+from conftest import need_tool
+
+pytestmark = pytest.mark.realtool
+
+GTUBE = (b"Received: from mx.example.org (mx.example.org [192.0.2.7])\n\tby mail.example.com (Postfix) with ESMTP id 3F1A22C0E4B\n"
+         b"\tfor <bob@example.com>; Fri, 27 Nov 2026 09:00:00 +0000 (UTC)\n"
+         b"From: Sender <sender@example.org>\nTo: bob@example.com\nCc: carol@example.com\n"
+         b"Subject: Test spam mail (GTUBE)\nDate: Fri, 27 Nov 2026 09:00:00 +0000\n"
+         b"Message-ID: <gtube1@example.org>\nReply-To: other@example.org\n\n"
+         b"This is the GTUBE test string:\n\nXJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\n")
+HAM = (b"From: Alice <alice@example.org>\nTo: bob@example.com\nSubject: lunch on friday?\n"
+       b"Date: Fri, 27 Nov 2026 09:00:00 +0000\nMessage-ID: <20261127.1@example.org>\n\n"
+       b"Hi Bob, are we still on for lunch on Friday?\nAlice\n")
+STATUS = re.compile(r"(Yes|No), score=-?\d+\.\d required=\d+\.\d tests=(\S+) autolearn=\w+ "
+                    r"autolearn_force=(no|yes) version=\S+")
+
+
+def real_spamassassin(tmp_path, message: bytes, *cf: str) -> bytes:
+    exe = need_tool("spamassassin")
+    args = [exe, "-L"] + [a for line in cf for a in ("--cf", line)]
+    env = dict(os.environ, HOME=str(tmp_path))          # keep the real ~/.spamassassin untouched
+    return subprocess.run(args, input=message, capture_output=True, timeout=60, env=env, check=True).stdout
+
+
+def lab_spamassassin(message: bytes, *cf: str) -> bytes:
+    text = (RULES_DIR / "10_default_prefs.cf").read_text() + (RULES_DIR / "15_gtube_lists.cf").read_text()
+    return check(message, parse_config(text + "\n".join(cf) + "\n"), hostname="vm").rewritten
+
+
+def xspam(data: bytes):
+    msg = email.message_from_bytes(data, policy=email.policy.compat32)
+    return msg, [k for k in msg.keys() if k.startswith("X-Spam-")]
+
+
+def header_block(data: bytes) -> str:
+    return data.decode("utf-8", "replace").split("\n\n", 1)[0]
+
+
+def check_folding(block: str) -> None:
+    lines = block.split("\n")
+    for i, line in enumerate(lines):
+        if line.startswith("X-Spam-Status:"):
+            j = i + 1
+            while j < len(lines) and lines[j].startswith("\t"):
+                j += 1
+            folded = lines[i:j]
+            assert all(len(l.expandtabs(8)) <= 79 for l in folded)
+            unfolded = " ".join(l.strip() for l in folded)[len("X-Spam-Status: "):]
+            assert STATUS.fullmatch(unfolded), unfolded
+            return
+    raise AssertionError("no X-Spam-Status header")
+
+
+@pytest.mark.parametrize("message, cf", [(HAM, ()), (GTUBE, ("report_safe 0",))])
+def test_header_shapes_match_real_spamassassin(tmp_path, message, cf):
+    real, lab = real_spamassassin(tmp_path, message, *cf), lab_spamassassin(message, *cf)
+    (rmsg, rnames), (lmsg, lnames) = xspam(real), xspam(lab)
+    assert lnames == rnames
+    for data in (real, lab):
+        check_folding(header_block(data))
+    assert lmsg["X-Spam-Flag"] == rmsg["X-Spam-Flag"]
+    assert bool(lmsg["X-Spam-Level"]) == bool(rmsg["X-Spam-Level"])
+    assert set(lmsg["X-Spam-Level"] or "") <= {"*"}
+    r_check, l_check = rmsg["X-Spam-Checker-Version"], lmsg["X-Spam-Checker-Version"]
+    shape = r"\S+ \d+\.\d+\.\d+ \(\d{4}-\d\d-\d\d\) on \S+"
+    assert re.fullmatch(shape, r_check) and re.fullmatch(shape, l_check)
+    if "report_safe 0" in cf:
+        assert rmsg["X-Spam-Report"] is not None and lmsg["X-Spam-Report"] is not None
+        for data in (real, lab):
+            block = header_block(data)
+            assert re.search(r"(?m)^X-Spam-Report: \n\t\* +-?\d+(\.\d)? \S+ ", block)
+        assert lab.endswith(message.split(b"\n\n", 1)[1])
+
+
+def tree(data: bytes):
+    """The MIME skeleton: (top header names, [(part type, x-spam-type, disposition, cte, description)])."""
+    msg = email.message_from_bytes(data, policy=email.policy.compat32)
+    top = [k for k in msg.keys()]
+    parts = [(p.get_content_type(), p.get_param("x-spam-type"), p["Content-Disposition"],
+              p["Content-Transfer-Encoding"], p["Content-Description"]) for p in msg.get_payload()]
+    return msg, top, parts
+
+
+@pytest.mark.parametrize("mode", ["1", "2"])
+def test_report_safe_structures_match_real_spamassassin(tmp_path, mode):
+    cf = (f"report_safe {mode}", "rewrite_header Subject *****SPAM*****")
+    real, lab = real_spamassassin(tmp_path, GTUBE, *cf), lab_spamassassin(GTUBE, *cf)
+    (rmsg, rtop, rparts), (lmsg, ltop, lparts) = tree(real), tree(lab)
+    assert ltop == rtop
+    assert lparts == rparts
+    assert lmsg["Subject"] == rmsg["Subject"] == "*****SPAM***** Test spam mail (GTUBE)"
+    assert lmsg.preamble == rmsg.preamble
+    for data in (real, lab):
+        text = data.decode()
+        assert re.match(r"Received: from localhost by \S+\n\twith \S+ \(version [\d.]+\);\n\t\w{3}, ", text)
+        assert re.search(r'boundary="----------=_[0-9A-F]{8}\.[0-9A-F]{8}"', text)
+        assert text.endswith("--\n\n")
+        report = email.message_from_bytes(data, policy=email.policy.compat32).get_payload()[0].get_payload()
+        assert re.search(r"(?m)^Content analysis details:   \(\d+\.\d points, 5\.0 required\)$", report)
+        assert re.search(r"(?m)^ pts rule name              description\n---- -{22} -{50}\n", report)
+        assert re.search(r"(?m)^1000 GTUBE {18}BODY: ", report)
+        assert report.endswith("\n\n")
+    start = lab.index(b"Received: from mx.example.org")
+    assert lab[start:start + len(GTUBE)] == GTUBE
+
+
+@pytest.fixture
+def spamd_port(host):
+    server = host.lab.run(start_spamd_server(host, host.ip, 0))
+    yield host.ip, server.sockets[0].getsockname()[1]
+    server.close()
+
+
+def debian_spamc(ip, port, message, *args):
+    exe = need_tool("spamc")
+    return subprocess.run([exe, "-d", ip, "-p", str(port), "-x"] + list(args), input=message,
+                          capture_output=True, timeout=30)
+
+
+def test_debian_spamc_against_lab_spamd(spamd_port):
+    ip, port = spamd_port
+    r = debian_spamc(ip, port, GTUBE, "-c")
+    assert r.returncode == 1 and re.fullmatch(rb"\d+\.\d/5\.0\n", r.stdout)
+    r = debian_spamc(ip, port, HAM, "-c")
+    assert r.returncode == 0 and r.stdout.endswith(b"/5.0\n")
+    r = debian_spamc(ip, port, GTUBE, "-y")
+    assert r.returncode == 0 and b"GTUBE" in r.stdout.split(b",")
+    r = debian_spamc(ip, port, GTUBE, "-R")
+    assert b"Content analysis details:" in r.stdout and r.stdout.split(b"\n")[0].endswith(b"/5.0")
+    r = debian_spamc(ip, port, HAM, "-r")
+    assert r.stdout == b""
+    r = debian_spamc(ip, port, GTUBE)
+    assert r.returncode == 0 and b"X-Spam-Flag: YES" in r.stdout and b"x-spam-type=original" in r.stdout
+    r = debian_spamc(ip, port, GTUBE, "-E")
+    assert r.returncode == 1
+    r = debian_spamc(ip, port, GTUBE, "--headers")
+    assert r.stdout.endswith(GTUBE.split(b"\n\n", 1)[1]) and b"X-Spam-Status: Yes" in r.stdout
+    r = debian_spamc(ip, port, b"", "-K")
+    assert r.returncode == 0 and r.stdout.startswith(b"SPAMD/1.5 0")
+    r = debian_spamc(ip, port, HAM, "-L", "ham", "-u", "alice")
+    assert r.returncode == 0 and r.stdout == b"Message successfully un/learned\n"
+    # (Debian builds spamc without zlib, so -z exits 64 there; compression is tested sans-IO.)
