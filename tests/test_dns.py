@@ -158,12 +158,13 @@ def test_nxdomain_vs_nodata_with_soa_for_negative_caching():
     assert ask(d, "b.example.org", "A").rcode() == dns.rcode.NOERROR
 
 
-def test_refused_outside_zones_and_no_recursion():
+def test_names_outside_the_lab_do_not_exist_and_no_recursion():
     d = LabDNS()
     d.add("mail.example.org", "A", "127.0.0.3")
     m = ask(d, "www.python.org", "A")
-    assert m.rcode() == dns.rcode.REFUSED
+    assert m.rcode() == dns.rcode.NXDOMAIN and m.authority[0].name.to_text() == "."
     assert not m.flags & dns.flags.RA
+    assert [z.origin.to_text() for z in d.zones.values()] == ["example.org."]
 
 
 def test_cname_is_followed_inside_the_lab():
@@ -307,6 +308,8 @@ def test_mx_failures_have_postfix_reasons(served):
     assert nx.value.permanent and nx.value.reason == HOST_NOT_FOUND
     assert str(nx.value) == ("Host or domain name not found. Name service error for "
                              "name=nope.example.org type=MX: Host not found")
+    with pytest.raises(DNSLookupError, match="name=gmail.com type=MX: Host not found$"):
+        r.mx_hosts("gmail.com")                              # not on the lab's internet
     served.add("notmail.example.org", "TXT", '"no mail here"')
     with pytest.raises(DNSLookupError) as nodata:
         r.mx_hosts("notmail.example.org")

@@ -28,8 +28,10 @@ hand-edited zone file's would.
 Answers follow RFC 1034 §4.3.2: a name with records but none of the asked
 type is NODATA (``NOERROR`` with an empty answer); a name that does not exist
 at all is ``NXDOMAIN``; both carry the zone's SOA for negative caching
-(RFC 2308 §3).  Nothing is recursive: names outside every zone get
-``REFUSED``, as a real authoritative-only server answers.
+(RFC 2308 §3).  The server is the whole DNS of the simulated internet, so a
+name outside every zone does not exist: ``NXDOMAIN`` with the SOA of the
+lab's root (a mail to ``gmail.com`` bounces with "Host not found", as for any
+domain that is not registered).
 """
 from __future__ import annotations
 
@@ -283,6 +285,9 @@ class LabDNS:
         self._qids = random.Random(seed)
         self.nameserver = nameserver
         self.zones: Dict[dns.name.Name, Zone] = {}
+        # Only for negative answers about names outside every zone (not in self.zones,
+        # so that add() still files each name under its own domain's zone).
+        self._root = Zone(".", nameserver=nameserver, ttl=ttl)
         self.query_log: Deque[QueryLogEntry] = deque(maxlen=query_log_size)
         self._lock = threading.RLock()
         self._udp: Optional[asyncio.DatagramTransport] = None
@@ -400,7 +405,8 @@ class LabDNS:
         with self._lock:
             zone = self.find_zone(qname)
             if zone is None:
-                ans.rcode, ans.authoritative = dns.rcode.REFUSED, False
+                ans.rcode = dns.rcode.NXDOMAIN
+                ans.authority.append(self._root.soa_for_negative())
                 return ans
             name = qname.canonicalize()
             for _ in range(_MAX_CNAME_CHAIN):
