@@ -281,3 +281,18 @@ def test_local_bounce_dsn_has_x_postfix_diagnostic(tmp_path):
     assert '<nobody@mail.example.com>: unknown user: "nobody"' in dsn
     assert "From: Mail Delivery System <MAILER-DAEMON@example.com>" in dsn
     assert "postfix/local[" in rig.log.read()
+
+
+def test_run_queue_after_advancing_the_clock(tmp_path):
+    async def main():
+        agent = Agent({"bob@example.org": ["deferred", "sent"]})
+        rig = Rig(tmp_path, agent)
+        await rig.qmgr.start()
+        await rig.send()
+        assert await rig.qmgr.run_queue() == 0          # not due, queue run not due
+        rig.clock.advance(hours=1)
+        assert await rig.qmgr.run_queue() == 1
+        await rig.qmgr.stop()
+        return rig
+    rig = run(main())
+    assert len(rig.queue) == 0

@@ -46,7 +46,9 @@ Wiring contract (for :class:`~labmail.host.Host`)
 4. ``qmgr.flush()`` is ``postfix flush``; ``qmgr.wakeup()`` (thread-safe)
    after ``lab.clock.advance(...)`` makes the next check immediate (it also
    polls every ``poll_interval`` real seconds); ``await qmgr.idle()`` waits
-   until no delivery is in progress; ``await qmgr.stop()`` on shutdown.
+   until no delivery is in progress; ``await qmgr.run_queue(flush=False)``
+   scans now and waits for what it started (use it from ``host.flush()`` and
+   after advancing the clock); ``await qmgr.stop()`` on shutdown.
    Files appearing in ``incoming/`` from other processes (``labmail flush``,
    ``labmail sendmail``) are picked up by the poll.
 
@@ -247,6 +249,18 @@ class QueueManager:
                 return False
             await asyncio.sleep(0.005)
         return True
+
+    async def run_queue(self, *, flush: bool = False, timeout: float = 30.0) -> int:
+        """Scan now (every deferred message when *flush*) and wait until the
+        deliveries it started are done; returns how many messages it took.
+
+        Lessons call this after ``lab.clock.advance(...)`` to see the retries.
+        """
+        if flush:
+            self._flush = True
+        started = self.scan()
+        await self.idle(timeout)
+        return started
 
     def submit(self, qf: Union[QueueFile, str]) -> bool:
         """Deliver a message now (call on the loop, after it is durable)."""
