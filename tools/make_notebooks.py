@@ -213,9 +213,11 @@ and the address the lab really uses:
 print(host.port_table())
 """),
     ("md", """
-So far a host runs one service, SMTP, on `127.0.0.2:10025`; later lessons add
-POP3, IMAP and the spam daemon to the same table.  The rule behind the numbers
-is just an addition, `port_base + standard port`:
+The first row is the one the next lessons use: SMTP, the protocol that moves
+mail, on `127.0.0.2:10025`.  The other rows are services for later lessons,
+such as POP3 and IMAP, which people use to read their mail (lessons 10 and
+11).  The rule behind the numbers is just an addition, `port_base + standard
+port`:
 """),
     ("code", """
 for service, port in labmail.STANDARD_PORTS.items():
@@ -254,11 +256,18 @@ from labmail.notebook import tree
 tree(host.state_dir)
 """),
     ("md", """
+Among them:
+
 * `etc/postfix/main.cf` is the MTA's configuration (lesson 03);
 * `etc/passwd` lists the accounts and `etc/aliases` the aliases (such as
   `postmaster`, which every mail domain must have);
+* `etc/dovecot/` configures the POP3/IMAP server (lessons 10 and 11), and
+  `etc/ssl/` holds a self-signed certificate, as Debian creates one at
+  installation (lesson 09);
 * `home/alice/Maildir/` is where Alice's mail will land, one file per message
   (lesson 01);
+* `var/spool/postfix/` holds the mail queue, one directory per queue
+  (lesson 05);
 * `var/log/maillog` is the mail log.
 
 `host.path()` turns the path a real server would use into the file in the
