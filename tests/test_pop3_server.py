@@ -197,6 +197,17 @@ def test_failed_login_delayed_and_logged(host):
     assert "Aborted login by logging out (auth failed, 1 attempts in" in log
 
 
+def test_idle_autologout_deletes_nothing(host):
+    with serve_in_thread(host, idle_timeout=0.3) as (ip, port):
+        p = poplib.POP3(ip, port, timeout=10)
+        p.user("alice"); p.pass_("secret"); p.dele(1)
+        time.sleep(0.8)
+        with pytest.raises((poplib.error_proto, OSError, EOFError)):
+            p.noop()
+    assert "Disconnected: Disconnected for inactivity" in host.maillog.read()
+    assert len(host.mailbox_store("alice").folder("INBOX").messages()) == 3
+
+
 def test_config_edit_applies_to_next_connection(host):
     conf_set(host, login_greeting="Welcome to the lab.")
     with serve_in_thread(host) as (ip, port):

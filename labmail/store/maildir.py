@@ -26,6 +26,7 @@ then keyword letters ``a``-``z`` in ASCII order.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import itertools
 import mailbox
@@ -79,6 +80,7 @@ class MaildirFolder(Folder):
         self._uidlist_path = self.path / UIDLIST_NAME
         self._mutex = threading.RLock()
         self._files: Dict[int, Tuple[str, str]] = {}   # uid -> (subdir, file name)
+        self._infos: Dict[int, MessageInfo] = {}        # uid -> info at the last scan
         self._list: Optional[UidList] = None
         for sub in ("tmp", "new", "cur"):
             (self.path / sub).mkdir(parents=True, exist_ok=True)
@@ -164,6 +166,7 @@ class MaildirFolder(Folder):
                     uid=uid, key=base, size=st.st_size, vsize=vsize,
                     flags=frozenset(flags), recent=(sub == "new"),
                     internaldate=_dt.datetime.fromtimestamp(st.st_mtime, _dt.timezone.utc)))
+            self._infos = {m.uid: m for m in out}
             if vsize_missing:
                 # cache sizes (Dovecot's W field) so LIST stays cheap
                 with dotlock(self._uidlist_path):
@@ -190,12 +193,29 @@ class MaildirFolder(Folder):
     def read(self, uid: int) -> bytes:
         with self._mutex:
             for _ in range(3):    # the file may be renamed (flag change) meanwhile
-                p = self._locate(uid)
+                loc = self._files.get(uid)
+                if loc is None:
+                    self.messages()
+                    loc = self._files.get(uid)
+                    if loc is None:
+                        raise NoSuchMessage(f"{self.name}: no message with uid {uid}")
                 try:
-                    return p.read_bytes()
+                    with open(os.path.join(self.path, loc[0], loc[1]), "rb") as fh:
+                        return fh.read()
                 except FileNotFoundError:
                     self._files.pop(uid, None)
         raise NoSuchMessage(f"{self.name}: uid {uid} vanished")
+
+    def info(self, uid: int) -> MessageInfo:
+        """The message's info (from the last scan while its file is unchanged)."""
+        with self._mutex:
+            known, loc = self._infos.get(uid), self._files.get(uid)
+            if known is not None and loc is not None and (self.path / loc[0] / loc[1]).exists():
+                return known
+            self.messages()
+            if uid not in self._infos:
+                raise NoSuchMessage(f"{self.name}: no message with uid {uid}")
+            return self._infos[uid]
 
     def filename(self, uid: int) -> Path:
         """The message's current file (for lessons that ``cat`` it)."""
@@ -241,13 +261,16 @@ class MaildirFolder(Folder):
     def set_flags(self, uid: int, flags: Iterable[str]) -> MessageInfo:
         flags = frozenset(flags)
         with self._mutex:
+            info = self.info(uid)
             src = self._locate(uid)
             base, _ = _split_name(src.name)
             dst = self.path / "cur" / f"{base}:2,{self._letters_for(flags)}"
             if dst != src:
                 os.rename(src, dst)   # a flag change moves new/ -> cur/ as Dovecot does
                 self._files[uid] = ("cur", dst.name)
-        info = self.info(uid)
+            # keywords beyond the 26 letters are refused above, so flags are exact
+            info = dataclasses.replace(info, flags=flags, recent=False)
+            self._infos[uid] = info
         self.notify_changed()
         return info
 

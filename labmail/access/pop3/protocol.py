@@ -215,11 +215,12 @@ class POP3Connection:
         self.tls_active = self.secured = True
         self._buf = b""
 
-    def connection_lost(self) -> List[Action]:
-        """The peer went away: release the lock, delete nothing (RFC 1939 section 6)."""
+    def connection_lost(self, reason: str = "Connection closed") -> List[Action]:
+        """The peer went away (or the idle timer fired): release the lock and
+        delete nothing (RFC 1939 section 6)."""
         if self.state is State.CLOSED:
             return []
-        return self._end("Connection closed")
+        return self._end(reason)
 
     @property
     def pending(self) -> bytes:

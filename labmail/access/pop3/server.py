@@ -133,28 +133,37 @@ class _Session:
             auth_failure_delay=self.config.auth_failure_delay, implementation="labmail")
         self.conn = POP3Connection(HostBackend(host, self.config), settings)
 
+    def _idle(self) -> None:
+        # RFC 1939 section 3: autologout; the session ends without UPDATE
+        self.timed_out = True
+        self.writer.transport.abort()
+
     async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.timed_out = False
+        timer = loop.call_later(self.idle_timeout, self._idle)
         try:
             if await self._do(self.conn.start()):
                 return
             while True:
-                try:
-                    data = await asyncio.wait_for(self.reader.read(65536), self.idle_timeout)
-                except asyncio.TimeoutError:
-                    await self._do(self.conn.connection_lost())
-                    return
+                data = await self.reader.read(65536)
+                timer.cancel()
                 if not data:
-                    await self._do(self.conn.connection_lost())
+                    reason = "Disconnected for inactivity" if self.timed_out else "Connection closed"
+                    await self._do(self.conn.connection_lost(reason), sending=False)
                     return
+                timer = loop.call_later(self.idle_timeout, self._idle)
                 if await self._do(self.conn.receive_data(data)):
                     return
         except (ConnectionError, ssl.SSLError, OSError) as exc:
             logger.debug("pop3 connection from %s ended: %s", self.peer, exc)
-            await self._do(self.conn.connection_lost(), sending=False)
+            reason = "Disconnected for inactivity" if self.timed_out else "Connection closed"
+            await self._do(self.conn.connection_lost(reason), sending=False)
         except asyncio.CancelledError:      # server shutting down
             await self._do(self.conn.connection_lost(), sending=False)
             raise
         finally:
+            timer.cancel()
             if self.transcript is not None:
                 self.transcript.close()
             if not self.writer.is_closing():
@@ -190,8 +199,8 @@ class _Session:
                 if sending:
                     await self.writer.drain()
                 return True
-        if sending:
-            await self.writer.drain()
+        if sending and self.writer.transport.get_write_buffer_size() > 65536:
+            await self.writer.drain()      # only wait when the client reads slowly
         return False
 
     def _log(self, ev: Event) -> None:

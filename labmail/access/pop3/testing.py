@@ -131,7 +131,8 @@ def self_signed(hostname: str = "localhost", directory: Optional[Path] = None
 @contextlib.contextmanager
 def serve_in_thread(host: StandaloneHost, ip: str = "127.0.0.1", port: int = 0, *,
                     ssl_context: Optional[ssl.SSLContext] = None,
-                    implicit_tls: bool = False) -> Iterator[Tuple[str, int]]:
+                    implicit_tls: bool = False,
+                    idle_timeout: Optional[float] = None) -> Iterator[Tuple[str, int]]:
     """Run :func:`start_pop3_server` on a loop in a daemon thread; yields (ip, port)."""
     from .server import start_pop3_server, stop_pop3_server
 
@@ -144,8 +145,9 @@ def serve_in_thread(host: StandaloneHost, ip: str = "127.0.0.1", port: int = 0, 
 
         async def main() -> None:
             try:
+                extra = {} if idle_timeout is None else {"idle_timeout": idle_timeout}
                 box["server"] = await start_pop3_server(host, ip, port, ssl_context=ssl_context,
-                                                        implicit_tls=implicit_tls)
+                                                        implicit_tls=implicit_tls, **extra)
             except Exception as exc:   # report to the caller's thread
                 box["error"] = exc
             ready.set()
