@@ -278,6 +278,7 @@ def test_mx_hosts_sorted_by_preference_then_name(served):
     assert [(h.preference, h.name) for h in hosts] == [
         (10, "a.example.com"), (10, "z.example.com"), (20, "b.example.com"), (30, "c.example.com")]
     assert hosts[0].addresses == ("127.0.0.7",) and hosts[1].addresses == ()
+    assert hosts[0].error is None and hosts[1].error.reason == HOST_NOT_FOUND
 
 
 def test_async_resolver_agrees(served):
@@ -303,21 +304,26 @@ def test_no_mx_falls_back_to_a_record(served):
 
 def test_mx_failures_have_postfix_reasons(served):
     r = LabResolver(*served.address)
+    # as Postfix: MX not found -> the A lookup's error is the reason (type=A)
     with pytest.raises(DNSLookupError) as nx:
         r.mx_hosts("nope.example.org")
-    assert nx.value.permanent and nx.value.reason == HOST_NOT_FOUND
+    assert nx.value.permanent and nx.value.reason == HOST_NOT_FOUND and nx.value.dsn == "5.4.4"
     assert str(nx.value) == ("Host or domain name not found. Name service error for "
-                             "name=nope.example.org type=MX: Host not found")
-    with pytest.raises(DNSLookupError, match="name=gmail.com type=MX: Host not found$"):
+                             "name=nope.example.org type=A: Host not found")
+    with pytest.raises(DNSLookupError, match="name=gmail.com type=A: Host not found$"):
         r.mx_hosts("gmail.com")                              # not on the lab's internet
     served.add("notmail.example.org", "TXT", '"no mail here"')
     with pytest.raises(DNSLookupError) as nodata:
         r.mx_hosts("notmail.example.org")
     assert nodata.value.reason == NO_DATA and nodata.value.rtype == "A"
     served.add("nullmx.example.net", "MX", "0 .")
-    with pytest.raises(DNSLookupError, match=r"does not accept mail \(nullMX\)") as null:
+    with pytest.raises(DNSLookupError, match=r"^Domain nullmx.example.net does not accept mail "
+                                             r"\(nullMX\)$") as null:
         r.mx_hosts("nullmx.example.net")
-    assert null.value.permanent
+    assert null.value.permanent and null.value.dsn == "5.1.0"
+    served.add("noaddr.example.net", "MX", "10 ghost.example.net")
+    with pytest.raises(DNSLookupError, match="name=ghost.example.net type=A: Host not found"):
+        r.mx_hosts("noaddr.example.net")     # no MX host has a valid address record
 
 
 def test_server_down_is_a_temporary_failure(loop):
@@ -328,6 +334,7 @@ def test_server_down_is_a_temporary_failure(loop):
     with pytest.raises(DNSLookupError) as err:
         LabResolver(ip, port, timeout=0.3).mx_hosts("example.org")
     assert not err.value.permanent and err.value.reason == TRY_AGAIN
+    assert err.value.dsn == "4.4.3" and "type=MX: Host not found, try again" in str(err.value)
 
 
 def test_dnsbl_lookup(served):

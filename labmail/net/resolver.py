@@ -48,22 +48,31 @@ NO_DATA = "Host found but no data record of requested type"
 class DNSLookupError(LabError):
     """A lookup failed; ``str()`` is Postfix's wording of the reason.
 
-    >>> str(DNSLookupError("example.invalid", "MX", HOST_NOT_FOUND))
-    'Host or domain name not found. Name service error for name=example.invalid type=MX: Host not found'
-    >>> DNSLookupError("example.org", "MX", TRY_AGAIN).permanent
-    False
+    ``dsn`` is the enhanced status code Postfix's smtp client gives it
+    (``5.4.4`` not found, ``4.4.3`` try again, ``5.4.3`` failure, ``5.1.0``
+    null MX); ``permanent`` says whether to bounce rather than defer.
+
+    >>> str(DNSLookupError("example.invalid", "A", HOST_NOT_FOUND))
+    'Host or domain name not found. Name service error for name=example.invalid type=A: Host not found'
+    >>> err = DNSLookupError("example.org", "MX", TRY_AGAIN)
+    >>> err.permanent, err.dsn
+    (False, '4.4.3')
     """
 
-    def __init__(self, name: str, rtype: str, reason: str, text: Optional[str] = None) -> None:
+    _DSN = {HOST_NOT_FOUND: "5.4.4", NO_DATA: "5.4.4", TRY_AGAIN: "4.4.3", NO_RECOVERY: "5.4.3"}
+
+    def __init__(self, name: str, rtype: str, reason: str, text: Optional[str] = None,
+                 dsn: Optional[str] = None) -> None:
         self.name, self.rtype, self.reason = name.rstrip("."), rtype, reason
         self.text = text or ("Host or domain name not found. Name service error for "
                              f"name={self.name} type={rtype}: {reason}")
+        self.dsn = dsn or self._DSN.get(reason, "5.4.3")
         super().__init__(self.text)
 
     @property
     def permanent(self) -> bool:
         """True when retrying cannot help (bounce), False for "try again" (defer)."""
-        return self.reason != TRY_AGAIN
+        return self.dsn.startswith("5")
 
     def __str__(self) -> str:
         return self.text
@@ -74,13 +83,14 @@ class MXHost:
     """One mail exchanger: preference, host name (no trailing dot), its addresses.
 
     ``implicit`` is True when the domain had no MX and its own A record stands
-    in for it (RFC 5321 §5.1).
+    in for it (RFC 5321 §5.1); ``error`` says why a host has no addresses.
     """
 
     preference: int
     name: str
     addresses: Tuple[str, ...] = ()
     implicit: bool = False
+    error: Optional[DNSLookupError] = None     # why it has no addresses
 
 
 @dataclass(frozen=True)
@@ -99,32 +109,46 @@ class Outcome:
 _Flow = Generator[Tuple[str, str], Outcome, Any]
 
 
+def _address_error(name: str, status: str) -> DNSLookupError:
+    reason = {"NXDOMAIN": HOST_NOT_FOUND, "NODATA": NO_DATA}.get(status, TRY_AGAIN)
+    return DNSLookupError(name, "A", reason)
+
+
 def _mx_flow(domain: str) -> _Flow:
-    """MX hosts by preference, A fallback, null MX; yields the questions it needs."""
+    """Postfix's smtp_domain_addr(): MX by preference, else the domain's A record.
+
+    As in Postfix, an MX lookup that finds nothing (NXDOMAIN or NODATA) falls
+    back to the address lookup, so the reason given names ``type=A``; only a
+    temporary MX failure is reported as ``type=MX``.
+    """
+    domain = domain.rstrip(".")
     mx = yield (domain, "MX")
-    if mx.status == "NXDOMAIN":
-        raise DNSLookupError(domain, "MX", HOST_NOT_FOUND)
     if mx.status == "TRY_AGAIN":
         raise DNSLookupError(domain, "MX", TRY_AGAIN)
-    if mx.status == "NODATA":
+    if mx.status in ("NXDOMAIN", "NODATA"):
         # No MX: the domain's own address is an implicit MX of preference 0 (RFC 5321 §5.1).
         a = yield (domain, "A")
         if a.status != "OK":
-            reason = {"NXDOMAIN": HOST_NOT_FOUND, "NODATA": NO_DATA}.get(a.status, TRY_AGAIN)
-            raise DNSLookupError(domain, "A", reason)
-        return [MXHost(0, domain.rstrip("."), tuple(a.texts()), implicit=True)]
+            raise _address_error(domain, a.status)
+        return [MXHost(0, domain, tuple(a.texts()), implicit=True)]
     rds = sorted(mx.values, key=lambda rd: (rd.preference, rd.exchange.to_text().lower()))
     if len(rds) == 1 and rds[0].exchange == dns.name.root:
         # RFC 7505 §3: "0 ." says the domain accepts no mail at all.
         raise DNSLookupError(domain, "MX", NO_RECOVERY,
-                             f"Domain {domain.rstrip('.')} does not accept mail (nullMX)")
+                             f"Domain {domain} does not accept mail (nullMX)", dsn="5.1.0")
     hosts = []
     for rd in rds:
         exchange = rd.exchange.to_text().rstrip(".")
         a = yield (exchange, "A")
-        if a.status == "TRY_AGAIN":
-            raise DNSLookupError(exchange, "A", TRY_AGAIN)
-        hosts.append(MXHost(rd.preference, exchange, tuple(a.texts())))
+        error = None if a.status == "OK" else _address_error(exchange, a.status)
+        hosts.append(MXHost(rd.preference, exchange, tuple(a.texts()), error=error))
+    if not any(h.addresses for h in hosts):
+        # Postfix: "no MX host for %s has a valid address record"; the reason is the
+        # last lookup's, deferred if any of them was temporary.
+        last = hosts[-1].error
+        assert last is not None
+        soft = any(h.error is not None and not h.error.permanent for h in hosts)
+        raise DNSLookupError(last.name, "A", last.reason, dsn="4.4.3" if soft else last.dsn)
     return hosts
 
 
@@ -218,7 +242,8 @@ class LabResolver:
         """Mail exchangers of *domain*, lowest preference first, with addresses.
 
         Falls back to the domain's A record when it has no MX (RFC 5321 §5.1);
-        raises :class:`DNSLookupError` (``.permanent`` tells bounce from defer).
+        raises :class:`DNSLookupError` (``.permanent`` tells bounce from defer,
+        ``.dsn`` gives Postfix's status code) when there is nowhere to send to.
         Equal preferences are ordered by name (Postfix shuffles them; the lab
         stays deterministic).
         """
