@@ -188,3 +188,45 @@ def test_wait_idle_times_out_while_a_client_stays_connected(host):
     finally:
         sock.close()
     assert wait_idle(host)
+
+
+# -- the lesson notebooks and their builder -------------------------------------------
+
+def _builder():
+    import importlib.util
+    from pathlib import Path
+    pytest.importorskip("nbformat")
+    path = Path(__file__).resolve().parent.parent / "tools" / "make_notebooks.py"
+    spec = importlib.util.spec_from_file_location("make_notebooks", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_notebooks_are_in_sync_with_the_builder_script():
+    import nbformat
+    builder = _builder()
+    for name, cells in builder.LESSONS.items():
+        stored = nbformat.read(builder.NOTEBOOKS / name, as_version=4)
+        fresh = builder.build(name, cells)
+        assert [(c.cell_type, c.source) for c in stored.cells] == \
+               [(c.cell_type, c.source) for c in fresh.cells], \
+            f"{name} differs from tools/make_notebooks.py: run the script"
+        code = [c for c in stored.cells if c.cell_type == "code"]
+        assert all(c.outputs for c in code), f"{name}: a code cell has no stored output"
+        first, last = stored.cells[0].source, stored.cells[-1].source
+        assert "**After this lab you can**" in first and "contents" in first
+        assert "## Key points" in last and "RFC 5321" in last and "postfix.org" in last
+        assert "lab.stop()" in code[-1].source
+
+
+def test_student_edition_replaces_solutions_with_a_stub():
+    builder = _builder()
+    src = "x = 1\n### BEGIN SOLUTION\nsecret = 42\n### END SOLUTION\nx\n"
+    out = builder.student_source(src)
+    assert "secret" not in out and "raise NotImplementedError()" in out
+    assert out.startswith("x = 1\n") and out.endswith("\nx\n")
+    solutions = [c for cells in builder.LESSONS.values() for kind, c in cells
+                 if "### BEGIN SOLUTION" in c]
+    assert len(solutions) >= 3
+    assert all("### END SOLUTION" in c for c in solutions)

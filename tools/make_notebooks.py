@@ -6,6 +6,12 @@ outputs that ``pytest --nbval`` later compares::
 
     .venv/bin/python tools/make_notebooks.py              # write and execute all
     .venv/bin/python tools/make_notebooks.py 01 --no-execute
+    .venv/bin/python tools/make_notebooks.py --student build/student
+
+``--student DIR`` writes the student edition instead: no outputs, and each
+``### BEGIN SOLUTION`` … ``### END SOLUTION`` region replaced by a stub
+(nbgrader's convention), so the check cell after it fails with its hint
+until the student writes the code.
 
 Each lesson is a list of ``(kind, text)`` pairs at the end of this file;
 kind is ``"md"`` or ``"code"`` (``"code:tag1,tag2"`` adds cell tags).  The
@@ -15,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +33,20 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 
 Cell = Tuple[str, str]
+
+SOLUTION = re.compile(r"^([ \t]*)### BEGIN SOLUTION\n.*?^[ \t]*### END SOLUTION[ \t]*(\n|$)",
+                      re.S | re.M)
+STUB = "# YOUR CODE HERE\nraise NotImplementedError()\n"
+
+
+def student_source(source: str) -> str:
+    """*source* with every solution region replaced by the stub.
+
+    >>> student_source("a = 1\\n### BEGIN SOLUTION\\nb = 2\\n### END SOLUTION\\n")
+    'a = 1\\n# YOUR CODE HERE\\nraise NotImplementedError()\\n'
+    """
+    return SOLUTION.sub(lambda m: "".join(m.group(1) + ln + "\n"
+                                          for ln in STUB.splitlines()), source)
 
 
 def build(name: str, cells: Sequence[Cell]) -> nbformat.NotebookNode:
@@ -61,9 +82,21 @@ def main(argv: Sequence[str] = ()) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("only", nargs="*", help="lesson numbers to build (default: all)")
     parser.add_argument("--no-execute", action="store_true", help="write without running")
+    parser.add_argument("--student", metavar="DIR",
+                        help="write the student edition (stubs, no outputs) into DIR")
     args = parser.parse_args(list(argv))
     for name, cells in LESSONS.items():
         if args.only and name[:2] not in args.only:
+            continue
+        if args.student:
+            out = Path(args.student)
+            out.mkdir(parents=True, exist_ok=True)
+            nb = build(name, cells)
+            for cell in nb.cells:
+                if cell.cell_type == "code":
+                    cell.source = student_source(cell.source).rstrip("\n")
+            nbformat.write(nb, out / name)
+            print(f"wrote {out / name}")
             continue
         target = NOTEBOOKS / name
         # Build and run a hidden copy next to the target (same working
