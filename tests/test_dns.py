@@ -259,6 +259,24 @@ def test_several_queries_on_one_tcp_connection(served):
             assert r.id == q.id and r.answer                      # RFC 7766 §6.2.1
 
 
+def test_zone_transfer_over_tcp_only(served):
+    import dns.zone
+    ip, port = served.address
+    z = dns.zone.from_xfr(dns.query.xfr(ip, "example.org", port=port, timeout=3))
+    names = {n.to_text() for n in z.nodes}
+    assert {"@", "mail", "backup", "www"} <= names
+    q = dns.message.make_query("example.org", "AXFR")
+    assert dns.query.udp(q, ip, port=port, timeout=3).rcode() == dns.rcode.NOTIMP
+    q = dns.message.make_query("nope.example.org", "AXFR")
+    assert dns.query.tcp(q, ip, port=port, timeout=3).rcode() == dns.rcode.NOTAUTH
+
+
+def test_unknown_edns_version_is_badvers():
+    q = dns.message.make_query("example.org", "A", use_edns=1)
+    m = dns.message.from_wire(LabDNS().handle(q.to_wire()))
+    assert m.rcode() == dns.rcode.BADVERS
+
+
 def test_records_changed_in_a_lesson_are_seen_at_once(served):
     r = LabResolver(*served.address)
     assert r.addresses("new.example.org") == []
@@ -380,6 +398,23 @@ def _sections(text: str) -> list:
 
 
 @pytest.mark.realtool
+def test_labmail_dig_axfr_lists_like_real_dig(served, capsys):
+    dig = shutil.which("dig")
+    if dig is None:
+        pytest.skip("dig is not installed; apt-get install bind9-dnsutils")
+    from labmail.cli import main
+    ip, port = served.address
+    real = subprocess.run([dig, f"@{ip}", "-p", str(port), "axfr", "example.org"],
+                          capture_output=True, text=True, timeout=10).stdout
+    assert main(["dig", f"@{ip}", "-p", str(port), "axfr", "example.org"]) == 0
+    ours = capsys.readouterr().out
+    records = lambda t: [x for x in t.splitlines() if x and not x.startswith(";")]  # noqa: E731
+    assert records(ours) == records(real) and len(records(ours)) >= 8
+    size = lambda t: [x.split(" (")[0] for x in t.splitlines() if "XFR size" in x]  # noqa: E731
+    assert size(ours) == size(real)
+
+
+@pytest.mark.realtool
 @pytest.mark.parametrize("args", [["example.org", "MX"], ["nope.example.org"],
                                   ["mail.example.org", "MX"], ["www.example.org"]])
 def test_labmail_dig_matches_real_dig(served, capsys, args):
@@ -410,6 +445,8 @@ def test_real_dig_and_host_over_udp_and_tcp(served):
     assert "example.org mail is handled by 10 mail.example.org." in out
     out = run(host, "-p", str(port), "nope.example.org", ip)
     assert "NXDOMAIN" in out
+    out = run(dig, f"@{ip}", "-p", str(port), "axfr", "example.org")
+    assert "mail.example.org.\t300\tIN\tA\t127.0.0.3" in out and out.count("\tSOA\t") == 2
 
 
 @settings(max_examples=200, deadline=None)

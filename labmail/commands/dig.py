@@ -18,6 +18,7 @@ examples:
   labmail dig -x 127.0.0.3
   labmail dig +short example.org MX
   labmail dig +tcp _acme-challenge.mail.example.org TXT
+  labmail dig axfr example.org          # the whole zone
 """
 
 DEFAULT_SERVER = "127.0.0.1"
@@ -49,8 +50,8 @@ def parse_words(words: List[str]) -> Tuple[Optional[str], Optional[str], Optiona
             server = w[1:]
         elif w.startswith("+"):
             options.append(w[1:].lower())
-        elif rtype is None and _is_type(w) and (name is not None or w.isupper()):
-            rtype = w.upper()             # dig takes "MX example.org" too
+        elif rtype is None and _is_type(w):
+            rtype = w.upper()             # like dig: a type name is a type, before or after
         elif name is None:
             name = w
         else:
@@ -111,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     rtype = (args.rtype or rtype or "A").upper()
     server = server or DEFAULT_SERVER
-    tcp = "tcp" in options or "vc" in options
+    tcp = "tcp" in options or "vc" in options or rtype == "AXFR"   # transfers need TCP
     try:
         result = query_server((server, args.port), name, rtype, tcp=tcp)
     except dns.exception.Timeout:

@@ -435,6 +435,30 @@ class LabDNS:
             self._add_additional(ans)
         return ans
 
+    def _transfer(self, origin: dns.name.Name, transport: str) -> _Answer:
+        """A zone transfer (``dig axfr``): SOA, every record, SOA again (RFC 5936 §2.2).
+
+        Only over TCP (RFC 5936 §4.2) and only for a zone's own origin; one
+        message, which is plenty for lesson-sized zones.
+        """
+        ans = _Answer()
+        with self._lock:
+            zone = self.zones.get(origin.canonicalize())
+            if transport != "TCP" or zone is None:
+                ans.rcode = dns.rcode.NOTIMP if transport != "TCP" else dns.rcode.NOTAUTH
+                ans.authoritative = False
+                return ans
+            soa = zone.rrset(zone.origin, dns.rdatatype.SOA)
+            assert soa is not None
+            ans.answer.append(soa)
+            for key in sorted(zone._data, key=lambda k: (k[0], k[1])):
+                if key != (zone.origin, dns.rdatatype.SOA):
+                    rrset = zone.rrset(*key)
+                    if rrset is not None:
+                        ans.answer.append(rrset)
+            ans.answer.append(soa)
+        return ans
+
     def _add_additional(self, ans: _Answer) -> None:
         # Addresses of MX/NS targets, as BIND adds them to the additional section.
         for rrset in list(ans.answer):
@@ -467,12 +491,17 @@ class LabDNS:
         qtext, ttext = "-", "-"
         if query.opcode() != dns.opcode.QUERY:
             response.set_rcode(dns.rcode.NOTIMP)
+        elif query.edns > 0:
+            response.set_rcode(dns.rcode.BADVERS)           # RFC 6891 §6.1.3
         elif len(query.question) != 1:
             response.set_rcode(dns.rcode.FORMERR)
         else:
             q = query.question[0]
             qtext, ttext = q.name.to_text(), dns.rdatatype.to_text(q.rdtype)
-            ans = self.resolve(q.name, q.rdtype)
+            if q.rdtype == dns.rdatatype.AXFR:
+                ans = self._transfer(q.name, transport)
+            else:
+                ans = self.resolve(q.name, q.rdtype)
             response.set_rcode(ans.rcode)
             if ans.authoritative:
                 response.flags |= dns.flags.AA

@@ -423,6 +423,8 @@ def _tabs(text: str, width: int) -> str:
 def format_dig(result: QueryResult, *, command: Optional[str] = None, stats: bool = True) -> str:
     """The text ``dig`` prints for *result* (header, sections, statistics)."""
     m = result.message
+    if result.rtype == "AXFR" and m.rcode() == dns.rcode.NOERROR:
+        return _format_axfr(result, command, stats)
     flags = " ".join(f.lower() for f in _flags.to_text(m.flags).split())
     ip, port = result.server
     cmd = command or f"@{ip} -p {port} {result.name.rstrip('.')} {result.rtype}"
@@ -451,4 +453,20 @@ def format_dig(result: QueryResult, *, command: Optional[str] = None, stats: boo
         lines += [f";; Query time: {result.elapsed_ms} msec",
                   f";; SERVER: {ip}#{port}({ip}) ({result.transport})",
                   f";; WHEN: {when}", f";; MSG SIZE  rcvd: {result.size}", ""]
+    return "\n".join(lines) + "\n"
+
+
+def _format_axfr(result: QueryResult, command: Optional[str], stats: bool) -> str:
+    """dig's zone-transfer listing: the records, then the transfer's size."""
+    ip, port = result.server
+    cmd = command or f"@{ip} -p {port} axfr {result.name.rstrip('.')}"
+    lines = ["", f"; <<>> labmail dig <<>> {cmd}", "; (1 server found)",
+             ";; global options: +cmd"]
+    records = _section("ANSWER", result.message.answer)[1:-1]
+    lines += records
+    if stats:
+        when = result.when.strftime("%a %b %d %H:%M:%S %Z %Y")
+        lines += [f";; Query time: {result.elapsed_ms} msec",
+                  f";; SERVER: {ip}#{port}({ip}) (TCP)", f";; WHEN: {when}",
+                  f";; XFR size: {len(records)} records (messages 1, bytes {result.size})", ""]
     return "\n".join(lines) + "\n"
