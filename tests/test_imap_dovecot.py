@@ -7,131 +7,32 @@ tagged results and the FETCH data must agree.  Skipped when dovecot is absent.
 """
 from __future__ import annotations
 
-import os
-import pwd
 import re
-import shutil
 import socket
-import subprocess
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
 
+from labmail.access.imap.realdovecot import RealDovecotImap, dovecot_available
 from labmail.access.imap.samples import SAMPLES
 
 from test_imap_server import FakeHost, LoopThread, start_imap_server  # noqa: E402
 
 pytestmark = pytest.mark.realtool
 
-DOVECOT = shutil.which("dovecot") or ("/usr/sbin/dovecot" if os.path.exists("/usr/sbin/dovecot") else None)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _mail_user() -> pwd.struct_passwd:
-    if os.geteuid() != 0:
-        return pwd.getpwuid(os.geteuid())
-    for name in ("vmail", "mail", "nobody"):
-        try:
-            return pwd.getpwnam(name)
-        except KeyError:
-            continue
-    pytest.skip("no unprivileged user for dovecot's mail processes")
-
 
 @pytest.fixture(scope="module")
-def dovecot(tmp_path_factory):
-    if DOVECOT is None:
+def dovecot():
+    if not dovecot_available():
         pytest.skip("dovecot not installed; apt-get install dovecot-imapd")
-    # dovecot's auth and mail processes run as other users: pytest's 0700 tmp
-    # directories are closed to them, so use a world-readable one of our own
-    root = Path(tempfile.mkdtemp(prefix="labmail-dovecot-"))
-    os.chmod(root, 0o755)
-    user = _mail_user()
-    mail = root / "mail"
-    mail.mkdir()
-    os.chown(mail, user.pw_uid, user.pw_gid) if os.geteuid() == 0 else None
-    port = _free_port()
-    (root / "users").write_text("alice:{PLAIN}secret::::::\n")
-    me = pwd.getpwuid(os.geteuid()).pw_name
-    internal = "" if os.geteuid() == 0 else f"default_internal_user = {me}\ndefault_login_user = {me}\n"
-    conf = f"""base_dir = {root}/run
-state_dir = {root}/state
-log_path = {root}/dovecot.log
-protocols = imap
-listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-mail_location = maildir:{mail}/%u/Maildir
-{internal}passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u {root}/users
-}}
-userdb {{
-  driver = static
-  args = uid={user.pw_uid} gid={user.pw_gid} home={mail}/%u
-}}
-service imap-login {{
-  inet_listener imap {{
-    port = {port}
-  }}
-  inet_listener imaps {{
-    port = 0
-  }}
-}}
-service anvil {{
-  chroot =
-}}
-namespace inbox {{
-  inbox = yes
-  separator = .
-  mailbox Drafts {{
-    special_use = \\Drafts
-    auto = subscribe
-  }}
-  mailbox Junk {{
-    special_use = \\Junk
-    auto = subscribe
-  }}
-  mailbox Sent {{
-    special_use = \\Sent
-    auto = subscribe
-  }}
-  mailbox Trash {{
-    special_use = \\Trash
-    auto = subscribe
-  }}
-}}
-"""
-    (root / "dovecot.conf").write_text(conf)
-    proc = subprocess.Popen([DOVECOT, "-F", "-c", str(root / "dovecot.conf")],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            if proc.poll() is not None:
-                pytest.skip("dovecot did not start: " + proc.stdout.read().decode()[-500:])
-            time.sleep(0.1)
-    else:
-        proc.kill()
-        pytest.skip("dovecot did not listen in time")
-    yield port
-    proc.terminate()
+    d = RealDovecotImap({"alice": "secret"})
     try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    shutil.rmtree(root, ignore_errors=True)
+        d.start()
+    except RuntimeError as exc:
+        d.cleanup()
+        pytest.skip(f"dovecot did not start: {exc}")
+    yield d.port
+    d.cleanup()
 
 
 @pytest.fixture(scope="module")
