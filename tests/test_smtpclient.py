@@ -318,5 +318,6 @@ def test_with_the_lab_dns_server_mx_preference_and_implicit_mx():
     assert third.status == "sent" and third.relay.startswith("example.net[127.0.0.4]:")
     assert (len(p_peer.got), len(b_peer.got)) == (1, 2)
     assert (fourth.status, fourth.dsn) == ("bounced", "5.4.4")
+    # as Postfix: an MX lookup that finds nothing falls back to A, whose error is reported
     assert fourth.text == ("Host or domain name not found. Name service error for "
-                           "name=nosuch.example.org type=MX: Host not found")
+                           "name=nosuch.example.org type=A: Host not found")

@@ -150,10 +150,15 @@ class SmtpTransport:
             if use_mx:
                 if self.mx is None:
                     raise LookupError("no MX resolver configured")
-                hosts = [_as_mx(x) for x in await self.mx(dest)]
-                hosts.sort(key=lambda h: h[0])
+                answer = list(await self.mx(dest))
+                hosts = sorted((_as_mx(x) for x in answer), key=lambda h: h[0])
                 found = [(name, ip) for _, name, ips in hosts for ip in ips]
                 if not found and hosts:
+                    # No MX host has an address: report the best one's DNS error.
+                    err = next((getattr(x, "error", None) for x in answer
+                                if getattr(x, "error", None) is not None), None)
+                    if err is not None:
+                        raise err
                     raise _Failure(Outcome(
                         "bounced", "5.4.4", "none",
                         "Host or domain name not found. Name service error for "
@@ -169,8 +174,8 @@ class SmtpTransport:
             raise
         except Exception as exc:
             permanent = getattr(exc, "permanent", True)
-            raise _Failure(Outcome("bounced" if permanent else "deferred",
-                                   "5.4.4" if permanent else "4.4.3", "none", str(exc)))
+            dsn = getattr(exc, "dsn", None) or ("5.4.4" if permanent else "4.4.3")
+            raise _Failure(Outcome("bounced" if permanent else "deferred", dsn, "none", str(exc)))
         if not found:
             raise _Failure(Outcome(
                 "bounced", "5.4.4", "none",
