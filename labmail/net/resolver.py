@@ -463,6 +463,8 @@ def _format_axfr(result: QueryResult, command: Optional[str], stats: bool) -> st
     lines = ["", f"; <<>> labmail dig <<>> {cmd}", "; (1 server found)",
              ";; global options: +cmd"]
     records = _section("ANSWER", result.message.answer)[1:-1]
+    if records and "\tSOA\t" in records[0] and "\tSOA\t" not in records[-1]:
+        records.append(records[0])      # the closing SOA, merged into the first by the parser
     lines += records
     if stats:
         when = result.when.strftime("%a %b %d %H:%M:%S %Z %Y")
