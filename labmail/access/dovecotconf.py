@@ -120,7 +120,7 @@ class _Node:
     name: str
     path: str
     line: int
-    settings: Tuple[Tuple[str, str, int], ...] = ()
+    settings: Tuple[Tuple[str, str, int, str], ...] = ()   # name, value, line, file
     children: Tuple["_Node", ...] = ()
 
 
@@ -258,7 +258,7 @@ def _parse_tree(lines: List[Tuple[str, str, int]], path: str) -> _Node:
             raise ConfigError(fpath, no, "Expecting '{'" if " " not in key else "Expecting '='")
         if not key or " " in key:
             raise ConfigError(fpath, no, f"Invalid setting name: {key}")
-        stack[-1][4].append((key, value.strip(), no if fpath == path else -no))
+        stack[-1][4].append((key, value.strip(), no, fpath))
     if len(stack) > 1:
         kind, name, p, ln, _, _ = stack[-1]
         raise ConfigError(p, ln, f"Missing '}}' (section {kind} {name} started here)".replace("  ", " "))
@@ -291,10 +291,10 @@ def _seconds(value: str, path: str, line: int) -> float:
 def _check_names(node: _Node, depth: int = 0) -> None:
     allowed = KNOWN_SETTINGS if node.kind in ("", "protocol", "local", "remote") \
         else KNOWN_SECTION_SETTINGS.get(node.kind, frozenset())
-    for key, _, line in node.settings:
+    for key, _, line, fpath in node.settings:
         if key not in allowed and node.kind != "plugin":
             where = f"{node.kind} {{ " if node.kind else ""
-            raise ConfigError(node.path, abs(line), f"Unknown setting: {where}{key}")
+            raise ConfigError(fpath, line, f"Unknown setting: {where}{key}")
     for child in node.children:
         if child.kind not in _SECTION_KINDS:
             raise ConfigError(child.path, child.line, f"Unknown setting: {child.kind} {{ {child.kind}")
@@ -309,13 +309,14 @@ def parse_dovecot_conf(text: str, path: str = "dovecot.conf",
     _check_names(root)
     values: Dict[str, str] = {}
     where: Dict[str, int] = {}
+    files: Dict[str, str] = {}
 
-    def take(settings: Tuple[Tuple[str, str, int], ...]) -> None:
-        for key, value, line in settings:
+    def take(settings: Tuple[Tuple[str, str, int, str], ...]) -> None:
+        for key, value, line, fpath in settings:
             if value.startswith("$") and value[1:] in values:
                 value = values[value[1:]]
             values[key] = _unquote(value)
-            where[key] = abs(line)
+            where[key], files[key] = line, fpath
     take(root.settings)
     for child in root.children:
         if child.kind == "protocol" and child.name == protocol:
@@ -324,63 +325,67 @@ def parse_dovecot_conf(text: str, path: str = "dovecot.conf",
     def line_of(key: str) -> int:
         return where.get(key, 0) or 0
 
+    def file_of(key: str) -> str:
+        return files.get(key, path)
+
     kw: Dict[str, object] = {}
     if "protocols" in values:
         protos = tuple(values["protocols"].replace(",", " ").split())
         for p in protos:
             if p.lstrip("!") not in _PROTOCOLS:
-                raise ConfigError(path, line_of("protocols"), f"protocols: Unknown protocol: {p}")
+                raise ConfigError(file_of("protocols"), line_of("protocols"), f"protocols: Unknown protocol: {p}")
         kw["protocols"] = protos
     if "listen" in values:
         kw["listen"] = tuple(x.strip() for x in values["listen"].split(",") if x.strip())
     if "ssl" in values:
         if values["ssl"] not in ("no", "yes", "required"):
-            raise ConfigError(path, line_of("ssl"), f"Invalid value: {values['ssl']}")
+            raise ConfigError(file_of("ssl"), line_of("ssl"), f"Invalid value: {values['ssl']}")
         kw["ssl"] = values["ssl"]
     for key in ("ssl_cert", "ssl_key"):
         if values.get(key):
             kw[key] = values[key][1:].strip() if values[key].startswith("<") else values[key]
     if "disable_plaintext_auth" in values:
-        kw["disable_plaintext_auth"] = _bool(values["disable_plaintext_auth"], path,
+        kw["disable_plaintext_auth"] = _bool(values["disable_plaintext_auth"], file_of("disable_plaintext_auth"),
                                              line_of("disable_plaintext_auth"))
     if "auth_allow_cleartext" in values:      # Dovecot 2.4's name, inverted
-        kw["disable_plaintext_auth"] = not _bool(values["auth_allow_cleartext"], path,
+        kw["disable_plaintext_auth"] = not _bool(values["auth_allow_cleartext"], file_of("auth_allow_cleartext"),
                                                  line_of("auth_allow_cleartext"))
     if "auth_mechanisms" in values:
         kw["auth_mechanisms"] = tuple(m.lower() for m in values["auth_mechanisms"].split())
     if "auth_failure_delay" in values:
-        kw["auth_failure_delay"] = _seconds(values["auth_failure_delay"], path,
+        kw["auth_failure_delay"] = _seconds(values["auth_failure_delay"], file_of("auth_failure_delay"),
                                             line_of("auth_failure_delay"))
     for key in ("mail_location", "login_greeting", "pop3_uidl_format", "pop3_logout_format"):
         if key in values:
             kw[key] = values[key]
     if "pop3_lock_session" in values:
-        kw["pop3_lock_session"] = _bool(values["pop3_lock_session"], path, line_of("pop3_lock_session"))
+        kw["pop3_lock_session"] = _bool(values["pop3_lock_session"], file_of("pop3_lock_session"),
+                                        line_of("pop3_lock_session"))
     if "login_trusted_networks" in values:
         nets = tuple(values["login_trusted_networks"].replace(",", " ").split())
         for net in nets:
             try:
                 ipaddress.ip_network(net, strict=False)
             except ValueError:
-                raise ConfigError(path, line_of("login_trusted_networks"),
+                raise ConfigError(file_of("login_trusted_networks"), line_of("login_trusted_networks"),
                                   f"login_trusted_networks: Invalid network '{net}'") from None
         kw["login_trusted_networks"] = nets
     dbs: Dict[str, List[PasswdDb]] = {"passdb": [], "userdb": []}
     listeners: List[Listener] = []
     for child in root.children:
         if child.kind in dbs:
-            conf = {k: _unquote(v) for k, v, _ in child.settings}
+            conf = {k: _unquote(v) for k, v, _, _ in child.settings}
             dbs[child.kind].append(PasswdDb(child.kind, conf.get("driver", ""),
                                             conf.get("args", ""), child.path, child.line))
         elif child.kind == "service":
             for lst in child.children:
                 if lst.kind != "inet_listener":
                     continue
-                conf = {k: (_unquote(v), ln) for k, v, ln in lst.settings}
-                port_s, port_line = conf.get("port", ("0", lst.line))
+                conf = {k: (_unquote(v), ln, fp) for k, v, ln, fp in lst.settings}
+                port_s, port_line, port_file = conf.get("port", ("0", lst.line, lst.path))
                 if not port_s.isdigit() or int(port_s) > 65535:
-                    raise ConfigError(lst.path, abs(port_line), f"Invalid port number: {port_s}")
-                ssl_on = _bool(conf["ssl"][0], lst.path, abs(conf["ssl"][1])) if "ssl" in conf else False
+                    raise ConfigError(port_file, port_line, f"Invalid port number: {port_s}")
+                ssl_on = _bool(conf["ssl"][0], conf["ssl"][2], conf["ssl"][1]) if "ssl" in conf else False
                 listeners.append(Listener(child.name, lst.name, int(port_s), ssl_on,
                                           conf.get("address", ("", 0))[0]))
     return DovecotConfig(path=path, passdbs=tuple(dbs["passdb"]), userdbs=tuple(dbs["userdb"]),
