@@ -253,6 +253,16 @@ def test_step_by_step_with_the_student_publishing(certbot, lab_dns):
     assert certbot.finish(order).version == 1
 
 
+def test_seeded_ids_make_challenges_repeatable(tmp_path, ca, lab_dns):
+    from labmail.clock import IdGenerator
+    values = []
+    for run in range(2):
+        bot = Certbot(tmp_path / f"le{run}", ca, lab_dns, LabResolver(*lab_dns.address),
+                      clock=Clock.fixed(START), ids=IdGenerator(seed=7))
+        values.append(bot.begin(["mail.example.org"]).challenges[0].txt_value)
+    assert values[0] == values[1]
+
+
 def test_async_certonly(certbot):
     lineage = asyncio.run(certbot.acertonly(["mail.example.org"]))
     assert lineage.version == 1 and lineage.cert.exists()

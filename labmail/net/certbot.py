@@ -23,6 +23,7 @@ three, publishing and removing the TXT record itself (a manual-auth hook).
 """
 from __future__ import annotations
 
+import base64
 import datetime as _dt
 import logging
 import os
@@ -82,12 +83,15 @@ class Certbot:
     (a :class:`~labmail.net.dns.LabDNS`); *resolver* is the
     :class:`~labmail.net.resolver.LabResolver` the CA checks challenges with.
     New keys are ECDSA P-256, certbot 2's default (``key_type="rsa"`` for RSA 2048).
+    With the lab's seeded *ids* the account key and the challenge tokens, hence
+    the TXT values a lesson prints, are the same on every run.
     """
 
     def __init__(self, config_dir: Path, ca: LabCA, dns: Any, resolver: Any, *,
-                 clock: Any = None, key_type: str = "ecdsa", renew_before_days: int = 30,
-                 days: int = 90) -> None:
+                 clock: Any = None, ids: Any = None, key_type: str = "ecdsa",
+                 renew_before_days: int = 30, days: int = 90) -> None:
         self.config_dir = Path(config_dir)
+        self.ids = ids            # seeded ids make tokens and the account key repeatable
         self.ca, self.dns, self.resolver, self.clock = ca, dns, resolver, clock
         self.key_type, self.renew_before_days, self.days = key_type, renew_before_days, days
 
@@ -96,13 +100,25 @@ class Certbot:
         path = self.config_dir / "accounts" / "lab" / "private_key.pem"
         if path.exists():
             return load_key(path)
-        key = generate_key("ec")
+        if self.ids is not None:
+            # Derived from the lab's seeded ids, so challenge values repeat in lessons
+            # (a real ACME account key must of course be random).
+            from cryptography.hazmat.primitives.asymmetric import ec
+            secret = int(self.ids.token(32), 16) % (2 ** 255 - 19) + 1
+            key: PrivateKey = ec.derive_private_key(secret, ec.SECP256R1())
+        else:
+            key = generate_key("ec")
         _write(path, key_pem(key), 0o600)
         return key
 
     def begin(self, domains: Sequence[str]) -> Order:
         """Open an order; each challenge says which TXT record proves control."""
-        order = self.ca.new_order(list(domains), self.account_key())
+        token = None
+        if self.ids is not None:
+            ids = self.ids
+            token = lambda: base64.urlsafe_b64encode(bytes.fromhex(ids.token(32))).rstrip(  # noqa: E731
+                b"=").decode()
+        order = self.ca.new_order(list(domains), self.account_key(), token=token)
         for ch in order.challenges:
             log.info("dns-01: publish TXT %s at %s", ch.txt_value, ch.record_name)
         return order
