@@ -216,6 +216,21 @@ def test_postfix_server_context_from_main_cf_values(serve, pki, tmp_path):
     assert postfix_server_context({}, path=mapped) is None          # no certificate: no TLS
 
 
+def test_postfix_server_context_from_a_real_main_cf(serve, pki, tmp_path):
+    from labmail.mta.maincf import MainCf
+    cf = MainCf.from_text(
+        f"smtpd_tls_cert_file = {pki['full']}\n"
+        f"smtpd_tls_key_file = {pki['key']}\n"
+        "smtpd_tls_security_level = may\n"
+        "smtpd_tls_protocols = !SSLv2, !SSLv3, !TLSv1, !TLSv1.1, !TLSv1.3\n")
+    port = serve(postfix_server_context(cf))
+    assert _client(port, client_context(pki["root"]), "mail.example.org")[0] == "TLSv1.2"
+    assert postfix_server_context(MainCf.from_text("")) is None   # Postfix's default: no cert
+    bogus = MainCf.from_text(f"smtpd_tls_cert_file = {pki['full']}\n"
+                             f"smtpd_tls_key_file = {pki['key']}\nsmtpd_tls_ciphers = HIGH\n")
+    assert postfix_server_context(bogus) is not None               # grade names are case-blind
+
+
 def test_dovecot_server_context_reads_angle_bracket_paths(serve, pki):
     ctx = dovecot_server_context(f"<{pki['full']}", f"<{pki['key']}", ssl_min_protocol="TLSv1.3")
     port = serve(ctx, "imap")

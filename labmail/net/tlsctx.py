@@ -186,7 +186,10 @@ def client_context(cafile: Optional[PathLike] = None, *, verify: bool = True,
 
 
 def _param(params: Any, name: str) -> str:
-    value = params(name) if callable(params) else params.get(name)
+    try:
+        value = params(name) if callable(params) else params.get(name)
+    except LookupError:          # MainCf.get() raises for names it does not know
+        return ""
     return "" if value is None else str(value).strip()
 
 
@@ -216,10 +219,19 @@ def postfix_server_context(params: Any, *, path: Callable[[str], Path] = Path,
     grade = _param(params, f"{prefix}_tls_{kind}ciphers") or "medium"
     ciphers = _param(params, f"tls_{grade.lower()}_cipherlist") or cipher_list(grade)
     exclude = _param(params, f"{prefix}_tls_exclude_ciphers").replace(",", " ").split()
+    if mandatory:
+        exclude += _param(params, f"{prefix}_tls_mandatory_exclude_ciphers").replace(
+            ",", " ").split()
     if exclude:
         ciphers += ":" + ":".join("!" + c for c in exclude)
-    return server_context(None if chain else path(cert), None if chain else path(key),
-                          [path(c) for c in chain], protocols=protocols, ciphers=ciphers)
+    ctx = server_context(None if chain else path(cert), None if chain else path(key),
+                         [path(c) for c in chain], protocols=protocols, ciphers=ciphers)
+    eccert = _param(params, f"{prefix}_tls_eccert_file")
+    if eccert and not chain:
+        # The legacy second (ECDSA) certificate: OpenSSL keeps one per key type.
+        ctx.load_cert_chain(str(path(eccert)),
+                            str(path(_param(params, f"{prefix}_tls_eckey_file") or eccert)))
+    return ctx
 
 
 def dovecot_server_context(ssl_cert: str, ssl_key: str, *, ssl_min_protocol: str = "TLSv1.2",
