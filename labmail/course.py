@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable, List, Optional, Sequence
 
-from .notebook.render import messages, wait_idle
+from .notebook.render import messages, received_queue_id, wait_idle
 from .notebook.smtp_diagram import command_pairs, verb
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -137,17 +137,6 @@ def check_envelope(host: "Host", sender: str, recipients: Sequence[str]) -> Pass
                   f"(queued as {t.queue_id}).")
 
 
-def _queue_id(msg: email.message.Message) -> Optional[str]:
-    received = " ".join(str(msg.get("Received", "")).split())
-    m = re.search(r" id ([0-9A-Za-z]+)", received)
-    return m.group(1) if m else None
-
-
-def _newest(host: "Host", user: str) -> Optional[email.message.Message]:
-    found = messages(host, user)
-    return found[-1][1] if found else None
-
-
 def check_blind_copy(host: "Host", visible: str = "alice@example.com",
                      hidden: str = "bob@example.com") -> Passed:
     """One message went to *visible* and, blind, to *hidden* (named in no header).
@@ -165,13 +154,14 @@ def check_blind_copy(host: "Host", visible: str = "alice@example.com",
             f"<{visible}> and <{hidden}> in ONE transaction.  Missing: "
             f"{', '.join('<' + a + '>' for a in lacking)}.  Give both addresses as "
             "envelope recipients (RCPT TO; the second argument of sendmail()).")
-    for user, addr in ((visible_l.split("@")[0], visible), (hidden_l.split("@")[0], hidden)):
-        msg = _newest(host, user)
-        if msg is None or _queue_id(msg) != t.queue_id:
+    copies = {}
+    for addr in (visible, hidden):
+        found = messages(host, addr.lower().split("@")[0], queue_id=t.queue_id)
+        if not found:
             raise CheckFailed(f"<{addr}>'s Maildir has no copy of queue id {t.queue_id}; "
                               "did the server answer 250 after DATA?")
-    msg = _newest(host, hidden_l.split("@")[0])
-    assert msg is not None
+        copies[addr] = found[-1][1]
+    msg = copies[hidden]
     shown = [f"{name}: {value}" for name, value in msg.items()
              if name.lower() not in TRACE_FIELDS and hidden_l in str(value).lower()]
     if shown:

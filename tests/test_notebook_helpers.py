@@ -230,3 +230,15 @@ def test_student_edition_replaces_solutions_with_a_stub():
                  if "### BEGIN SOLUTION" in c]
     assert len(solutions) >= 3
     assert all("### END SOLUTION" in c for c in solutions)
+
+
+def test_messages_select_by_subject_and_queue_id(host):
+    with smtplib.SMTP(*host.endpoints["smtp"], local_hostname="laptop") as s:
+        s.sendmail("bob@example.org", ["alice@example.com"], MSG.replace("hi", "first"))
+        s.sendmail("bob@example.org", ["alice@example.com"], MSG.replace("hi", "second"))
+    assert wait_idle(host)
+    [(_, msg)] = messages(host, "alice", subject="second")
+    from labmail.notebook import received_queue_id
+    qid = received_queue_id(msg)
+    assert qid and f"queued as {qid}" in host.last_transcript().text()
+    assert [m["Subject"] for _, m in messages(host, "alice", queue_id=qid)] == ["second"]

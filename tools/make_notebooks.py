@@ -609,7 +609,7 @@ with smtplib.SMTP(*host.endpoints["smtp"], local_hostname="laptop") as mua:
 
 wait_idle(host)
 for user in ("alice", "bob"):
-    path, msg = messages(host, user)[-1]          # the newest message of each
+    path, msg = messages(host, user, subject="Table booked")[-1]     # each one's copy
     print(f"{user:<6} Delivered-To: {msg['Delivered-To']:<18}  To: {msg['To']}")
 """),
     ("md", """
@@ -876,8 +876,8 @@ After `ENHANCEDSTATUSCODES`, most replies carry an **enhanced status code**
 *class.subject.detail* (RFC 3463): the class repeats the first digit, the
 subject says what the reply is about (`1` addresses, `3` the mail system,
 `4` network and routing, `5` the protocol, `7` security or policy), and the
-detail narrows it down.  `2.1.0` is *sender address valid*, `2.1.5`
-*destination address valid*, `5.1.1` *bad destination mailbox*, `5.5.2`
+detail narrows it down.  `2.1.0` says *about an address (here the sender):
+fine*, `2.1.5` *destination address valid*, `5.1.1` *bad destination mailbox*, `5.5.2`
 *syntax error*, `4.7.1` *delivery not authorised*.  The `Reply` objects that
 `Telnet.send()` returns split a reply into these parts:
 """),
@@ -914,13 +914,14 @@ dot and a line of two dots, each sent with one extra dot, and the real end:
 c.send_lines(["Subject: Leading dots", "", "..and so on", "...", "."])
 """),
     ("md", """
-What arrived in Alice's mailbox (`messages()` lists her messages, oldest first):
+What arrived in Alice's mailbox (`messages()` lists her messages, oldest
+first; `subject=` picks the one we want):
 """),
     ("code", """
 from labmail.notebook import messages, wait_idle
 
 wait_idle(host)
-path, msg = messages(host, "alice")[-1]
+path, msg = messages(host, "alice", subject="Leading dots")[-1]
 print(msg.get_content())
 """),
     ("md", """

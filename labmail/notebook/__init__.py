@@ -8,11 +8,11 @@
 
 >>> from labmail.notebook import Telnet, replay, state_table_text, show_transcript
 """
-from .render import Shown, messages, show_transcript, tree, wait_idle
+from .render import Shown, messages, received_queue_id, show_transcript, tree, wait_idle
 from .smtp_diagram import (command_pairs, draw_state_diagram, edges, path_text, replay, replay_lines,
                            state_table_text)
 from .telnet import Dialogue, Reply, Telnet
 
-__all__ = ["Shown", "messages", "show_transcript", "tree", "wait_idle",
+__all__ = ["Shown", "messages", "received_queue_id", "show_transcript", "tree", "wait_idle",
            "command_pairs", "draw_state_diagram", "edges", "path_text", "replay", "replay_lines",
            "state_table_text", "Dialogue", "Reply", "Telnet"]

@@ -13,6 +13,7 @@ import email
 import email.message
 import email.policy
 import html
+import re
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, List, Optional, Tuple
@@ -21,7 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..host import Host
     from ..trace import Transcript
 
-__all__ = ["Shown", "show_transcript", "wait_idle", "messages", "tree"]
+__all__ = ["Shown", "show_transcript", "wait_idle", "messages", "received_queue_id", "tree"]
 
 _COLOURS = {"C": "#1f5fbf", "S": "#1d7a2e", "*": "#8a5a00"}
 
@@ -93,19 +94,40 @@ def wait_idle(host: "Host", timeout: float = 3.0) -> bool:
     return False
 
 
-def messages(host: "Host", user: str, folder: str = "new") -> List[Tuple[Path, email.message.EmailMessage]]:
+def messages(host: "Host", user: str, folder: str = "new", *,
+             subject: Optional[str] = None,
+             queue_id: Optional[str] = None) -> List[Tuple[Path, email.message.EmailMessage]]:
     """*user*'s messages in one Maildir folder, oldest delivery first.
 
-    Maildir file names start with the delivery time; the lab's clock can be
-    frozen, so the files' modification times decide the order instead.
+    ``subject`` keeps only messages with exactly that ``Subject:``;
+    ``queue_id`` only the copy whose newest ``Received:`` header names that
+    queue id.  Maildir file names start with the delivery time, but the
+    lab's clock can be frozen, so the files' modification times decide the
+    order instead; those tick in steps of a few milliseconds, so when
+    messages arrive close together, select by subject or queue id rather
+    than trusting the order.
     """
     directory = host.maildir_path(user) / folder
     if not directory.is_dir():
         return []
     paths = sorted((p for p in directory.iterdir() if p.is_file()),
                    key=lambda p: (p.stat().st_mtime_ns, p.name))
-    return [(p, email.message_from_bytes(p.read_bytes(), policy=email.policy.default))
-            for p in paths]
+    out = []
+    for p in paths:
+        msg = email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+        if subject is not None and str(msg.get("Subject", "")) != subject:
+            continue
+        if queue_id is not None and received_queue_id(msg) != queue_id:
+            continue
+        out.append((p, msg))
+    return out
+
+
+def received_queue_id(msg: email.message.Message) -> Optional[str]:
+    """The queue id in a message's newest ``Received:`` header (``... id ABC123 ...``)."""
+    received = " ".join(str(msg.get("Received", "")).split())
+    m = re.search(r" id ([0-9A-Za-z]+)", received)
+    return m.group(1) if m else None
 
 
 def tree(root: Path, *, max_entries: int = 200) -> Shown:
