@@ -13,7 +13,8 @@ import pytest
 from labmail.net.certs import LabCA, cert_pem, generate_key, key_pem, self_signed
 from labmail.net.tlsctx import (client_context, dovecot_server_context, hostname_matches,
                                 inspect_tls, parse_protocols, peer_chain, peer_trust,
-                                postfix_server_context, server_context, tls_summary)
+                                postfix_client_context, postfix_server_context, server_context,
+                                tls_summary)
 
 GREETING = {"smtp": b"220 tiny.lab ESMTP\r\n", "pop3": b"+OK tiny POP3 ready\r\n",
             "imap": b"* OK [CAPABILITY IMAP4rev1 STARTTLS] tiny ready\r\n"}
@@ -229,6 +230,23 @@ def test_postfix_server_context_from_a_real_main_cf(serve, pki, tmp_path):
     bogus = MainCf.from_text(f"smtpd_tls_cert_file = {pki['full']}\n"
                              f"smtpd_tls_key_file = {pki['key']}\nsmtpd_tls_ciphers = HIGH\n")
     assert postfix_server_context(bogus) is not None               # grade names are case-blind
+
+
+def test_postfix_client_context_levels(serve, pki):
+    from labmail.mta.maincf import MainCf
+    assert postfix_client_context(MainCf.from_text("")) == (None, "none", None)
+    ctx, level, _ = postfix_client_context(MainCf.from_text("smtp_use_tls = yes"))
+    assert level == "may" and ctx.verify_mode == ssl.CERT_NONE
+    cf = MainCf.from_text(f"smtp_tls_security_level = verify\nsmtp_tls_CAfile = {pki['root']}\n"
+                          "smtp_tls_mandatory_protocols = >=TLSv1.3\n")
+    ctx, level, cafile = postfix_client_context(cf)
+    assert level == "verify" and cafile == pki["root"]
+    # a self-signed peer: the handshake completes, the verdict is left to peer_trust
+    port = serve(server_context(pki["selfsigned"], pki["selfsigned_key"]))
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        with ctx.wrap_socket(raw, server_hostname="mail.example.com") as tls:
+            assert tls.version() == "TLSv1.3"
+            assert peer_trust(peer_chain(tls), cafile, ["mail.example.com"])[0] == "Untrusted"
 
 
 def test_dovecot_server_context_reads_angle_bracket_paths(serve, pki):

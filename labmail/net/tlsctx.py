@@ -30,7 +30,7 @@ from cryptography import x509
 from .certs import CertInfo, describe
 
 __all__ = ["server_context", "client_context", "parse_protocols", "cipher_list",
-           "postfix_server_context", "dovecot_server_context", "peer_chain", "peer_trust",
+           "postfix_server_context", "postfix_client_context", "dovecot_server_context", "peer_chain", "peer_trust",
            "tls_summary", "inspect_tls", "TLSReport", "STARTTLS_DIALOGUES", "hostname_matches"]
 
 PathLike = Union[str, Path]
@@ -232,6 +232,36 @@ def postfix_server_context(params: Any, *, path: Callable[[str], Path] = Path,
         ctx.load_cert_chain(str(path(eccert)),
                             str(path(_param(params, f"{prefix}_tls_eckey_file") or eccert)))
     return ctx
+
+
+def postfix_client_context(params: Any, *, path: Callable[[str], Path] = Path,
+                           prefix: str = "smtp") -> Tuple[Optional[ssl.SSLContext], str,
+                                                          Optional[Path]]:
+    """(context, level, CA file) for Postfix's smtp client from main.cf values.
+
+    ``level`` is ``smtp_tls_security_level`` (``none``/``may``/``encrypt``/
+    ``verify``/``secure``; empty means ``none``, or ``may`` with the legacy
+    ``smtp_use_tls = yes``).  The context never fails a handshake over the
+    certificate: as Postfix, the client completes TLS, then judges the peer
+    with :func:`peer_trust` against the CA file and, for ``verify``/``secure``,
+    gives up on an unverified peer itself ("Server certificate not
+    verified").  The context is None for ``none``.
+
+    >>> ctx, level, cafile = postfix_client_context(host.config, path=host.path)  # doctest: +SKIP
+    """
+    level = _param(params, f"{prefix}_tls_security_level").lower()
+    if not level:
+        level = "may" if _param(params, f"{prefix}_use_tls").lower() == "yes" else "none"
+    if level == "none":
+        return None, level, None
+    mandatory = level in ("encrypt", "verify", "secure", "dane", "fingerprint")
+    kind = "mandatory_" if mandatory else ""
+    ctx = client_context(verify=False, protocols=_param(params, f"{prefix}_tls_{kind}protocols")
+                         or None)
+    grade = _param(params, f"{prefix}_tls_{kind}ciphers") or "medium"
+    ctx.set_ciphers(_param(params, f"tls_{grade.lower()}_cipherlist") or cipher_list(grade))
+    cafile = _param(params, f"{prefix}_tls_CAfile")
+    return ctx, level, path(cafile) if cafile else None
 
 
 def dovecot_server_context(ssl_cert: str, ssl_key: str, *, ssl_min_protocol: str = "TLSv1.2",
