@@ -134,7 +134,8 @@ class MaildirFolder(Folder):
                     for uid in [u for u, b in current.records.items() if b not in found]:
                         del current.records[uid]
                         current.vsizes.pop(uid, None)
-                    for base in sorted(b for b in found if b not in known):
+                    fresh = [b for b in found if b not in known]
+                    for base in sorted(fresh, key=lambda b: self._arrival_key(b, found[b])):
                         current.add(base, _name_field(base, "W"))
                     current.save(self._uidlist_path)
             self._list = current
@@ -177,6 +178,23 @@ class MaildirFolder(Folder):
                                 latest.vsizes.setdefault(u, v)
                         latest.save(self._uidlist_path)
             return out
+
+    def _arrival_key(self, base: str, loc: Tuple[str, str]) -> Tuple[int, int, int, str]:
+        """Order new files as Dovecot does (name's seconds, then microseconds),
+        and when those tie (a lab clock standing still) by when the file arrived."""
+        secs_s, _, rest = base.partition(".")
+        secs = int(secs_s) if secs_s.isdigit() else 0
+        usec = 0
+        m = rest.find("M")
+        if m >= 0:
+            digits = rest[m + 1:m + 1 + len(rest)]
+            n = len(digits) - len(digits.lstrip("0123456789"))
+            usec = int(digits[:n]) if n else 0
+        try:
+            mtime = (self.path / loc[0] / loc[1]).stat().st_mtime_ns
+        except FileNotFoundError:
+            mtime = 0
+        return (secs, usec, mtime, base)
 
     def _locate(self, uid: int) -> Path:
         loc = self._files.get(uid)
