@@ -131,3 +131,18 @@ def test_table_for_widgets(queue):
     (row,) = queue.table()
     assert row["sender"] == "MAILER-DAEMON" and row["recipients"] == ["b@example.org"]
     assert row["queue"] == "incoming" and row["size"] == 1
+
+
+def test_group_commit_with_a_separate_tmp_directory(tmp_path):
+    """The Maildir pattern: write in tmp/, rename into new/ (one dir fsync per batch)."""
+    (tmp_path / "tmp").mkdir()
+    (tmp_path / "new").mkdir()
+
+    async def main():
+        gc = GroupCommit()
+        await asyncio.gather(*(gc.commit(tmp_path / "new" / f"m{i}", b"%d" % i,
+                                         tmp=tmp_path / "tmp" / f"m{i}") for i in range(8)))
+        return gc.batches
+    assert asyncio.run(main()) == 1
+    assert sorted(p.name for p in (tmp_path / "new").iterdir()) == [f"m{i}" for i in range(8)]
+    assert list((tmp_path / "tmp").iterdir()) == []

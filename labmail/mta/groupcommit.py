@@ -67,7 +67,7 @@ def write_durable(final: Path, data: bytes, *, fsync: bool = True) -> None:
         fsync_dir(final.parent)
 
 
-_Item = Tuple[Path, bytes, "asyncio.Future[None]"]
+_Item = Tuple[Path, bytes, "asyncio.Future[None]", Optional[Path]]
 
 
 class GroupCommit:
@@ -84,11 +84,16 @@ class GroupCommit:
         self._leader: Optional[asyncio.Task] = None
         self.batches = 0
 
-    async def commit(self, final: Path, data: bytes, *, fsync: bool = True) -> None:
-        """Create *final* with *data* durably, sharing fsyncs with others."""
+    async def commit(self, final: Path, data: bytes, *, fsync: bool = True,
+                     tmp: Optional[Path] = None) -> None:
+        """Create *final* with *data* durably, sharing fsyncs with others.
+
+        The data is written to *tmp* (default ``.<name>.tmp`` beside *final*;
+        a Maildir delivery passes ``tmp/<name>``) and renamed into place.
+        """
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
-        self._pending.append((Path(final), data, fut))
+        self._pending.append((Path(final), data, fut, None if tmp is None else Path(tmp)))
         if self._leader is None or self._leader.done():
             self._leader = loop.create_task(self._run(fsync))
         await fut
@@ -105,7 +110,7 @@ class GroupCommit:
             except BaseException as exc:  # pragma: no cover - executor failure
                 errors = [exc] * len(batch)
             self.batches += 1
-            for (_, _, fut), err in zip(batch, errors):
+            for (_, _, fut, _), err in zip(batch, errors):
                 if fut.done():
                     continue
                 if err is None:
@@ -117,8 +122,8 @@ class GroupCommit:
     def _flush(batch: List[_Item], fsync: bool) -> List[Optional[BaseException]]:
         errors: List[Optional[BaseException]] = [None] * len(batch)
         fds: List[Tuple[int, int, Path, Path]] = []
-        for i, (final, data, _) in enumerate(batch):
-            tmp = final.with_name(f".{final.name}.tmp")
+        for i, (final, data, _, tmp_path) in enumerate(batch):
+            tmp = tmp_path or final.with_name(f".{final.name}.tmp")
             try:
                 fds.append((i, _write_file(tmp, data), tmp, final))
             except OSError as exc:
