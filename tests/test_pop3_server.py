@@ -254,3 +254,14 @@ def test_fetchmail(host, tmp_path):
     text = out.read_bytes()
     assert text.count(b"Subject: lunch") == 3
     assert host.mailbox_store("alice").folder("INBOX").messages() == []
+
+
+def test_broken_config_edit_is_logged_and_old_config_kept(host):
+    conf_set(host, login_greeting="First.")
+    with serve_in_thread(host) as (ip, port):
+        assert poplib.POP3(ip, port, timeout=10).getwelcome() == b"+OK First."
+        conf_set(host, login_greeting="Second.", bogus_setting="1")
+        assert poplib.POP3(ip, port, timeout=10).getwelcome() == b"+OK First."
+    assert ("master: Error: doveconf: Fatal: Error in configuration file "
+            "/etc/dovecot/dovecot.conf line") in host.maillog.read()
+    assert "Unknown setting: bogus_setting" in host.maillog.read()

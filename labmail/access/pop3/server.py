@@ -15,9 +15,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+import weakref
 from pathlib import Path
 from typing import Any, Optional, Tuple
 
+from ...errors import ConfigError
 from ...store import open_store
 from ..auth import PasswdFile
 from ..dovecotconf import DovecotConfig, default_dovecot_conf, load_dovecot_conf, parse_dovecot_conf
@@ -41,12 +43,38 @@ def _real(host: Any, virtual: str) -> Path:
     return Path(host.state_dir) / virtual.lstrip("/")
 
 
+_last_good: "weakref.WeakKeyDictionary[Any, DovecotConfig]" = weakref.WeakKeyDictionary()
+
+
 def load_host_config(host: Any) -> DovecotConfig:
-    """The host's dovecot.conf (the lab default when the file does not exist)."""
+    """The host's dovecot.conf (the lab default when the file does not exist).
+
+    An edit that does not parse is logged as Dovecot logs a failed reload
+    (``doveconf: Fatal: Error in configuration file ...``) and the last good
+    configuration stays in force; it raises only if there never was one.
+    """
     path = _real(host, DOVECOT_CONF)
-    if path.exists():
-        return load_dovecot_conf(path, "pop3")
-    return parse_dovecot_conf(default_dovecot_conf(), DOVECOT_CONF, "pop3")
+    try:
+        if path.exists():
+            conf = load_dovecot_conf(path, "pop3")
+        else:
+            conf = parse_dovecot_conf(default_dovecot_conf(), DOVECOT_CONF, "pop3")
+    except ConfigError as exc:
+        shown = DOVECOT_CONF if exc.path == str(path) else exc.path
+        where = f" line {exc.line}" if exc.line else ""
+        maillog = getattr(host, "maillog", None)
+        if maillog is not None:
+            maillog.write("dovecot", f"master: Error: doveconf: Fatal: Error in configuration "
+                                     f"file {shown}{where}: {exc.message}")
+        try:
+            return _last_good[host]
+        except (KeyError, TypeError):
+            raise exc from None
+    try:
+        _last_good[host] = conf
+    except TypeError:       # a host that cannot be weakly referenced
+        pass
+    return conf
 
 
 class HostBackend:
