@@ -142,3 +142,20 @@ def test_lab_setting_names_and_default_config_accepted_by_doveconf(tmp_path):
     conf.write_text(default_dovecot_conf())
     r = subprocess.run(["doveconf", "-c", str(conf), "-n"], capture_output=True, text=True, timeout=30)
     assert "Fatal" not in r.stderr, r.stderr
+
+
+def test_doveconf_command(tmp_path, capsys):
+    import argparse
+    from labmail.commands import doveconf
+    conf = tmp_path / "dovecot.conf"
+    conf.write_text("protocols = pop3\nssl = no\n")
+    ns = argparse.Namespace(config=str(conf), non_default=True, protocol="pop3", names=[])
+    assert doveconf.run(ns) == 0
+    assert capsys.readouterr().out.splitlines()[1:] == ["protocols = pop3", "ssl = no"]
+    ns.names = ["ssl", "disable_plaintext_auth"]
+    assert doveconf.run(ns) == 0
+    assert capsys.readouterr().out == "ssl = no\ndisable_plaintext_auth = yes\n"
+    conf.write_text("ssl = sometimes\n")
+    assert doveconf.run(ns) == 89
+    assert capsys.readouterr().err == (f"doveconf: Fatal: Error in configuration file {conf} "
+                                       "line 1: Invalid value: sometimes\n")
