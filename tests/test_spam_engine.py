@@ -145,3 +145,34 @@ def test_message_view_charsets_and_multipart_alternative():
 def test_crlf_and_lf_messages_score_the_same(crlf):
     msg = PLAIN.replace(b"\n", b"\r\n") if crlf else PLAIN
     assert run("body A /line one line two/\nheader B Subject =~ /meeting$/\n", msg).tests == ["A", "B"]
+
+
+def test_literal_prefilter_never_changes_a_result():
+    from pathlib import Path
+    from labmail.spam import default_config
+    corpus = Path(__file__).resolve().parents[1] / "labmail" / "data" / "corpus"
+    fast = Engine(default_config())
+    slow = Engine(default_config())
+    slow.literals, slow.joinable = {}, set()
+    for f in sorted(corpus.glob("*/*.eml"))[::3]:
+        data = f.read_bytes()
+        assert fast.check(data).tests == slow.check(data).tests, f.name
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from labmail.spam import default_config  # noqa: E402
+from labmail.spam.prefilter import required_literals  # noqa: E402
+
+_PATTERNS = [r.pattern for r in default_config().rules.values() if r.pattern is not None]
+_WORDS = ["free", "FREE", "viagra", "click here", "Act Now", "lottery", "$1,000,000", "bitcoin profit",
+          "gagné", "verify your account", "http://1.2.3.4/", "x", " ", "\n", "!!!", "Dear Friend"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(_PATTERNS), st.lists(st.one_of(st.sampled_from(_WORDS), st.text(max_size=8)), max_size=8))
+def test_required_literals_are_really_required(pattern, pieces):
+    text = "".join(pieces)
+    lits = required_literals(pattern.pattern, pattern.flags)
+    if lits is not None and pattern.search(text):
+        assert any(l in text.lower() for l in lits)

@@ -50,14 +50,16 @@ _HEADERS = ("From", "To", "Cc", "Reply-To", "Subject", "X-Mailer", "User-Agent",
 _MsgLike = Union[bytes, MessageView]
 
 
-def _words(text: str, prefix: str = "") -> Iterable[str]:
-    for w in _WORD.findall(text):
+def _words(text: str, prefix: str = "") -> Set[str]:
+    out: Set[str] = set()
+    for w in set(_WORD.findall(text)):
         if len(w) < 3:
             continue
         if len(w) > MAX_TOKEN:
-            yield f"{prefix}sk:{w[:7].lower()}"      # a long token only counts by its start
-            continue
-        yield prefix + (w.lower() if w.istitle() or w.islower() else w)
+            out.add(f"{prefix}sk:{w[:7].lower()}")      # a long token only counts by its start
+        else:
+            out.add(prefix + (w.lower() if w.istitle() or w.islower() else w))
+    return out
 
 
 def tokenize(view: MessageView) -> Set[str]:
@@ -72,8 +74,7 @@ def tokenize(view: MessageView) -> Set[str]:
     """
     toks: Set[str] = set()
     subj = 1 if view.header("Subject").strip() else 0
-    for para in view.body_paragraphs[subj:]:
-        toks.update(_words(para))
+    toks.update(_words("\n".join(view.body_paragraphs[subj:])))
     for name in _HEADERS:
         value = view.header(name)
         if value:
@@ -125,6 +126,7 @@ class BayesStore:
         self.nham = 0
         self.tokens: Dict[str, List[int]] = {}        # token -> [spam count, ham count, atime]
         self.seen: Dict[str, str] = {}                # message id -> "s" or "h"
+        self._probs: Dict[str, Optional[float]] = {}  # f(w) cache, emptied by any learning
         self._load()
 
     # -- files ------------------------------------------------------------
@@ -179,6 +181,7 @@ class BayesStore:
             return False
         if mid in self.seen:
             self.forget(view)
+        self._probs.clear()
         now = int(time.time())
         col = 0 if spam else 1
         for tok in tokenize(view):
@@ -201,6 +204,7 @@ class BayesStore:
         kind = self.seen.pop(mid, None)
         if kind is None:
             return False
+        self._probs.clear()
         col = 0 if kind == "s" else 1
         for tok in tokenize(view):
             entry = self.tokens.get(tok)
@@ -238,8 +242,9 @@ class BayesStore:
         if self.nspam < min_spam or self.nham < min_ham:
             return None
         probs = []
+        cache = self._probs
         for tok in tokenize(self._view(msg)):
-            p = self.token_probability(tok)
+            p = cache[tok] if tok in cache else cache.setdefault(tok, self.token_probability(tok))
             if p is not None and abs(p - 0.5) >= MIN_PROB_STRENGTH:
                 probs.append(p)
         probs.sort(key=lambda p: -abs(p - 0.5))

@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
+from .prefilter import required_literals
 from .render import MessageView
 from .rules import Config, Rule
 
@@ -178,6 +179,13 @@ class Engine:
                    for k in ("header", "body", "rawbody", "uri", "full")}
         self.by_kind = by_kind
         self.metas = self._order_metas([r for r in rules if r.meta])
+        # Literal words each regex needs: a fast "cannot match" before running it.
+        self.literals = {r.name: required_literals(r.pattern.pattern, r.pattern.flags)
+                         for r in rules if r.pattern is not None}
+        # Without anchors, a regex that matches one paragraph also matches them
+        # all joined: one search over the joined text can rule a rule out.
+        self.joinable = {r.name for r in rules if r.pattern is not None
+                         and not re.search(r"[\^$]|\\[AZz]", r.pattern.pattern)}
         for r in self.evals + self.net:
             if r.eval_name not in EVAL_FUNCTIONS:
                 log.info("rule %s uses eval:%s, which the lab does not implement", r.name, r.eval_name)
@@ -230,16 +238,20 @@ class Engine:
             value = addr if rule.modifier == "addr" else name
         return value
 
-    def _run(self, rule: Rule, view: MessageView) -> int:
+    def _run(self, rule: Rule, view: MessageView, lowered: Dict[str, str]) -> int:
         kind, pat = rule.kind, rule.pattern
         multiple = "multiple" in self.config.tflags.get(rule.name, ())
+        lits = self.literals.get(rule.name)
         if kind == "header":
             if rule.exists:
                 return int(view.has_header(rule.field or ""))
             value = self._header_value(view, rule)
             if value is None:
                 value = rule.if_unset
-            found = bool(pat.search(value)) if pat else False
+            if lits is not None and not any(l in value.lower() for l in lits):
+                found = False
+            else:
+                found = bool(pat.search(value)) if pat else False
             return int(found != rule.negate)
         texts: Sequence[str]
         if kind == "body":
@@ -250,6 +262,18 @@ class Engine:
             texts = view.uris
         else:
             texts = [view.raw.decode("utf-8", "replace")]
+        if kind not in lowered:
+            lowered[kind] = "\n".join(texts)
+            lowered[kind + ".lower"] = lowered[kind].lower()
+        if lits is not None:
+            if not any(l in lowered[kind + ".lower"] for l in lits):
+                return 0
+            if not multiple:
+                # Only the paragraphs that contain one of the words can match.
+                return int(any(pat.search(t) for t in texts
+                               if any(l in t.lower() for l in lits))) if pat else 0
+        elif rule.name in self.joinable and pat is not None and not pat.search(lowered[kind]):
+            return 0
         if multiple:
             return sum(len(pat.findall(t)) for t in texts) if pat else 0
         return int(any(pat.search(t) for t in texts)) if pat else 0
@@ -267,9 +291,10 @@ class Engine:
             if n:
                 order.append(rule.name)
 
+        lowered: Dict[str, str] = {}
         for kind in ("header", "body", "uri", "rawbody", "full"):
             for rule in self.by_kind[kind]:
-                record(rule, self._run(rule, view))
+                record(rule, self._run(rule, view, lowered))
         if self.bayes is not None and self.config.use_bayes:
             ctx.bayes = self.bayes.probability(view, self.config)  # type: ignore[attr-defined]
         for rule in self.evals + (self.net if self.use_network else []):
