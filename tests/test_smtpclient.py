@@ -321,3 +321,20 @@ def test_with_the_lab_dns_server_mx_preference_and_implicit_mx():
     # as Postfix: an MX lookup that finds nothing falls back to A, whose error is reported
     assert fourth.text == ("Host or domain name not found. Name service error for "
                            "name=nosuch.example.org type=A: Host not found")
+
+
+def test_relayhost_name_without_port_uses_the_hosts_own_smtp_port():
+    async def main():
+        server, port, peer = await start_peer("127.0.0.5")
+
+        async def addresses(name):
+            assert name == "smarthost.example.com"
+            return ["127.0.0.5"]
+        t = SmtpTransport(myhostname="mail.example.com", mx=None, addresses=addresses,
+                          relayhost="[smarthost.example.com]", port=lambda ip: {"127.0.0.5": port}[ip])
+        qf, r = message("x@far.example")
+        out = await t.deliver(qf, r)
+        server.close()
+        return out, port
+    out, port = run(main())
+    assert out.status == "sent" and out.relay == f"smarthost.example.com[127.0.0.5]:{port}"

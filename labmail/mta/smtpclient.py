@@ -54,8 +54,10 @@ def dsn_of(code: int, text: str) -> str:
     return f"{str(code)[0]}.0.0"
 
 
-def parse_relayhost(value: str, default_port: int) -> Tuple[str, int, bool]:
-    """``[host]:port`` -> (host, port, mx_lookup).  Brackets turn MX lookup off.
+def parse_relayhost(value: str, default_port: Optional[int]) -> Tuple[str, Optional[int], bool]:
+    """``[host]:port`` -> (host, port, mx_lookup).  Brackets turn MX lookup off;
+    without ``:port`` the port is *default_port* (None: "the SMTP port of
+    whatever address the host resolves to", for labs with per-host ports).
 
     >>> parse_relayhost("[mail.isp.example]:587", 25)
     ('mail.isp.example', 587, False)
@@ -140,7 +142,7 @@ class SmtpTransport:
     def next_hop(self, recipient: str) -> Tuple[str, Optional[int], bool]:
         """(destination, port or None, use MX) for *recipient*."""
         if self.relayhost:
-            return parse_relayhost(self.relayhost, 25 if callable(self.port) else self.port)
+            return parse_relayhost(self.relayhost, None if callable(self.port) else self.port)
         return recipient.rpartition("@")[2].lower(), None, True
 
     async def targets(self, recipient: str) -> List[Tuple[str, str, int]]:
