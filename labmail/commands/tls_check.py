@@ -55,7 +55,7 @@ def parse_target(text: str) -> Tuple[str, int]:
 def run(args: argparse.Namespace) -> int:
     import ssl
 
-    from ..net.tlsctx import inspect_tls
+    from ..net.tlsinspect import inspect_tls
 
     try:
         host, port = parse_target(args.target)
