@@ -302,7 +302,10 @@ class MainCf:
         if name == "mynetworks":
             style = self.default("mynetworks_style") if ignore_file else self.get("mynetworks_style")
             style = self._expand(style, 0, None) if "$" in style else style
-            return mynetworks_for(style, _machine_interfaces())
+            try:
+                return mynetworks_for(style, _machine_interfaces())
+            except ValueError as exc:
+                raise ConfigError(self.path, self._entry_line("mynetworks_style"), str(exc)) from None
         return None
 
     # -- typed accessors ----------------------------------------------------

@@ -73,8 +73,13 @@ _CIDR_PARAMS = {"mynetworks", "debug_peer_list", "smtpd_client_event_limit_excep
 _PATH_SUFFIXES = ("_directory", "_file", "_path")
 
 
+_STRING_PARAMS = {"compatibility_level", "mail_version", "mail_release_date", "meta_directory"}
+
+
 def _kind_of(name: str, default: str) -> Kind:
     # Explicit knowledge first, then what the default value looks like.
+    if name in _STRING_PARAMS:
+        return Kind.STRING
     if name in _CIDR_PARAMS:
         return Kind.CIDR_LIST
     if name.endswith("_restrictions") and name.startswith(("smtpd_", "postscreen_", "lmtp_", "smtp_")):
