@@ -160,7 +160,8 @@ def postsuper(queue: Queue, action: str, ids: Iterable[str], *,
         pairs = _select(queue, ids, ("incoming", "active", "deferred", "hold", "corrupt"))
         verb, each = "Deleted", "removed"
     elif action == "-h":
-        pairs = _select(queue, ids, ("incoming", "active", "deferred"))
+        # A message being delivered right now is left alone (as qmgr owns it).
+        pairs = _select(queue, ids, ("incoming", "deferred"))
         verb, each = "Placed on hold", "placed on hold"
     elif action == "-H":
         pairs = _select(queue, ids, ("hold",))

@@ -223,6 +223,12 @@ class QueueManager:
                 await self._deliver_message(item)
         except Exception:
             logger.exception("%s: delivery failed", qid)
+            # Never strand a message in active/: the next queue run retries it.
+            try:
+                if self.queue.locate(qid) == "active":
+                    self.queue.path("active", qid).replace(self.queue.path("deferred", qid))
+            except OSError:
+                pass
         finally:
             self._inflight.discard(qid)
 
