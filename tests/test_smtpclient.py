@@ -338,3 +338,22 @@ def test_relayhost_name_without_port_uses_the_hosts_own_smtp_port():
         return out, port
     out, port = run(main())
     assert out.status == "sent" and out.relay == f"smarthost.example.com[127.0.0.5]:{port}"
+
+
+def test_transcript_of_the_client_session():
+    from labmail.trace import TranscriptStore
+
+    async def main():
+        server, port, peer = await start_peer()
+        store = TranscriptStore(Clock.fixed("2026-11-27T09:00:00+00:00"))
+        qf, r = message()
+        out = await transport({"127.0.0.1": port}, trace=store).deliver(qf, r)
+        server.close()
+        return out, store
+    out, store = run(main())
+    [t] = store.list("smtp-client")
+    sent = t.client_lines()
+    assert sent[:3] == ["EHLO mail.example.com", "MAIL FROM:<alice@example.com> SIZE=35",
+                        "RCPT TO:<bob@example.org>"]
+    assert "..leading dot" in sent and sent[-1] == "QUIT"
+    assert t.server_lines()[0].startswith("220 mx.example.org")

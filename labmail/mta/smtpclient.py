@@ -234,7 +234,7 @@ class SmtpTransport:
             text = logfmt.connect_failed(host, ip, port, reason)
             self._log(text)
             raise _Failure(Outcome("deferred", "4.4.1", "none", text), next_mx=True)
-        session = _Session(self, reader, writer, peer, relay, host)
+        session = _Session(self, reader, writer, peer, relay, host, (ip, port))
         try:
             return await session.run(qf, rcpt, start)
         finally:
@@ -278,7 +278,8 @@ class _Session:
     """One ESMTP conversation (client side)."""
 
     def __init__(self, transport: SmtpTransport, reader: asyncio.StreamReader,
-                 writer: asyncio.StreamWriter, peer: str, relay: str, host: str) -> None:
+                 writer: asyncio.StreamWriter, peer: str, relay: str, host: str,
+                 address: Tuple[str, int]) -> None:
         self.t = transport
         self.reader, self.writer = reader, writer
         self.peer, self.relay, self.host = peer, relay, host
@@ -286,8 +287,10 @@ class _Session:
         self.transcript = None
         if transport.trace is not None:
             try:
-                sock = writer.get_extra_info("sockname") or ("", 0)
-                self.transcript = transport.trace.open("smtp-client", peer, f"{sock[0]}:{sock[1]}")
+                sock = writer.get_extra_info("sockname")
+                local = tuple(sock[:2]) if sock else None
+                self.transcript = transport.trace.open("smtp-client", address, local)
+                self.transcript.note(f"smtp client connected to {peer}:{address[1]}")
             except Exception:       # a transcript is a nicety, never a failure
                 self.transcript = None
 
@@ -398,11 +401,14 @@ class _Session:
         if code != 354:
             raise self.said(code, text)
         self.stage = "end of DATA"
+        data = dot_stuff(qf.content)
         if self.transcript is not None:
             self.transcript.begin_content()
-            self.transcript.end_content()
+            for line in data.decode("utf-8", "replace").split("\r\n")[:-1]:
+                self.transcript.client(line)
+            self.transcript.client(".")
         try:
-            self.writer.write(dot_stuff(qf.content) + b".\r\n")
+            self.writer.write(data + b".\r\n")
             await self.writer.drain()
         except (ConnectionError, OSError):
             pass
