@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     import dns.exception
     import dns.reversename
 
-    from ..net.resolver import format_dig, query_server
+    from ..net.query import format_dig, query_server
 
     try:
         server, name, rtype, options = parse_words(_take_options(args, list(args.words)))

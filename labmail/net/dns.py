@@ -41,7 +41,7 @@ import random
 import threading
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Deque, Dict, List, Optional, Tuple
+from typing import Any, Deque, Dict, List, Optional, Tuple
 
 import dns.exception
 import dns.flags
@@ -53,10 +53,8 @@ import dns.rdatatype
 import dns.reversename
 import dns.rrset
 
+from .query import QueryResult, aquery_server, query_server
 from .zone import Record, Zone, _name, parse_zone_file
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .resolver import QueryResult
 
 __all__ = ["Record", "Zone", "LabDNS", "QueryLogEntry", "register_host",
            "unregister_host"]
@@ -392,7 +390,7 @@ class LabDNS:
 
     # -- asking it, like dig -------------------------------------------------
     def query(self, name: str, rtype: str = "A", *, tcp: bool = False,
-              timeout: float = 2.0) -> "QueryResult":
+              timeout: float = 2.0) -> QueryResult:
         """Ask the running server, over the network, like ``dig``; blocking.
 
         Call it from notebook cells, not from code on the lab's loop (use
@@ -403,14 +401,12 @@ class LabDNS:
         >>> lab.dns.query("example.org", "MX").answer      # doctest: +SKIP
         ['10 mail.example.org.']
         """
-        from .resolver import query_server
         return query_server(self._require_address(), name, rtype, tcp=tcp, timeout=timeout,
                             qid=self._qids.randrange(1, 65536), clock=self.clock)
 
     async def aquery(self, name: str, rtype: str = "A", *, tcp: bool = False,
-                     timeout: float = 2.0) -> "QueryResult":
+                     timeout: float = 2.0) -> QueryResult:
         """:meth:`query` for asyncio code."""
-        from .resolver import aquery_server
         return await aquery_server(self._require_address(), name, rtype, tcp=tcp,
                                    timeout=timeout, qid=self._qids.randrange(1, 65536),
                                    clock=self.clock)
