@@ -163,7 +163,7 @@ class Host:
         if self.qmgr is not None:
             self.qmgr.settings = QmgrSettings.from_config(new)
         self.maillog.write("postfix/master", "reload -- version labmail, configuration "
-                           f"{self.path('/etc/postfix')}")
+                           "/etc/postfix")
         return list(new.warnings)
 
     # -- users and mailboxes -------------------------------------------------
@@ -300,15 +300,31 @@ class Host:
             connect_timeout=10.0)
 
     # -- the queue ---------------------------------------------------------------
-    def settle(self, timeout: float = 10.0) -> bool:
+    def settle(self, timeout: float = 10.0, *, sessions: bool = False) -> bool:
         """Wait until no delivery is in progress (deferred mail stays deferred).
 
         Lessons call this before looking into a mailbox, so a message that was
-        just accepted has had its few milliseconds to be delivered.
+        just accepted has had its few milliseconds to be delivered.  With
+        ``sessions=True`` it also waits for SMTP sessions to finish closing
+        (so their ``disconnect`` log line is written).  False on timeout.
         """
         if self.qmgr is None or not self.lab.running:
             return True
-        return self.lab.run(self.qmgr.idle(timeout), timeout=timeout + 5)
+
+        async def idle() -> bool:
+            loop = asyncio.get_running_loop()
+            end = loop.time() + timeout
+            if sessions:
+                while self._connections and loop.time() < end:
+                    await asyncio.sleep(0.005)
+            assert self.qmgr is not None
+            return await self.qmgr.idle(max(0.0, end - loop.time())) and \
+                not (sessions and self._connections)
+        return self.lab.run(idle(), timeout=timeout + 5)
+
+    def sessions(self) -> List[Transcript]:
+        """Transcripts of the SMTP sessions open right now (with their ``state``)."""
+        return [c.transcript for c in list(self._connections) if c.transcript is not None]
 
     def mailq(self) -> str:
         """The queue as Postfix's ``mailq`` prints it."""

@@ -268,7 +268,7 @@ class Lab:
                 raise LabError(f"no free loopback address for {host.hostname}: {last_error}")
         register_host(self.dns, host.hostname, host.ip)
         host.maillog.write("postfix/master", "daemon started -- version labmail, "
-                           f"configuration {host.path('/etc/postfix')}")
+                           "configuration /etc/postfix")
 
     async def _start_dns(self) -> None:
         if self.dns.address is not None:
@@ -318,6 +318,14 @@ class Lab:
                 await host._stop_services()
             await self.dns.stop()
             self.resolver = None
+            # Whatever is still running (a session mid-DATA, a bounce just
+            # submitted) ends now, before the loop and its executor close.
+            me = asyncio.current_task()
+            rest = [t for t in asyncio.all_tasks() if t is not me and not t.done()]
+            for t in rest:
+                t.cancel()
+            if rest:
+                await asyncio.gather(*rest, return_exceptions=True)
         try:
             self.run(stop_all())
         finally:

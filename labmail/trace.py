@@ -21,7 +21,7 @@ import datetime as _dt
 import html
 import threading
 from dataclasses import dataclass, field
-from typing import Deque, Iterator, List, Optional, Tuple
+from typing import Any, Deque, Iterator, List, Optional, Tuple
 
 from .clock import Clock
 
@@ -46,9 +46,13 @@ class Line:
         return f"{self.who}: {self.text}" if self.who != "*" else f"* {self.text}"
 
 
-@dataclass
+@dataclass(repr=False)
 class Transcript:
-    """The dialogue of one session, in order."""
+    """The dialogue of one session, in order.
+
+    ``state`` is the server's own state machine for the session when the
+    protocol has one (SMTP: :class:`labmail.mta.smtp_states.SessionState`).
+    """
 
     protocol: str
     peer: Optional[Address]
@@ -57,6 +61,7 @@ class Transcript:
     lines: List[Line] = field(default_factory=list)
     tls: bool = False
     closed: bool = False
+    state: Any = None
     _content: int = 0
     _content_bytes: int = 0
     _in_content: bool = False
@@ -134,10 +139,16 @@ class Transcript:
     def __str__(self) -> str:
         return self.text()
 
+    def __repr__(self) -> str:
+        peer = self.peer[0] if self.peer else "?"
+        status = "closed" if self.closed else "open"
+        tls = ", TLS" if self.tls else ""
+        return f"<Transcript {self.protocol} from {peer}: {len(self.lines)} lines, {status}{tls}>"
+
     def _repr_html_(self) -> str:
         colours = {"C": "#1f5fbf", "S": "#1d7a2e", "*": "#8a5a00"}
         rows = []
-        peer = f"{self.peer[0]}:{self.peer[1]}" if self.peer else "?"
+        peer = self.peer[0] if self.peer else "?"           # the client's port varies
         local = f"{self.local[0]}:{self.local[1]}" if self.local else "?"
         head = (f"<div style='font-weight:bold'>{html.escape(self.protocol.upper())} "
                 f"session {html.escape(peer)} &rarr; {html.escape(local)}</div>")

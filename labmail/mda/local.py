@@ -58,8 +58,8 @@ def deliver_maildir(root: Path, content: bytes, *, now: float, hostname: str,
                     unique: Callable[[], str]) -> DeliveryResult:
     """Write *content* as a new message in the Maildir at *root*.
 
-    The file name follows Postfix's ``time.VdevIinodeMusec.hostname`` pattern;
-    *unique* adds a counter so two messages in the same microsecond differ.
+    The file name follows Postfix's ``time.VdevIinodeMusec.hostname`` pattern
+    with *unique* (a counter) added, so names sort in delivery order.
     """
     ensure_maildir(root)
     usec = int((now % 1) * 1_000_000)
@@ -78,11 +78,11 @@ def deliver_maildir(root: Path, content: bytes, *, now: float, hostname: str,
         tmp_path.unlink(missing_ok=True)
         raise
     os.close(fd)
-    name = f"{int(now)}.V{st.st_dev:x}I{st.st_ino:x}M{usec}.{hostname}"
+    # Postfix's time.VdevIinodeMusec.host, with the lab's delivery counter in
+    # front of the unique part: under a fixed lab clock, names still sort in
+    # delivery order (and never collide when an inode is reused).
+    name = f"{int(now)}.Q{int(unique()):06d}V{st.st_dev:x}I{st.st_ino:x}M{usec}.{hostname}"
     new_path = root / "new" / name
-    if new_path.exists():                       # same inode reused within a usec
-        name = f"{name[:-len(hostname) - 1]}Q{unique()}.{hostname}"
-        new_path = root / "new" / name
     os.rename(tmp_path, new_path)
     _fsync_dir(root / "new")                    # the rename itself must be durable
     return DeliveryResult(new_path, "delivered to maildir")

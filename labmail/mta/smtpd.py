@@ -97,6 +97,7 @@ class LabSMTP(SMTP):
             self.client_ip = peer[0] if peer else "unknown"
             self.transcript = self.lab_host.trace.open(
                 "smtp", peer[:2] if peer else None, local[:2] if local else None)
+            self.transcript.state = self.state
             self.lab_host._connections.add(self)
         super().connection_made(transport)
         if not first and self.session is not None and self.session.ssl is not None:
