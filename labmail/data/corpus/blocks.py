@@ -326,6 +326,17 @@ HAM = {
                   "We will never ask for your password by email.",
                   "This is an automated notice; please do not reply to this email."],
     },
+    "shop_promo": {
+        "subjects": ["Winter sale: 20% off all coffee grinders", "New arrivals this week", "Your member discount for {month}",
+                     "Last days of our autumn sale"],
+        "lines": ["As a member of our customer club you get 20% off everything in the shop this week.",
+                  "Our new single-origin beans from Colombia and Ethiopia have arrived.",
+                  "Free shipping on orders over 40 EUR until Sunday.",
+                  "Visit us at the market on Saturday morning for a free tasting.",
+                  "The discount is applied automatically at checkout.",
+                  "Thank you for being a loyal customer.",
+                  "You receive this email because you joined our customer club; you can leave it in your account settings."],
+    },
     "de": {
         "subjects": ["Treffen am {day}", "Fotos vom Wochenende", "Re: Geburtstag von Oma"],
         "lines": ["Hallo {to_first}, passt dir das Treffen am {day} um sieben?",

@@ -32,9 +32,9 @@ POLICY = email.policy.default.clone(linesep="\n", max_line_length=78)
 SPAM_COUNTS = {"pharma": 22, "lottery": 18, "advance_fee": 18, "phishing": 28, "crypto": 18, "dating": 14,
                "replica": 12, "seo": 16, "loan": 14, "work_home": 12, "weight": 12, "parcel": 16,
                "ceo_fraud": 10, "malware": 14, "de": 6, "fr": 5, "es": 5}
-HAM_COUNTS = {"personal": 40, "work": 32, "dev": 22, "newsletter": 24, "receipt": 20, "shipping": 12,
-              "security_notice": 10, "list": 22, "school": 10, "bank": 12, "de": 10, "fr": 8, "es": 8,
-              "ja": 5, "ru": 5}
+HAM_COUNTS = {"personal": 36, "work": 30, "dev": 20, "newsletter": 24, "receipt": 20, "shipping": 12,
+              "security_notice": 10, "list": 22, "school": 10, "bank": 12, "shop_promo": 12, "de": 10, "fr": 8,
+              "es": 8, "ja": 5, "ru": 5}
 HTML_SPAM = {"pharma", "phishing", "crypto", "replica", "loan", "weight", "parcel", "de", "fr", "es"}
 LINK_SPAM = HTML_SPAM | {"lottery", "dating", "work_home", "seo"}
 
@@ -89,6 +89,9 @@ class Composer:
         helo, ip = self.pick(B.SPAM_RELAYS)
         rdns = "unknown" if helo in ("unknown",) or helo.startswith("[") else helo
         helo = helo if helo != "unknown" else self.pick(["User", "localhost", "win-pc", ip, "mail"])
+        if cat == "ceo_fraud" or r.random() < 0.2:       # a hijacked account on a real provider
+            helo, ip = self.pick(B.HAM_RELAYS)
+            rdns = helo
         trace = self.received([(helo, rdns, ip)], to, date)
         dom = self.pick(B.SPAM_DOMAINS)
         local = self.pick(["info", "support", "promo", "news", "service", f"{ascii_name(ctx['first'])}{r.randint(100, 9999)}",
@@ -167,16 +170,19 @@ class Composer:
         msg = EmailMessage(policy=POLICY)
         rdns, ip = self.pick(B.HAM_RELAYS)
         relays = [(rdns, rdns, ip)]
+        if r.random() < 0.08:                            # a small office server without reverse DNS
+            relays = [(f"office.{rdns.split('.', 1)[1]}", "unknown", f"203.0.113.{r.randint(2, 120)}")]
         if r.random() < 0.4:
             relays.append((f"client{r.randint(2, 90)}.{rdns.split('.', 1)[1]}", f"client.{rdns.split('.', 1)[1]}",
                            f"10.{r.randint(0, 9)}.{r.randint(0, 9)}.{r.randint(2, 200)}"))
         trace = self.received(relays, to, date)
         dom = rdns.split(".", 1)[1]
         sender_first, sender_last = ctx["first"], ctx["last"]
-        automated = cat in ("newsletter", "receipt", "shipping", "security_notice", "bank", "dev")
+        automated = cat in ("newsletter", "receipt", "shipping", "security_notice", "bank", "dev", "shop_promo")
         if automated:
             org = {"newsletter": "Community News", "receipt": "Rose Bakery Shop", "shipping": "Northwind Shipping",
-                   "security_notice": "Example Accounts", "bank": "Example Savings Bank", "dev": "OpenProject"}[cat]
+                   "security_notice": "Example Accounts", "bank": "Example Savings Bank", "dev": "OpenProject",
+                   "shop_promo": "Rose Bakery & Coffee"}[cat]
             msg["From"] = f'"{org}" <{self.pick(["news", "no-reply", "notifications", "service"])}@{dom}>'
         else:
             msg["From"] = f"{sender_first} {sender_last} <{ascii_name(sender_first)}.{ascii_name(sender_last)}@{dom}>"
@@ -194,8 +200,9 @@ class Composer:
             ref = f"<{(date - timedelta(hours=5)).strftime('%Y%m%d%H%M%S')}.{r.getrandbits(40):x}@example.com>"
             msg["In-Reply-To"] = ref
             msg["References"] = ref
-        if cat in ("list", "newsletter", "dev"):
-            lid = {"list": "users.lists.example.org", "newsletter": "news.example.org", "dev": "core.openproject.example"}[cat]
+        if cat in ("list", "newsletter", "dev", "shop_promo"):
+            lid = {"list": "users.lists.example.org", "newsletter": "news.example.org", "dev": "core.openproject.example",
+                   "shop_promo": "club.bakery-rose.example"}[cat]
             msg["List-Id"] = f"<{lid}>"
             msg["List-Unsubscribe"] = f"<mailto:{lid.split('.')[0]}-leave@{dom}>"
         mailer = self.pick(B.HAM_MAILERS)
@@ -211,7 +218,7 @@ class Composer:
         link = f"https://www.{dom}/{self.pick(['news', 'account', 'orders', 'events', 'pull'])}/{r.randint(100, 9999)}"
         if automated:
             body += f"\n\n{link}\n"
-        if cat == "newsletter" or (automated and r.random() < 0.5):
+        if cat in ("newsletter", "shop_promo") or (automated and r.random() < 0.5):
             msg.set_content(body + ("\n--\nUnsubscribe: " + link + "/unsubscribe\n" if cat == "newsletter" else ""))
             html = "<html><body>" + "".join(f"<p>{l}</p>" for l in body.split("\n\n")) + \
                    f'<p><a href="{link}">{self.pick(["Read more", "View online", "Open"])}</a></p></body></html>\n'
