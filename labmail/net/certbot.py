@@ -31,8 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-from .certs import (CertInfo, IssuanceError, LabCA, Order, PrivateKey, _now, _write, cert_pem,
-                    describe, generate_key, key_pem, load_certs, load_key, make_csr)
+from .ca import IssuanceError, LabCA, Order, make_csr
+from .certs import (CertInfo, PrivateKey, _now, _write, cert_pem, describe, generate_key, key_pem,
+                    load_certs, load_key)
 
 __all__ = ["Certbot", "Lineage", "RenewResult"]
 

@@ -1,4 +1,4 @@
-"""Certificates for the lab: self-signed, a lab CA, dns-01 issuance, snakeoil.
+"""Certificates for the lab: keys, PEM files, self-signed, snakeoil.
 
 Three ways a mail server gets a certificate, as the course teaches them:
 
@@ -6,47 +6,29 @@ Three ways a mail server gets a certificate, as the course teaches them:
    -subj /CN=mail.example.com`` makes it (:func:`write_self_signed`).  Clients
    that verify refuse it: nobody vouches for it.
 2. **From a CA that proves control of the name**, as Let's Encrypt does with
-   the ACME dns-01 challenge (RFC 8555 §8.4): the host publishes a TXT record
-   at ``_acme-challenge.<name>``, the CA looks it up with a real DNS query
-   through the lab's server, then signs.  :class:`Certbot` lays the result out
-   as certbot does (``live/DOMAIN/{cert,chain,fullchain,privkey}.pem``, links
-   into ``archive/``) and renews before expiry by the lab clock.
+   the ACME dns-01 challenge: the lab CA (:mod:`labmail.net.ca`) and the
+   certbot-like client (:mod:`labmail.net.certbot`), which lays the result
+   out as ``live/DOMAIN/{cert,chain,fullchain,privkey}.pem`` and renews it.
 3. **Snakeoil**, as Debian's ``ssl-cert`` package gives every new server
    (:func:`make_snakeoil`) -- here signed by the lab CA so lab clients can
    verify it.
 
-The lab CA (:class:`LabCA`) has a root and an intermediate, both ECDSA P-256
-keys (fast to make; Let's Encrypt has ECDSA roots and intermediates too).
-Clients trust ``LabCA.root_path``.  Certificate dates follow the lab clock,
-mapped onto real time (:meth:`LabCA.cert_time`), because real TLS stacks
-check validity against the machine's clock: renewal lessons advance the lab
-clock, and handshakes keep verifying on any day the course is run.
-
->>> import tempfile, pathlib
->>> d = pathlib.Path(tempfile.mkdtemp())
->>> ca = LabCA.load_or_create(d / "ca")
->>> issued = ca.issue(["mail.example.org", "localhost"], key=generate_key("ec"))
->>> describe(issued.cert).sans
-('mail.example.org', 'localhost')
+>>> cert, key = self_signed("mail.example.com", key=generate_key("ec"))
+>>> describe(cert).subject, describe(cert).self_signed
+('CN=mail.example.com', True)
 """
 from __future__ import annotations
 
-import base64
 import datetime as _dt
-import hashlib
-import json
 import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
+from typing import Any, List, Optional, Sequence, Tuple, Union
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-from ..errors import LabError
+from cryptography.x509.oid import NameOID
 
 __all__ = ["generate_key", "key_pem", "cert_pem", "load_certs", "load_key", "CertInfo",
            "describe", "self_signed", "parse_subj", "write_self_signed", "openssl_req_command", "LabCA",
@@ -58,10 +40,6 @@ SNAKEOIL_CERT = "etc/ssl/certs/ssl-cert-snakeoil.pem"
 SNAKEOIL_KEY = "etc/ssl/private/ssl-cert-snakeoil.key"
 CA_BUNDLE = "etc/ssl/certs/ca-certificates.crt"
 _UTC = _dt.timezone.utc
-
-
-class IssuanceError(LabError):
-    """The CA refused: the text is the problem detail, as Let's Encrypt words it."""
 
 
 # -- keys and PEM --------------------------------------------------------------
@@ -246,265 +224,8 @@ def openssl_req_command(common_name: str, cert_path: str, key_path: str, *, days
             f"-out {cert_path} -subj /CN={common_name} -addext subjectAltName={alt}")
 
 
-# -- the lab CA and its dns-01 orders ------------------------------------------------
-@dataclass
-class Challenge:
-    """One dns-01 challenge: publish ``txt_value`` at ``record_name`` (RFC 8555 §8.4)."""
-
-    name: str
-    token: str
-    txt_value: str
-    status: str = "pending"
-    error: Optional[str] = None
-
-    @property
-    def record_name(self) -> str:
-        return f"_acme-challenge.{self.name.lstrip('*.')}"
-
-
-@dataclass
-class Order:
-    """An ACME-style order: names, their challenges, and once valid, the certificate."""
-
-    names: List[str]
-    challenges: List[Challenge]
-    status: str = "pending"
-    issued: Optional["Issued"] = None
-
-
-@dataclass
-class Issued:
-    """A signed certificate with its chain (intermediate) and, if known, its key."""
-
-    cert: x509.Certificate
-    chain: List[x509.Certificate]
-    key: Optional[PrivateKey] = None
-
-    @property
-    def fullchain_pem(self) -> bytes:
-        return cert_pem(self.cert, *self.chain)
-
-
-def _b64u(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def jwk_thumbprint(key: PrivateKey) -> str:
-    """The account key's JWK thumbprint (RFC 7638 §3), used in key authorizations."""
-    pub = key.public_key()
-    if isinstance(pub, ec.EllipticCurvePublicKey):
-        n = pub.public_numbers()
-        jwk = {"crv": "P-256", "kty": "EC", "x": _b64u(n.x.to_bytes(32, "big")),
-               "y": _b64u(n.y.to_bytes(32, "big"))}
-    elif isinstance(pub, rsa.RSAPublicKey):
-        r = pub.public_numbers()
-        jwk = {"e": _b64u(r.e.to_bytes((r.e.bit_length() + 7) // 8, "big")), "kty": "RSA",
-               "n": _b64u(r.n.to_bytes((r.n.bit_length() + 7) // 8, "big"))}
-    else:
-        raise ValueError("account keys are RSA or ECDSA P-256")
-    canon = json.dumps(jwk, sort_keys=True, separators=(",", ":")).encode()
-    return _b64u(hashlib.sha256(canon).digest())
-
-
-class LabCA:
-    """The lab's certificate authority: a root, an intermediate, and ACME-style orders.
-
-    >>> import tempfile, pathlib
-    >>> ca = LabCA.load_or_create(pathlib.Path(tempfile.mkdtemp()))
-    >>> describe(ca.root).subject
-    'CN=Lab Root X1,O=Lab Encrypt'
-    """
-
-    ROOT_NAME = "Lab Root X1"
-    INTERMEDIATE_NAME = "Lab E1"
-
-    def __init__(self, directory: Path, root: x509.Certificate, root_key: PrivateKey,
-                 intermediate: x509.Certificate, intermediate_key: PrivateKey,
-                 clock: Any = None, *, real_time: bool = True) -> None:
-        self.directory = Path(directory)
-        self.root, self._root_key = root, root_key
-        self.intermediate, self._key = intermediate, intermediate_key
-        self.clock = clock
-        self.real_time = real_time
-        # The one deliberate look at the machine's clock: TLS libraries check
-        # certificates against real time, so dates must be anchored to it.
-        self._anchor = (_dt.datetime.now(_UTC).replace(microsecond=0), _now(None, clock))
-
-    def cert_time(self, lab_time: Optional[_dt.datetime] = None) -> _dt.datetime:
-        """The instant written into certificates for lab time *lab_time* (default: now).
-
-        Real TLS stacks (OpenSSL, so Python, curl, Postfix) check validity
-        against the machine's real time, not the lab clock.  With
-        ``real_time=True`` (the default) the CA maps lab time onto real time:
-        the moment the CA was loaded is "now" for both, and lab time that
-        passes or is advanced moves certificate dates by as much.  A lesson on
-        a fixed clock thus still gets certificates valid today, and advancing
-        the clock 61 days still makes a 90-day certificate due for renewal.
-        With ``real_time=False`` certificates carry lab time unchanged
-        (deterministic dates, for tests that print them).
-        """
-        lab_time = _now(lab_time, self.clock)
-        if not self.real_time:
-            return lab_time
-        real0, lab0 = self._anchor
-        return real0 + (lab_time - lab0)
-
-    @property
-    def root_path(self) -> Path:
-        """The PEM file clients trust (``--cafile``, ``smtp_tls_CAfile``, ``curl --cacert``)."""
-        return self.directory / "root.pem"
-
-    @classmethod
-    def load_or_create(cls, directory: Union[str, Path], *, clock: Any = None,
-                       real_time: bool = True) -> "LabCA":
-        """Load the CA kept in *directory*, or create it there (root valid 20 years).
-
-        See :meth:`cert_time` for *real_time*.
-        """
-        d = Path(directory)
-        files = [d / n for n in ("root.pem", "root.key", "intermediate.pem", "intermediate.key")]
-        if all(f.exists() for f in files):
-            return cls(d, load_certs(files[0])[0], load_key(files[1]),
-                       load_certs(files[2])[0], load_key(files[3]), clock, real_time=real_time)
-        # Start well before both lab and real time, so the chain never looks "not yet valid".
-        now = min(_now(None, clock), _dt.datetime.now(_UTC)).replace(microsecond=0) \
-            - _dt.timedelta(days=30)
-        root_key, int_key = generate_key("ec"), generate_key("ec")
-        root = _ca_cert(cls.ROOT_NAME, root_key, None, None, now, 20 * 365)
-        inter = _ca_cert(cls.INTERMEDIATE_NAME, int_key, root, root_key, now, 10 * 365)
-        _write(files[1], key_pem(root_key), 0o600)
-        _write(files[3], key_pem(int_key), 0o600)
-        _write(files[0], cert_pem(root))
-        _write(files[2], cert_pem(inter))
-        return cls(d, root, root_key, inter, int_key, clock, real_time=real_time)
-
-    def sign(self, public_key: Any, names: Sequence[str], *, days: int = 90,
-             now: Optional[_dt.datetime] = None) -> x509.Certificate:
-        """A server certificate for *names* (first one is the CN), signed by the intermediate.
-
-        Back-dated one hour, as Let's Encrypt does, to absorb clock skew; *now*
-        is lab time (see :meth:`cert_time`).  In real-time mode notBefore is
-        never later than the real now, so a certificate issued after the lab
-        clock was advanced still works in real handshakes.
-        """
-        start = self.cert_time(now) - _dt.timedelta(hours=1)
-        not_before = start
-        if self.real_time:
-            not_before = min(start, _dt.datetime.now(_UTC).replace(microsecond=0)
-                             - _dt.timedelta(hours=1))
-        usage = x509.KeyUsage(digital_signature=True, key_encipherment=isinstance(
-            public_key, rsa.RSAPublicKey), content_commitment=False, data_encipherment=False,
-            key_agreement=False, key_cert_sign=False, crl_sign=False, encipher_only=False,
-            decipher_only=False)
-        aki = x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key())
-        builder = (x509.CertificateBuilder()
-                   .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
-                   .issuer_name(self.intermediate.subject).public_key(public_key)
-                   .serial_number(x509.random_serial_number())
-                   .not_valid_before(not_before)
-                   .not_valid_after(start + _dt.timedelta(days=days))
-                   .add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
-                   .add_extension(usage, True)
-                   .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH,
-                                                         ExtendedKeyUsageOID.CLIENT_AUTH]), False)
-                   .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), False)
-                   .add_extension(aki, False)
-                   .add_extension(x509.SubjectAlternativeName(
-                       [x509.DNSName(n) for n in names]), False))
-        return builder.sign(self._key, hashes.SHA256())
-
-    def issue(self, names: Sequence[str], *, key: Optional[PrivateKey] = None, days: int = 90,
-              now: Optional[_dt.datetime] = None) -> Issued:
-        """Sign directly, without a challenge (the lab's own snakeoil certificates)."""
-        key = key or generate_key("rsa")
-        return Issued(self.sign(key.public_key(), list(names), days=days, now=now),
-                      [self.intermediate], key)
-
-    # ACME dns-01, as data: the DNS lookups happen outside (blocking or async).
-    def new_order(self, names: Sequence[str], account_key: PrivateKey,
-                  token: Optional[Callable[[], str]] = None) -> Order:
-        """Open an order; each name gets a token and the TXT value that proves control."""
-        thumb = jwk_thumbprint(account_key)
-        challenges = []
-        for name in names:
-            tok = token() if token else _b64u(secrets.token_bytes(32))
-            keyauth = f"{tok}.{thumb}"       # RFC 8555 §8.1
-            txt = _b64u(hashlib.sha256(keyauth.encode()).digest())    # RFC 8555 §8.4
-            challenges.append(Challenge(name.lower().rstrip("."), tok, txt))
-        return Order([c.name for c in challenges], challenges)
-
-    def validate(self, order: Order, lookup: Callable[[str], Any]) -> Order:
-        """Check each challenge with *lookup(record_name)* -> resolver Outcome (TXT)."""
-        for ch in order.challenges:
-            out = lookup(ch.record_name)
-            found = [b"".join(rd.strings).decode() for rd in out.values] if out.status == "OK" else []
-            if ch.txt_value in found:
-                ch.status, ch.error = "valid", None
-            elif out.status == "NXDOMAIN":
-                ch.status, ch.error = "invalid", (
-                    f"DNS problem: NXDOMAIN looking up TXT for {ch.record_name} - "
-                    "check that a DNS record exists for this domain")
-            elif out.status == "TRY_AGAIN":
-                ch.status, ch.error = "invalid", (
-                    f"DNS problem: SERVFAIL looking up TXT for {ch.record_name} - "
-                    "the domain's nameservers may be malfunctioning")
-            elif not found:
-                ch.status, ch.error = "invalid", f"No TXT record found at {ch.record_name}"
-            else:
-                ch.status, ch.error = "invalid", (
-                    f'Incorrect TXT record "{found[0]}" found at {ch.record_name}')
-        order.status = "ready" if all(c.status == "valid" for c in order.challenges) else "invalid"
-        return order
-
-    def finalize(self, order: Order, csr: x509.CertificateSigningRequest, *,
-                 days: int = 90, now: Optional[_dt.datetime] = None) -> Issued:
-        """Sign the CSR if the order is ready and the CSR asks for exactly its names."""
-        if order.status != "ready":
-            errors = "; ".join(c.error or c.status for c in order.challenges if c.status != "valid")
-            raise IssuanceError(f"Order is not ready: {errors}")
-        if not csr.is_signature_valid:
-            raise IssuanceError("Error finalizing order :: CSR signature is invalid")
-        try:
-            asked = csr.extensions.get_extension_for_class(
-                x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
-        except x509.ExtensionNotFound:
-            asked = []
-        if sorted(n.lower() for n in asked) != sorted(order.names):
-            raise IssuanceError("Error finalizing order :: CSR does not specify same "
-                                "identifiers as Order")
-        order.issued = Issued(self.sign(csr.public_key(), order.names, days=days, now=now),
-                              [self.intermediate])
-        order.status = "valid"
-        return order.issued
-
-    def __repr__(self) -> str:
-        return f"<LabCA {self.directory}>"
-
-
-def _ca_cert(cn: str, key: PrivateKey, issuer: Optional[x509.Certificate],
-             issuer_key: Optional[PrivateKey], start: _dt.datetime, days: int) -> x509.Certificate:
-    subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Lab Encrypt"),
-                         x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-    signer = issuer_key or key
-    usage = x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                          content_commitment=False, key_encipherment=False,
-                          data_encipherment=False, key_agreement=False, encipher_only=False,
-                          decipher_only=False)
-    return (x509.CertificateBuilder().subject_name(subject)
-            .issuer_name(issuer.subject if issuer else subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(start).not_valid_after(start + _dt.timedelta(days=days))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None if issuer is None
-                                                 else 0), True)
-            .add_extension(usage, True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
-                signer.public_key()), False)
-            .sign(signer, hashes.SHA256()))
-
-
 # -- what a new Debian server has ----------------------------------------------------
-def make_snakeoil(state_dir: Union[str, Path], hostname: str, ca: LabCA, *,
+def make_snakeoil(state_dir: Union[str, Path], hostname: str, ca: "LabCA", *,
                   key: Optional[PrivateKey] = None, days: int = 3650) -> Tuple[Path, Path]:
     """Write the host's snakeoil pair, signed by the lab CA; returns (cert, key) paths.
 
@@ -525,7 +246,7 @@ def make_snakeoil(state_dir: Union[str, Path], hostname: str, ca: LabCA, *,
     return cert_path, key_path
 
 
-def install_ca_bundle(state_dir: Union[str, Path], ca: LabCA) -> Path:
+def install_ca_bundle(state_dir: Union[str, Path], ca: "LabCA") -> Path:
     """Write the lab root as the host's ``etc/ssl/certs/ca-certificates.crt``.
 
     That is the file Debian's clients (and ``smtp_tls_CAfile`` in lessons)
@@ -536,10 +257,6 @@ def install_ca_bundle(state_dir: Union[str, Path], ca: LabCA) -> Path:
     return path
 
 
-def make_csr(key: PrivateKey, names: Sequence[str]) -> x509.CertificateSigningRequest:
-    """A CSR for *names* (CN = first name, all names in subjectAltName)."""
-    return (x509.CertificateSigningRequestBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), False)
-            .sign(key, hashes.SHA256()))
-
+# The CA lives in labmail.net.ca; its names stay importable from here.
+from .ca import (Challenge, IssuanceError, Issued, LabCA, Order, jwk_thumbprint,  # noqa: E402
+                 make_csr)
