@@ -291,9 +291,8 @@ class POP3Connection:
         self._counters.bad += 1
         out: List[Action] = [self._send("unknown_preauth")]
         if self._counters.bad >= MAX_BAD_COMMANDS:
-            out.append(self._send("too_many_bad"))
             out += self._end("Too many invalid commands")
-            out.append(Close())
+            out += [self._send("too_many_bad"), Close()]
         return out
 
     # -- AUTHORIZATION ------------------------------------------------------------
@@ -414,16 +413,17 @@ class POP3Connection:
             self.maildrop = self.backend.open_maildrop(user)
         except MailboxLocked:
             self._move("login")
-            out.append(self._send("in_use"))
+            # log first, then answer: whoever reads the reply finds the log written
             out.append(Event("logout", {"reason": "Couldn't lock POP3 session", "user": user,
                                         "top": 0, "top_bytes": 0, "retr": 0, "retr_bytes": 0,
                                         "deleted": 0, "messages": 0, "size": 0}))
+            out.append(self._send("in_use"))
             self._move("drop")
             self._closing = True
             return out + [Close()]
         except StoreError as exc:
             logger.warning("cannot open maildrop of %s: %s", user, exc)
-            return out + [self._send("sys_temp")] + self._end("Internal error") + [Close()]
+            return out + self._end("Internal error") + [self._send("sys_temp"), Close()]
         self._move("login")
         return out + [self._send("logged_in")]
 
@@ -436,9 +436,7 @@ class POP3Connection:
         return [self._send("stls_begin"), StartTLS()]
 
     def _auth_quit(self, args: str) -> List[Action]:
-        out: List[Action] = [self._send("logout_preauth")]
-        out += self._end("Aborted login by logging out")
-        return out + [Close()]
+        return self._end("Aborted login by logging out") + [self._send("logout_preauth"), Close()]
 
     # -- TRANSACTION ---------------------------------------------------------------
     def _number(self, args: str, allow_rest: bool = False) -> Tuple[Optional[int], str, Optional[Send]]:
@@ -560,13 +558,11 @@ class POP3Connection:
             d.release()
             self._move("updated")
             self._closing = True
-            return [self._send("update_failed"),
-                    Event("logout", {"reason": "Logged out", "user": self.login_user, **stats}),
-                    Close()]
+            return [Event("logout", {"reason": "Logged out", "user": self.login_user, **stats}),
+                    self._send("update_failed"), Close()]
         d.release()
         self._move("updated")
         self._closing = True
         key = "logout_deleted" if removed else "logout"
-        return [self._send(key),
-                Event("logout", {"reason": "Logged out", "user": self.login_user, **stats}),
-                Close()]
+        return [Event("logout", {"reason": "Logged out", "user": self.login_user, **stats}),
+                self._send(key), Close()]

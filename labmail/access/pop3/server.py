@@ -199,12 +199,16 @@ class _Session:
 
     async def _do(self, actions: list, sending: bool = True) -> bool:
         """Carry out actions; True when the connection is to be closed."""
-        for act in actions:
+        closing = bool(actions) and isinstance(actions[-1], Close)
+        last_send = max((i for i, a in enumerate(actions) if isinstance(a, Send)), default=-1)
+        for i, act in enumerate(actions):
             if isinstance(act, Send):
+                if self.transcript is not None:     # recorded before the client can see it
+                    self.transcript.server(act.text)
+                    if closing and i == last_send:
+                        self.transcript.close()
                 if sending:
                     self.writer.write(act.data)
-                if self.transcript is not None:
-                    self.transcript.server(act.text)
             elif isinstance(act, Heard):
                 if self.transcript is not None:
                     self.transcript.client(act.text)
