@@ -131,3 +131,13 @@ def test_networks():
 def test_from_file_missing(tmp_path):
     with pytest.raises(ConfigError, match="open"):
         MainCf.from_file(tmp_path / "nope.cf")
+
+
+def test_debian_myorigin_file(tmp_path):
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "mailname").write_text("example.com\n")
+    c = cf("myhostname = mail.example.com\nmyorigin = /etc/mailname\n",
+           path_map=lambda p: tmp_path / p.lstrip("/"))
+    assert c.get("myorigin") == "/etc/mailname"       # postconf shows the file name
+    assert c.myorigin() == "example.com"                # Debian's Postfix uses its first line
+    assert cf("myorigin = $mydomain\nmyhostname = a.b.c\n").myorigin() == "b.c"

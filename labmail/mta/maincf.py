@@ -347,6 +347,25 @@ class MainCf:
         """Words separated by whitespace and/or commas."""
         return split_list(self.get(name))
 
+    def myorigin(self) -> str:
+        """``myorigin`` as Debian's Postfix uses it: a value that is an absolute
+        file name (Debian writes ``myorigin = /etc/mailname``) stands for the
+        first line of that file.
+
+        >>> MainCf.from_text("myhostname = mail.example.com").myorigin()
+        'mail.example.com'
+        """
+        value = self.get("myorigin").strip()
+        if value.startswith("/"):
+            try:
+                first = self.map_path(value).read_text(encoding="utf-8").splitlines()
+            except OSError:
+                log.warning("myorigin = %s: cannot read the file; using the value as a name", value)
+                return value
+            if first and first[0].strip():
+                return first[0].strip()
+        return value
+
     def map_path(self, path: str) -> Path:
         """Where a real absolute path lives in the lab (identity outside the lab)."""
         return Path(self._path_map(path)) if self._path_map else Path(path)
