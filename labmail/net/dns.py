@@ -35,7 +35,6 @@ domain that is not registered).
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 import threading
@@ -53,6 +52,7 @@ import dns.rdatatype
 import dns.reversename
 import dns.rrset
 
+from .dnsserver import DNSListener
 from .query import QueryResult, aquery_server, query_server
 from .zone import Record, Zone, _name, parse_zone_file
 
@@ -62,7 +62,6 @@ __all__ = ["Record", "Zone", "LabDNS", "QueryLogEntry", "register_host",
 log = logging.getLogger(__name__)
 
 _MAX_CNAME_CHAIN = 8          # bound CNAME chasing (loops in lesson data)
-_TCP_IDLE_SECONDS = 10.0      # RFC 7766 §6.2.3: servers may close idle connections
 
 
 @dataclass(frozen=True)
@@ -113,9 +112,7 @@ class LabDNS:
         self._root = Zone(".", nameserver=nameserver, ttl=ttl)
         self.query_log: Deque[QueryLogEntry] = deque(maxlen=query_log_size)
         self._lock = threading.RLock()
-        self._udp: Optional[asyncio.DatagramTransport] = None
-        self._tcp: Optional[asyncio.AbstractServer] = None
-        self._tcp_tasks: "set[asyncio.Task]" = set()
+        self._listener: Optional[DNSListener] = None
         self.address: Optional[Tuple[str, int]] = None
 
     # -- zone data -----------------------------------------------------------
@@ -327,66 +324,27 @@ class LabDNS:
             response.flags |= dns.flags.TC
             return response.to_wire()
 
-    # -- server --------------------------------------------------------------
+    # -- server (the sockets are labmail.net.dnsserver's) ------------------------
     async def start(self, ip: str = "127.0.0.1", port: int = 0) -> Tuple[str, int]:
         """Listen on *ip*:*port* over UDP and TCP (same port); returns the address.
 
         With ``port=0`` a free port is picked that is free for both protocols.
+        Runs on the calling (the lab's) event loop.
         """
-        loop = asyncio.get_running_loop()
-        for _ in range(20):
-            transport, _proto = await loop.create_datagram_endpoint(
-                lambda: _UDPProtocol(self), local_addr=(ip, port))
-            bound = transport.get_extra_info("sockname")[1]
-            try:
-                self._tcp = await asyncio.start_server(self._serve_tcp, ip, bound)
-            except OSError:
-                transport.close()
-                if port:
-                    raise
-                continue                 # the TCP side of that port is taken: try another
-            self._udp = transport
-            self.address = (ip, bound)
-            log.info("lab DNS listening on %s port %d (UDP and TCP)", ip, bound)
-            return self.address
-        raise OSError(f"no port free for both UDP and TCP on {ip}")
+        self._listener = await DNSListener.open(
+            lambda wire, client, transport: self.handle(wire, client=client, transport=transport),
+            ip, port)
+        assert self._listener.address is not None
+        self.address = address = self._listener.address
+        log.info("lab DNS listening on %s port %d (UDP and TCP)", *address)
+        return address
 
     async def stop(self) -> None:
         """Stop listening and close open TCP connections."""
-        if self._udp is not None:
-            self._udp.close()
-            self._udp = None
-        if self._tcp is not None:
-            self._tcp.close()
-            for task in list(self._tcp_tasks):
-                task.cancel()
-            await self._tcp.wait_closed()
-            self._tcp = None
+        if self._listener is not None:
+            await self._listener.close()
+            self._listener = None
         self.address = None
-
-    async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._tcp_tasks.add(task)
-        peer = writer.get_extra_info("peername")
-        try:
-            while True:   # RFC 7766 §6.2.1: several queries may share a connection
-                header = await asyncio.wait_for(reader.readexactly(2), _TCP_IDLE_SECONDS)
-                wire = await asyncio.wait_for(
-                    reader.readexactly(int.from_bytes(header, "big")), _TCP_IDLE_SECONDS)
-                reply = self.handle(wire, client=peer[0] if peer else "-", transport="TCP")
-                if reply is None:
-                    break
-                writer.write(len(reply).to_bytes(2, "big") + reply)
-                await writer.drain()
-        except (asyncio.IncompleteReadError, asyncio.TimeoutError, ConnectionError):
-            pass
-        except asyncio.CancelledError:
-            pass
-        finally:
-            writer.close()
-            if task is not None:
-                self._tcp_tasks.discard(task)
 
     # -- asking it, like dig -------------------------------------------------
     def query(self, name: str, rtype: str = "A", *, tcp: bool = False,
@@ -419,24 +377,6 @@ class LabDNS:
     def __repr__(self) -> str:
         where = "%s#%d" % self.address if self.address else "stopped"
         return f"<LabDNS {where} zones={len(self.zones)}>"
-
-
-class _UDPProtocol(asyncio.DatagramProtocol):
-    def __init__(self, server: LabDNS) -> None:
-        self.server = server
-        self.transport: Optional[asyncio.DatagramTransport] = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def datagram_received(self, data: bytes, addr: Tuple[str, int]) -> None:
-        try:
-            reply = self.server.handle(data, client=addr[0], transport="UDP")
-        except Exception:     # one bad packet must never stop the server
-            log.exception("lab DNS: error answering %s", addr)
-            return
-        if reply is not None and self.transport is not None:
-            self.transport.sendto(reply, addr)
 
 
 def _formerr(wire: bytes) -> Optional[bytes]:
