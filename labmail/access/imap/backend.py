@@ -28,9 +28,10 @@ import json
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Tuple
 
 from ...store.base import Folder, Store
 
@@ -66,6 +67,8 @@ class ModSeqTable:
         self.highest = 0
         self.uidvalidity = 0
         self.entries: Dict[int, Tuple[int, FrozenSet[str]]] = {}
+        # last scan of the folder, shared by every session: (token, msgs, uidnext, uidvalidity)
+        self.snapshot: Optional[Tuple[Any, List["Msg"], int, int]] = None
         self._load()
 
     @classmethod
@@ -128,21 +131,53 @@ class ModSeqTable:
             return out
 
 
+#: a directory changed this recently may change again within the same
+#: file-system timestamp tick, so its scan is not reused (Dovecot has the same
+#: "dirty" window for maildir mtimes)
+DIRTY_WINDOW_NS = 1_000_000_000
+
+
 class FolderView:
-    """One folder for the IMAP core: messages with modseqs, flags, append, expunge."""
+    """One folder for the IMAP core: messages with modseqs, flags, append, expunge.
+
+    Scanning a Maildir of thousands of files is the expensive part of SELECT,
+    so the last scan is shared through the folder's :class:`ModSeqTable` and
+    reused while the ``new/`` and ``cur/`` directories have not changed.
+    """
 
     def __init__(self, folder: Folder) -> None:
         self.folder = folder
         self.name = folder.name
         self.modseqs = ModSeqTable.for_folder(folder)
 
+    def token(self) -> Any:
+        """A cheap change detector (directory mtimes), or None when unknown/unsafe."""
+        poll = getattr(self.folder, "poll_token", None)
+        if poll is None:
+            return None
+        try:
+            token = poll()
+        except OSError:
+            return None
+        # real time on purpose: it is compared with the file system's clock
+        if time.time_ns() - max(token) < DIRTY_WINDOW_NS:
+            return None
+        return token
+
     @property
     def uidvalidity(self) -> int:
-        return self.folder.uidvalidity
+        snap = self.modseqs.snapshot
+        return snap[3] if snap is not None else self.folder.uidvalidity
 
     @property
     def uidnext(self) -> int:
-        return self.folder.uidnext
+        snap = self.modseqs.snapshot
+        if snap is not None and snap[0] is not None and snap[0] == self.token():
+            return snap[2]
+        self.messages()
+        snap = self.modseqs.snapshot
+        assert snap is not None
+        return snap[2]
 
     @property
     def highestmodseq(self) -> int:
@@ -150,28 +185,42 @@ class FolderView:
 
     def messages(self) -> List[Msg]:
         """Sync with disk; every message with its current modseq, by uid."""
-        infos = self.folder.messages()
-        mods = self.modseqs.sync(self.folder.uidvalidity, ((m.uid, m.flags) for m in infos))
-        return [Msg(m.uid, m.flags, m.vsize, m.internaldate, m.recent, mods[m.uid])
-                for m in infos]
+        token = self.token()
+        with self.modseqs.lock:
+            snap = self.modseqs.snapshot
+            if token is not None and snap is not None and snap[0] == token:
+                return snap[1]
+            infos = self.folder.messages()
+            validity = self.folder.uidvalidity
+            uidlist = getattr(self.folder, "_list", None)   # avoid a second scan for UIDNEXT
+            uidnext = uidlist.next_uid if uidlist is not None else self.folder.uidnext
+            mods = self.modseqs.sync(validity, ((m.uid, m.flags) for m in infos))
+            msgs = [Msg(m.uid, m.flags, m.vsize, m.internaldate, m.recent, mods[m.uid])
+                    for m in infos]
+            self.modseqs.snapshot = (token, msgs, uidnext, validity)
+            return msgs
+
+    def _changed(self) -> None:
+        self.modseqs.snapshot = None
+        self.folder.notify_changed()
 
     def read(self, uid: int) -> bytes:
         return self.folder.read(uid)
 
     def set_flags(self, uid: int, flags: Iterable[str]) -> None:
         self.folder.set_flags(uid, flags)
-        self.folder.notify_changed()
+        self._changed()
 
     def append(self, data: bytes, flags: Iterable[str] = (),
                internaldate: Optional[_dt.datetime] = None) -> int:
         uid = self.folder.append(data, flags, internaldate)
-        self.folder.notify_changed()
+        self._changed()
         return uid
 
     def expunge(self, uids: Iterable[int]) -> List[int]:
         gone = self.folder.expunge(list(uids))
         if gone:
-            self.folder.notify_changed()
+            self._changed()
         return gone
 
     def keywords(self) -> List[str]:

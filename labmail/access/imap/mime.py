@@ -20,6 +20,8 @@ __all__ = ["Part", "parse_message", "to_crlf", "header_fields", "tokenize",
            "parse_params"]
 
 _LONE_LF = re.compile(rb"(?<!\r)\n")
+_FIELD_SPLIT = re.compile(rb"\r\n(?![ \t])")
+_FOLD = re.compile(rb"\r\n(?=[ \t])")
 MAX_DEPTH = 30   # deeper MIME nesting is treated as opaque data
 
 
@@ -43,7 +45,7 @@ def split_header(data: bytes) -> Tuple[bytes, bytes]:
 def header_fields(header: bytes) -> List[Tuple[str, bytes, bytes]]:
     """Fields as (lower-case name, unfolded raw value, exact raw bytes)."""
     out: List[Tuple[str, bytes, bytes]] = []
-    for raw in re.split(rb"\r\n(?![ \t])", header):
+    for raw in _FIELD_SPLIT.split(header):
         if not raw:
             continue
         name, sep, value = raw.partition(b":")
@@ -51,7 +53,9 @@ def header_fields(header: bytes) -> List[Tuple[str, bytes, bytes]]:
             if out:
                 continue
             continue
-        unfolded = re.sub(rb"\r\n(?=[ \t])", b"", value).strip(b" \t")
+        if b"\r\n" in value:
+            value = _FOLD.sub(b"", value)
+        unfolded = value.strip(b" \t")
         out.append((name.strip().decode("latin-1").lower(), unfolded, raw + b"\r\n"))
     return out
 

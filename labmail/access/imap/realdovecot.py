@@ -105,6 +105,9 @@ service imap-login {{
 service anvil {{
   chroot =
 }}
+protocol imap {{
+  mail_max_userip_connections = 1000
+}}
 namespace inbox {{
   inbox = yes
   separator = .

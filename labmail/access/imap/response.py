@@ -28,6 +28,7 @@ b'{11}\\r\\nline\\r\\nbreak'
 from __future__ import annotations
 
 import base64
+import re
 from dataclasses import dataclass
 from typing import Any, List, Optional, Sequence, Tuple, Union
 
@@ -70,19 +71,13 @@ class Literal:
 QUOTED_MAX = 1024
 
 
+# Dovecot also sends strings containing a quote or backslash as literals
+_NOT_QUOTABLE = re.compile(rb'[\x00\r\n"\\\x80-\xff]')
+
+
 def quoted_ok(data: bytes) -> bool:
     """True when *data* may be sent as a quoted string (RFC 3501 §4.3)."""
-    if len(data) > QUOTED_MAX:
-        return False
-    for b in data:
-        # Dovecot also sends strings containing quote or backslash as literals
-        if b in (0x0D, 0x0A, 0x00, 0x22, 0x5C) or b >= 0x80:
-            return False
-    return True
-
-
-def _quote(data: bytes) -> bytes:
-    return b'"' + data.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
+    return len(data) <= QUOTED_MAX and _NOT_QUOTABLE.search(data) is None
 
 
 def encode(value: Any) -> bytes:
@@ -93,7 +88,12 @@ def encode(value: Any) -> bytes:
 
 
 def _encode(value: Any, out: List[bytes]) -> None:
-    if value is None:
+    if isinstance(value, bytes):
+        if len(value) <= QUOTED_MAX and _NOT_QUOTABLE.search(value) is None:
+            out.append(b'"' + value + b'"')
+        else:
+            out.append(b"{%d}\r\n" % len(value) + value)
+    elif value is None:
         out.append(b"NIL")
     elif isinstance(value, bool):
         raise TypeError("booleans have no IMAP form")
@@ -109,7 +109,7 @@ def _encode(value: Any, out: List[bytes]) -> None:
     elif isinstance(value, (str, bytes)):
         data = value.encode("utf-8") if isinstance(value, str) else value
         if quoted_ok(data):
-            out.append(_quote(data))
+            out.append(b'"' + data + b'"')       # nothing in it needs escaping
         else:
             out.append(b"{%d}\r\n" % len(data) + data)
     elif isinstance(value, (list, tuple)):

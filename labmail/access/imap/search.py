@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from .fetch import MessageView
-from .mime import Part
+from .mime import Part, header_fields
 
 __all__ = ["Candidate", "matches", "decode_header_text"]
 
@@ -62,6 +62,8 @@ def decode_header_text(value: bytes) -> str:
     'Café menu'
     """
     text = value.decode("utf-8", "replace")
+    if "=?" not in text:
+        return text
     try:
         parts = email.header.decode_header(text)
     except Exception:  # malformed encoded words: match the raw text
@@ -80,7 +82,7 @@ def decode_header_text(value: bytes) -> str:
 
 def _header_has(view: MessageView, name: str, needle: str) -> bool:
     found = False
-    for n, value, _ in view.root.fields():
+    for n, value, _ in header_fields(view.top_header):
         if n == name.lower():
             found = True
             if needle in decode_header_text(value).casefold():
@@ -133,7 +135,7 @@ def _body_has(view: MessageView, needle: str) -> bool:
 
 
 def _sent_date(view: MessageView) -> Optional[_dt.date]:
-    value = view.root.get("date")
+    value = view.top.get("date")
     if value is None:
         return None
     try:
@@ -202,5 +204,5 @@ def matches(key: tuple, c: Candidate, max_seq: int, max_uid: int) -> bool:
     if word == "TEXT":
         view = c.message()
         needle = key[1].casefold()
-        return needle in decode_header_text(view.root.header).casefold() or _body_has(view, needle)
+        return needle in decode_header_text(view.top.header).casefold() or _body_has(view, needle)
     raise ValueError(f"unknown search key {word}")

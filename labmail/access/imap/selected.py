@@ -159,11 +159,8 @@ class SelectedCommands:
     # -- untagged updates --------------------------------------------------------------------
     @staticmethod
     def _poll(box: "FolderView") -> Any:
-        poll = getattr(box.folder, "poll_token", None)
-        try:
-            return poll() if poll else None
-        except OSError:
-            return None
+        """The folder's change token; None means "rescan" (see FolderView.token)."""
+        return box.token()
 
     def send_updates(self, cmd: Optional[Command]) -> None:
         """Tell the client what changed in the selected folder (see module docstring)."""
@@ -275,7 +272,7 @@ class SelectedCommands:
             return f'INTERNALDATE "{text}"'.encode()
         if name == "MODSEQ":
             return b"MODSEQ (%d)" % m.modseq
-        if name == "RFC822.SIZE" and view is None:
+        if name == "RFC822.SIZE":      # the store knows the CRLF size
             return b"RFC822.SIZE %d" % m.size
         assert view is not None
         return fetch_item(view, att)

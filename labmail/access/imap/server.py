@@ -18,7 +18,7 @@ import asyncio
 import logging
 import ssl
 from pathlib import Path
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from .backend import Mailboxes
 from .protocol import ImapConfig, ImapSession
@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 
 IDLE_POLL = 0.05            # seconds between folder checks while a client IDLEs
 TRANSCRIPT_LINES = 40       # server lines recorded per reply before summarising
+
+_STORES: Dict[Tuple[str, str, str], Any] = {}
 
 
 class HostServices:
@@ -99,9 +101,14 @@ class HostServices:
         from ...store import open_store
         location = (self.dovecot.mail_location if self.dovecot is not None else "") \
             or "maildir:~/Maildir"
-        store = open_store(location, user=user, home=self.host.users.home(user),
-                           map_path=self.host.path, now=self.host.clock.timestamp,
-                           hostname=self.host.hostname)
+        home = self.host.users.home(user)
+        key = (str(self.host.path(home)), location, user)
+        store = _STORES.get(key)
+        if store is None:
+            # one store per mailbox for all sessions: its folders keep their file index
+            store = open_store(location, user=user, home=home, map_path=self.host.path,
+                               now=self.host.clock.timestamp, hostname=self.host.hostname)
+            _STORES[key] = store
         return Mailboxes(store)
 
 
