@@ -130,8 +130,10 @@ def _preview(result: Result) -> str:
     text = re.sub(r"(?m)^(.{200}).+$", r"\1 [...]", text)
     text = re.sub(r"[-_*.]{10,}", "", text)
     text = " ".join(text.split()) + " "
-    out = wrap(text, "   ", "Content preview:  ", 75, True, r"(?<=\s)")
-    return out[len("Content preview:  "):] + "\n"
+    # Wrapped as SpamAssassin does: split at each blank (kept as its own piece),
+    # two-space prefix, lines may overflow 75 columns by one word.
+    out = wrap(text, "  ", "Content preview:  ", 75, True, r"(\s)")
+    return out[len("Content preview:  "):]
 
 
 def expand_tags(template: str, result: Result, ctx: ReportContext) -> str:
