@@ -14,8 +14,10 @@ Postfix's ``smtp(8)`` delivers a recipient of another domain like this:
    4xx replies defer, 5xx replies bounce, a domain that does not exist bounces
    with the DNS reason.
 
-The client is a small asyncio state walk of its own (not ``smtplib``) so it
-runs on the lab's loop without blocking it.
+The conversation itself is the sans-IO state machine of
+:mod:`labmail.mta.smtp_client_states`; this module is its asyncio shell
+(not ``smtplib``, so it runs on the lab's loop without blocking it) plus
+routing, connecting, timeouts and Postfix's wording of each outcome.
 
 >>> t = SmtpTransport(myhostname="mail.example.com", mx=None, relayhost="[127.0.0.1]:2599")
 >>> t.next_hop("bob@example.org")
@@ -33,8 +35,10 @@ import time
 from typing import Any, Awaitable, Callable, List, Optional, Sequence, Tuple, Union
 
 from . import logfmt
-from .qmgr import Outcome
 from .queue import QueueFile, Recipient
+from .schedule import Outcome
+from .smtp_client_states import (ClientConnection, Closed, Delivered, Failed, Reply, Send,
+                                 State, UpgradeTLS, WHILE, dot_stuff, dsn_of)
 
 __all__ = ["SmtpTransport", "dsn_of", "parse_relayhost", "dot_stuff"]
 
@@ -42,17 +46,6 @@ logger = logging.getLogger("labmail.smtp")
 
 MxLookup = Callable[[str], Awaitable[Sequence[Any]]]
 ALookup = Callable[[str], Awaitable[Sequence[str]]]
-
-_ENHANCED = re.compile(r"^[245]\d\d[ -]([245]\.\d{1,3}\.\d{1,3})\b")
-
-
-def dsn_of(code: int, text: str) -> str:
-    """The enhanced status code of a reply, or ``X.0.0`` from its class."""
-    m = _ENHANCED.match(text)
-    if m and m.group(1)[0] == str(code)[0]:
-        return m.group(1)
-    return f"{str(code)[0]}.0.0"
-
 
 def parse_relayhost(value: str, default_port: Optional[int]) -> Tuple[str, Optional[int], bool]:
     """``[host]:port`` -> (host, port, mx_lookup).  Brackets turn MX lookup off;
@@ -75,20 +68,6 @@ def parse_relayhost(value: str, default_port: Optional[int]) -> Tuple[str, Optio
     if host.startswith("["):
         return host[1:-1], port, False
     return host, port, True
-
-
-def dot_stuff(content: bytes) -> bytes:
-    """CRLF-terminated content with leading dots doubled (RFC 5321 §4.5.2).
-
-    >>> dot_stuff(b".hidden\\r\\nok")
-    b'..hidden\\r\\nok\\r\\n'
-    """
-    data = re.sub(rb"\r?\n", b"\r\n", content)
-    if not data.endswith(b"\r\n"):
-        data += b"\r\n"
-    if data.startswith(b"."):
-        data = b"." + data
-    return data.replace(b"\r\n.", b"\r\n..")
 
 
 class _Failure(Exception):
@@ -262,20 +241,8 @@ def _as_mx(item: Any) -> Tuple[int, str, List[str]]:
     return int(item.preference), str(item.name), list(item.addresses)
 
 
-_STAGE_LOST = {
-    "greeting": "while receiving the initial server greeting",
-    "EHLO": "while performing the EHLO handshake",
-    "HELO": "while performing the HELO handshake",
-    "STARTTLS": "while performing the STARTTLS handshake",
-    "MAIL FROM": "while sending MAIL FROM",
-    "RCPT TO": "while sending RCPT TO",
-    "DATA": "while sending DATA command",
-    "end of DATA": "while sending end of data -- message may be sent more than once",
-}
-
-
 class _Session:
-    """One ESMTP conversation (client side)."""
+    """Drives one :class:`ClientConnection` over a socket (the I/O half)."""
 
     def __init__(self, transport: SmtpTransport, reader: asyncio.StreamReader,
                  writer: asyncio.StreamWriter, peer: str, relay: str, host: str,
@@ -283,7 +250,6 @@ class _Session:
         self.t = transport
         self.reader, self.writer = reader, writer
         self.peer, self.relay, self.host = peer, relay, host
-        self.stage = "greeting"
         self.transcript = None
         if transport.trace is not None:
             try:
@@ -299,127 +265,91 @@ class _Session:
             self.transcript.close()
         self.writer.close()
 
-    async def send(self, line: str) -> None:
+    def _outcome(self, f: Failed, conv: ClientConnection) -> _Failure:
+        """Postfix's wording for each way a conversation can fail."""
+        r = f.reply
+        stage = f.state.value
+        if f.kind == "size":
+            return _Failure(Outcome("bounced", "5.3.4", self.relay,
+                                    f"message size {len(conv.content)} exceeds size limit "
+                                    f"{f.limit} of server {self.peer}"))
+        if f.kind == "lost" or r is None:
+            return _Failure(Outcome("deferred", "4.4.2", self.relay,
+                                    f"lost connection with {self.peer} while "
+                                    f"{WHILE.get(f.state, 'talking')}"), next_mx=f.next_mx)
+        status = "bounced" if r.code >= 500 else "deferred"
+        if f.kind == "refused":
+            text = f"host {self.peer} refused to talk to me: {r.text}"
+        else:
+            text = f"host {self.peer} said: {r.text} (in reply to {stage} command)"
+        return _Failure(Outcome(status, dsn_of(r.code, r.text), self.relay, text,
+                                diag=f"smtp; {r.text}", remote_mta=self.host), next_mx=f.next_mx)
+
+    async def _write(self, action: Send) -> None:
         if self.transcript is not None:
-            self.transcript.client(line)
-        self.writer.write(line.encode("utf-8") + b"\r\n")
-        await self.writer.drain()
-
-    async def reply(self) -> Tuple[int, str, List[str]]:
-        lines: List[str] = []
-        while True:
-            try:
-                raw = await asyncio.wait_for(self.reader.readline(), self.t.command_timeout)
-            except asyncio.TimeoutError:
-                raise _Failure(Outcome(
-                    "deferred", "4.4.2", self.relay,
-                    f"conversation with {self.peer} timed out "
-                    f"{_STAGE_LOST.get(self.stage, 'while talking')}"), next_mx=True)
-            except (ConnectionError, OSError):
-                raw = b""
-            if not raw:
-                raise _Failure(Outcome("deferred", "4.4.2", self.relay,
-                                       f"lost connection with {self.peer} "
-                                       f"{_STAGE_LOST.get(self.stage, '')}".rstrip()),
-                               next_mx=self.stage in ("greeting", "EHLO", "HELO"))
-            text = raw.decode("utf-8", "replace").rstrip("\r\n")
-            if self.transcript is not None:
-                self.transcript.server(text)
-            lines.append(text)
-            if len(text) < 4 or text[3] != "-":
-                break
-        try:
-            code = int(lines[-1][:3])
-        except ValueError:
-            code = 451
-        return code, " ".join(lines), lines
-
-    def said(self, code: int, text: str, *, next_mx: bool = False) -> _Failure:
-        status = "bounced" if code >= 500 else "deferred"
-        return _Failure(Outcome(status, dsn_of(code, text), self.relay,
-                                f"host {self.peer} said: {text} (in reply to {self.stage} command)",
-                                diag=f"smtp; {text}", remote_mta=self.host), next_mx=next_mx)
-
-    async def command(self, stage: str, line: str) -> Tuple[int, str, List[str]]:
-        self.stage = stage
-        try:
-            await self.send(line)
-        except (ConnectionError, OSError):
-            pass                     # the reply read below reports the lost connection
-        return await self.reply()
-
-    async def ehlo(self) -> List[str]:
-        code, text, lines = await self.command("EHLO", f"EHLO {self.t.myhostname}")
-        if code == 250:
-            return [ln[4:].upper() for ln in lines[1:]]
-        code, text, _ = await self.command("HELO", f"HELO {self.t.myhostname}")
-        if code != 250:
-            raise self.said(code, text, next_mx=True)
-        return []
-
-    async def run(self, qf: QueueFile, rcpt: Recipient, start: float) -> Outcome:
-        code, text, _ = await self.reply()
-        if code != 220:
-            raise _Failure(Outcome("bounced" if code >= 500 else "deferred", dsn_of(code, text),
-                                   self.relay, f"host {self.peer} refused to talk to me: {text}",
-                                   diag=f"smtp; {text}", remote_mta=self.host), next_mx=True)
-        ext = await self.ehlo()
-        if "STARTTLS" in ext and self.t.tls_context is not None:
-            code, text, _ = await self.command("STARTTLS", "STARTTLS")
-            if code == 220:
-                await self.writer.start_tls(self.t.tls_context, server_hostname=self.host)
-                ssl_obj = self.writer.get_extra_info("ssl_object")
-                if ssl_obj is not None:
-                    self.t._log(f"Anonymous TLS connection established to {self.relay}: "
-                                f"{ssl_obj.version()} with cipher {ssl_obj.cipher()[0]} "
-                                f"({ssl_obj.cipher()[2]}/{ssl_obj.cipher()[2]} bits)")
-                if self.transcript is not None:
-                    try:
-                        self.transcript.start_tls(ssl_obj.version(), ssl_obj.cipher()[0])
-                    except Exception:
-                        pass
-                ext = await self.ehlo()
-        connected = self.t._now()
-        size = len(qf.content)
-        limit = next((ln.split()[1] for ln in ext if ln.startswith("SIZE ")
-                      and len(ln.split()) > 1 and ln.split()[1].isdigit()), None)
-        if limit is not None and int(limit) and size > int(limit):
-            return Outcome("bounced", "5.3.4", self.relay,
-                           f"message size {size} exceeds size limit {limit} of server {self.peer}")
-        params = ""
-        if any(ln.split()[0] == "SIZE" for ln in ext if ln):
-            params += f" SIZE={size}"
-        if "8BITMIME" in ext and any(b > 127 for b in qf.content):
-            params += " BODY=8BITMIME"
-        code, text, _ = await self.command("MAIL FROM", f"MAIL FROM:<{qf.sender}>{params}")
-        if code != 250:
-            raise self.said(code, text)
-        code, text, _ = await self.command("RCPT TO", f"RCPT TO:<{rcpt.address}>")
-        if code not in (250, 251):
-            raise self.said(code, text)
-        code, text, _ = await self.command("DATA", "DATA")
-        if code != 354:
-            raise self.said(code, text)
-        self.stage = "end of DATA"
-        data = dot_stuff(qf.content)
-        if self.transcript is not None:
-            self.transcript.begin_content()
-            for line in data.decode("utf-8", "replace").split("\r\n")[:-1]:
+            if action.content:
+                self.transcript.begin_content()
+            for line in action.lines:
                 self.transcript.client(line)
-            self.transcript.client(".")
         try:
-            self.writer.write(data + b".\r\n")
+            self.writer.write(action.data)
             await self.writer.drain()
         except (ConnectionError, OSError):
-            pass
-        code, text, _ = await self.reply()
-        if code != 250:
-            raise self.said(code, text)
-        done = self.t._now()
-        try:
-            await self.command("QUIT", "QUIT")
-        except _Failure:
-            pass                         # the message is sent; a rude goodbye is fine
-        return Outcome("sent", dsn_of(code, text), self.relay, text, program=logfmt.SMTP,
-                       conn_time=max(0.0, connected - start),
-                       xfer_time=max(0.0, done - connected))
+            pass                     # the next read reports the lost connection
+
+    async def _start_tls(self, conv: ClientConnection) -> List[object]:
+        await self.writer.start_tls(self.t.tls_context, server_hostname=self.host)
+        ssl_obj = self.writer.get_extra_info("ssl_object")
+        if ssl_obj is not None:
+            version, (cipher, _, bits) = ssl_obj.version(), ssl_obj.cipher()
+            self.t._log(f"Anonymous TLS connection established to {self.relay}: "
+                        f"{version} with cipher {cipher} ({bits}/{bits} bits)")
+            if self.transcript is not None:
+                self.transcript.start_tls(version or "", cipher)
+        return conv.tls_started()
+
+    async def run(self, qf: QueueFile, rcpt: Recipient, start: float) -> Outcome:
+        conv = ClientConnection(helo_name=self.t.myhostname, sender=qf.sender,
+                                recipient=rcpt.address, content=qf.content,
+                                use_tls=self.t.tls_context is not None)
+        connected = done = start
+        delivered: Optional[Delivered] = None
+        failure: Optional[_Failure] = None
+        for _ in range(100):                         # a conversation is a dozen steps
+            try:
+                data = await asyncio.wait_for(self.reader.read(65536), self.t.command_timeout)
+            except asyncio.TimeoutError:
+                raise _Failure(Outcome("deferred", "4.4.2", self.relay,
+                                       f"conversation with {self.peer} timed out while "
+                                       f"{WHILE.get(conv.state, 'talking')}"), next_mx=True)
+            except (ConnectionError, OSError):
+                data = b""
+            actions = conv.receive_data(data) if data else conv.connection_lost()
+            while actions:
+                action, actions = actions[0], actions[1:]
+                if isinstance(action, Reply):
+                    if self.transcript is not None:
+                        for line in action.lines:
+                            self.transcript.server(line)
+                elif isinstance(action, Send):
+                    if action.content:
+                        connected = self.t._now()
+                    await self._write(action)
+                elif isinstance(action, UpgradeTLS):
+                    actions = await self._start_tls(conv) + actions
+                elif isinstance(action, Delivered):
+                    delivered, done = action, self.t._now()
+                elif isinstance(action, Failed):
+                    failure = self._outcome(action, conv)
+                elif isinstance(action, Closed):
+                    break
+            if failure is not None and delivered is None:
+                raise failure
+            if delivered is not None or conv.state is State.DONE:
+                break
+        if delivered is None:
+            raise _Failure(Outcome("deferred", "4.4.2", self.relay,
+                                   f"lost connection with {self.peer} while talking"))
+        r = delivered.reply
+        return Outcome("sent", dsn_of(r.code, r.text), self.relay, r.text, program=logfmt.SMTP,
+                       conn_time=max(0.0, connected - start), xfer_time=max(0.0, done - connected))
