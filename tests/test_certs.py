@@ -320,3 +320,34 @@ def test_parse_subj_keeps_every_field(fields):
             "L": NameOID.LOCALITY_NAME, "O": NameOID.ORGANIZATION_NAME,
             "OU": NameOID.ORGANIZATIONAL_UNIT_NAME, "CN": NameOID.COMMON_NAME}
     assert [(a.oid, a.value) for a in name] == [(oids[k], v) for k, v in fields]
+
+
+@pytest.mark.realtool
+def test_labmail_openssl_req_matches_real_openssl_req(tmp_path):
+    """Same subject, issuer, validity and extensions as the real command (plus the SAN)."""
+    openssl = need_openssl()
+    from labmail.cli import main
+    args = ["-x509", "-newkey", "rsa:2048", "-nodes", "-days", "365", "-subj", "/CN=mail.example.com"]
+    subprocess.run([openssl, "req", *args, "-keyout", str(tmp_path / "rk.pem"), "-out",
+                    str(tmp_path / "rc.pem")], capture_output=True, check=True, timeout=30)
+    assert main(["openssl-req", *args, "-keyout", str(tmp_path / "ok.pem"), "-out",
+                 str(tmp_path / "oc.pem")]) == 0
+
+    def facts(path):
+        text = subprocess.run([openssl, "x509", "-in", str(path), "-noout", "-text"],
+                              capture_output=True, text=True, check=True, timeout=10).stdout
+        exts = [line.strip() for line in text.splitlines() if line.strip().startswith("X509v3 ")]
+        subject = [line.strip() for line in text.splitlines()
+                   if line.strip().startswith(("Subject:", "Issuer:", "Public-Key:"))]
+        return exts, subject
+
+    real_exts, real_subject = facts(tmp_path / "rc.pem")
+    our_exts, our_subject = facts(tmp_path / "oc.pem")
+    assert our_subject == real_subject
+    assert [e for e in our_exts if "Alternative Name" not in e] == real_exts
+    assert "X509v3 Subject Alternative Name:" in our_exts
+    real_info = describe(load_certs(tmp_path / "rc.pem")[0])
+    our_info = describe(load_certs(tmp_path / "oc.pem")[0])
+    assert our_info.not_after - our_info.not_before == real_info.not_after - real_info.not_before
+    assert oct(os.stat(tmp_path / "ok.pem").st_mode & 0o777) == \
+        oct(os.stat(tmp_path / "rk.pem").st_mode & 0o777)
