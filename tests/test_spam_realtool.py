@@ -161,3 +161,24 @@ def test_debian_spamc_against_lab_spamd(spamd_port):
     r = debian_spamc(ip, port, HAM, "-L", "ham", "-u", "alice")
     assert r.returncode == 0 and r.stdout == b"Message successfully un/learned\n"
     # (Debian builds spamc without zlib, so -z exits 64 there; compression is tested sans-IO.)
+
+
+PREVIEW = (b"From: a@example.org\nTo: b@example.com\nSubject: preview test\nMessage-ID: <p@example.org>\n"
+           b"Date: Fri, 27 Nov 2026 09:00:00 +0000\n\n"
+           b"Hello Bob, this is the first paragraph of a longer message that goes on\nfor a while so that the "
+           b"preview has to wrap at least once or twice, let\nus see what happens.\n\n"
+           b"Second paragraph is here with some ---------------- dashes and more text.\n\n"
+           b"Third paragraph, not shown.\n")
+
+
+def test_content_preview_is_wrapped_like_spamassassin(tmp_path):
+    from labmail.spam import ReportContext, report_text
+
+    def preview(text: str) -> str:
+        return text.split("Content preview:", 1)[1].split("Content analysis details:", 1)[0]
+
+    exe = need_tool("spamassassin")
+    real = subprocess.run([exe, "-L", "-t"], input=PREVIEW, capture_output=True, timeout=60,
+                          env=dict(os.environ, HOME=str(tmp_path)), check=True).stdout.decode()
+    result = check(PREVIEW)
+    assert preview(report_text(result, ReportContext())) == preview(real)
