@@ -397,3 +397,25 @@ def test_tls_check_target_round_trip(host, port):
     from labmail.commands.tls_check import parse_target
     text = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     assert parse_target(text) == (host, port)
+
+
+@pytest.mark.realtool
+@pytest.mark.parametrize("trusted", [False, True])
+def test_tls_check_summary_line_matches_posttls_finger(serve, pki, trusted):
+    finger = shutil.which("posttls-finger")
+    if finger is None:
+        pytest.skip("posttls-finger is not installed; apt-get install postfix")
+    port = serve(server_context(pki["full"], pki["key"]), "smtp")
+    where = f"[127.0.0.1]:{port}"
+    args = ["-c", "-l", "secure", "-F", str(pki["root"]), where, "mail.example.org"] if trusted \
+        else ["-c", "-l", "may", where]
+    out = subprocess.run([finger, *args], capture_output=True, text=True, timeout=20)
+    theirs = [line.split(": ", 1)[1] for line in (out.stdout + out.stderr).splitlines()
+              if "TLS connection established" in line]
+    report = inspect_tls("127.0.0.1", port, starttls="smtp",
+                         cafile=pki["root"] if trusted else None,
+                         server_name="mail.example.org")
+    ours = [line.split(": ", 1)[1] for line in str(report).splitlines()
+            if "TLS connection established" in line]
+    assert len(theirs) == len(ours) == 1
+    assert theirs[0].startswith(ours[0])     # Postfix adds key-exchange details Python lacks
