@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 
-import pytest
 from hypothesis import given, settings, strategies as st
 
 from labmail.spam.protocol import Method

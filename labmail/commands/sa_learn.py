@@ -57,14 +57,8 @@ def run(args: argparse.Namespace) -> int:
             sys.stderr.write(f"\r{done}/{total} messages")
         sys.stderr.flush()
 
-    if args.forget:
-        from ..spam.bayes import learn_paths as _unused  # noqa: F401  (same file walk below)
-        files = [f for p in map(Path, args.paths)
-                 for f in (sorted(x for x in p.rglob("*") if x.is_file()) if p.is_dir() else [p])]
-        learned = sum(store.forget(f.read_bytes()) for f in files)
-        examined = len(files)
-    else:
-        learned, examined = learn_paths(store, args.paths, spam=args.spam, progress=progress)
+    spam = None if args.forget else bool(args.spam)
+    learned, examined = learn_paths(store, args.paths, spam=spam, progress=progress)
     if args.showdots or tty:
         sys.stderr.write("\n")
     store.save()

@@ -34,7 +34,7 @@ from typing import Callable, Dict, Iterable, List, Optional, Set, Union
 
 from .render import MessageView
 
-__all__ = ["BayesStore", "tokenize", "chi2q", "combine", "learn_paths"]
+__all__ = ["BayesStore", "tokenize", "chi2q", "combine", "learn_paths", "message_files"]
 
 log = logging.getLogger(__name__)
 
@@ -258,22 +258,30 @@ class BayesStore:
         return "".join(f"0.000 {0:>10} {n:>10} {0:>10}  non-token data: {what}\n" for n, what in rows)
 
 
-def learn_paths(store: BayesStore, paths: Iterable[Union[str, Path]], *, spam: bool,
-                progress: Optional[Callable[[int, int], None]] = None) -> tuple:
-    """Learn every message file under *paths* (files, Maildirs, directories).
-
-    Calls ``progress(done, total)`` after each message (a notebook shows a
-    bar, a terminal a counter). Returns (learned, examined).
-    """
+def message_files(paths: Iterable[Union[str, Path]]) -> List[Path]:
+    """Every message file under *paths* (files as given; directories recursively, dot-files skipped)."""
     files: List[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
             files.extend(sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith(".")))
         elif p.is_file():
             files.append(p)
+    return files
+
+
+def learn_paths(store: BayesStore, paths: Iterable[Union[str, Path]], *, spam: Optional[bool],
+                progress: Optional[Callable[[int, int], None]] = None) -> tuple:
+    """Learn (or with ``spam=None`` forget) every message file under *paths*.
+
+    Files, Maildir folders and directories are accepted. Calls
+    ``progress(done, total)`` after each message (a notebook shows a bar, a
+    terminal a counter). Returns (learned, examined).
+    """
+    files = message_files(paths)
     learned = 0
     for i, f in enumerate(files, 1):
-        if store.learn(f.read_bytes(), spam=spam):
+        data = f.read_bytes()
+        if store.forget(data) if spam is None else store.learn(data, spam=spam):
             learned += 1
         if progress:
             progress(i, len(files))
