@@ -64,3 +64,15 @@ def test_defaults_listing_and_n_with_names():
     assert r.stdout == "myorigin = $mydomain\n"
     full = postconf(cf).stdout.splitlines()
     assert full == sorted(full) and len(full) > 1000
+
+
+def test_edit_like_postconf_e_X_and_hash(tmp_path, capsys):
+    d = write(tmp_path, "a = 1\n  cont\n# c\nb=2\na = 9\nc = 3\n")
+    assert main(["postconf", "-c", d, "-e", "a = 5", "d=  7 ", "b="]) == 0
+    assert (tmp_path / "main.cf").read_text() == "a = 5\n# c\nb = \na = 5\nc = 3\nd = 7\n"
+    assert main(["postconf", "-c", d, "-X", "a", "c"]) == 0
+    assert (tmp_path / "main.cf").read_text() == "# c\nb = \nd = 7\n"
+    assert main(["postconf", "-c", d, "-#", "b"]) == 0
+    assert (tmp_path / "main.cf").read_text() == "# c\n#b = \nd = 7\n"
+    assert main(["postconf", "-c", d, "-e", "novalue"]) == 1
+    assert capsys.readouterr().err == "postconf: fatal: missing '=' after attribute name: \"novalue\"\n"

@@ -103,3 +103,24 @@ def test_warnings_match_as_a_set(tmp_path):
     # postconf reads main.cf twice and on the second pass also warns about the
     # first occurrence overriding the final value; the lab reports each override once.
     assert all("overriding earlier entry" in w for w in real_set - ours_set)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_postconf_e_and_X_edit_files_the_same_way(tmp_path, case):
+    d = _config_dir(tmp_path, case)
+    ours_dir = tmp_path / "ours"
+    ours_dir.mkdir()
+    shutil.copy(d / "main.cf", ours_dir / "main.cf")
+    edits = ["myhostname = edited.example.com", "relayhost=", "new_parameter = $myhostname"]
+    # One setting per call: postconf appends several new names in its hash table's order.
+    from labmail.mta.postconf import edit_config_dir
+    for edit in edits:
+        os.utime(d / "main.cf", (1_600_000_000, 1_600_000_000))
+        subprocess.run([POSTCONF, "-c", str(d), "-e", edit], check=True, capture_output=True, timeout=30)
+        assert edit_config_dir(str(ours_dir), assign=[edit]).status == 0
+    assert (ours_dir / "main.cf").read_text() == (d / "main.cf").read_text()
+    os.utime(d / "main.cf", (1_600_000_000, 1_600_000_000))
+    subprocess.run([POSTCONF, "-c", str(d), "-X", "mydestination", "myorigin"], check=True,
+                   capture_output=True, timeout=30)
+    assert edit_config_dir(str(ours_dir), remove=["mydestination", "myorigin"]).status == 0
+    assert (ours_dir / "main.cf").read_text() == (d / "main.cf").read_text()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..mta.postconf import postconf_dir
+from ..mta.postconf import edit_config_dir, postconf_dir
 
 NAME = "postconf"
 HELP = "print main.cf parameters like Postfix's postconf (-c DIR -n -d -x -h NAME...)"
@@ -20,6 +20,9 @@ Print Postfix configuration parameters as Postfix's postconf(1) does.
   -d       built-in default values
   -x       expand $name references
   -h       print values only, without "name = "
+  -e       edit main.cf: set each "name=value" given (postconf -e)
+  -X       edit main.cf: remove the parameters named
+  -#       edit main.cf: comment out the parameters named
 
 Output is sorted by name; warnings go to standard error."""
 ORDER = 40
@@ -34,10 +37,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-d", dest="defaults", action="store_true", help="show default values")
     parser.add_argument("-x", dest="expand", action="store_true", help="expand $name references")
     parser.add_argument("-h", dest="hide_names", action="store_true", help="show values only")
+    parser.add_argument("-e", dest="edit", action="store_true", help='set "name=value" in main.cf')
+    parser.add_argument("-X", dest="remove", action="store_true", help="remove parameters from main.cf")
+    parser.add_argument("-#", dest="comment", action="store_true", help="comment out parameters in main.cf")
     parser.add_argument("names", nargs="*", metavar="name", help="parameter names (default: all)")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.edit or args.remove or args.comment:
+        import os
+        config_dir = args.config_dir or os.environ.get("MAIL_CONFIG") or "/etc/postfix"
+        result = edit_config_dir(config_dir, assign=args.names if args.edit else (),
+                                 remove=args.names if args.remove else (),
+                                 comment=args.names if args.comment else ())
+        sys.stderr.write(result.stderr)
+        return result.status
     result = postconf_dir(args.config_dir, names=args.names, defaults=args.defaults,
                           nondefault=args.nondefault, expand=args.expand, hide_names=args.hide_names)
     sys.stdout.write(result.stdout)

@@ -26,7 +26,8 @@ from ..errors import ConfigError
 from .maincf import MainCf
 from .params import CATALOGUE
 
-__all__ = ["PostconfResult", "postconf", "postconf_dir", "format_line", "DEFAULT_CONFIG_DIRECTORY"]
+__all__ = ["PostconfResult", "postconf", "postconf_dir", "format_line", "DEFAULT_CONFIG_DIRECTORY",
+           "edit_main_cf", "edit_config_dir", "parse_assignment"]
 
 DEFAULT_CONFIG_DIRECTORY = "/etc/postfix"
 PROGRAM = "postconf"
@@ -144,3 +145,90 @@ def postconf_dir(config_dir: Optional[str] = None, *, overrides: Optional[Mappin
         master = f"{config_dir.rstrip('/')}/master.cf"
         extra.append(f"open {master}: No such file or directory")
     return postconf(cf, config_directory=given, extra_warnings=extra, **flags)
+
+
+def _logical_spans(lines: List[str]) -> List[tuple]:
+    """(name, first index, last index) of each setting; comment/blank lines stay outside."""
+    spans: List[tuple] = []
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if line[0] in " \t":
+            if spans:
+                spans[-1] = (spans[-1][0], spans[-1][1], i)
+            continue
+        name = line.split("=", 1)[0].strip() if "=" in line else None
+        spans.append((name, i, i))
+    return spans
+
+
+def parse_assignment(arg: str) -> tuple:
+    """``"name = value"`` from the command line -> (name, value); ConfigError like postconf's."""
+    name, sep, value = arg.partition("=")
+    name = name.strip()
+    if not sep or not name or any(c.isspace() for c in name):
+        raise ConfigError("postconf", None, f"missing '=' after attribute name: \"{arg}\"")
+    return name, value.strip()
+
+
+def edit_main_cf(text: str, *, assign: Sequence[str] = (), remove: Sequence[str] = (),
+                 comment: Sequence[str] = ()) -> str:
+    """``postconf -e name=value``, ``-X name`` and ``-# name`` on main.cf text.
+
+    Every setting of *name* (with its continuation lines) is replaced in place by
+    one ``name = value`` line; names not in the file are appended.
+
+    >>> print(edit_main_cf("a = 1\\n  more\\nb = 2\\n", assign=["a=5", "c = 3"], remove=["b"]), end="")
+    a = 5
+    c = 3
+    """
+    pairs = [parse_assignment(a) for a in assign]
+    values = dict(pairs)
+    lines = text.splitlines()
+    out: List[str] = []
+    spans = {first: (name, last) for name, first, last in _logical_spans(lines)}
+    seen = set()
+    i = 0
+    while i < len(lines):
+        if i in spans:
+            name, last = spans[i]
+            if name in values:
+                out.append(f"{name} = {values[name]}")
+                seen.add(name)
+            elif name in remove:
+                pass
+            elif name in comment:
+                out.extend("#" + line for line in lines[i:last + 1])
+            else:
+                out.extend(lines[i:last + 1])
+            # comment lines inside a continued setting are kept
+            out.extend(l for l in lines[i + 1:last + 1]
+                       if (not l.strip() or l.strip().startswith("#")) and (name in values or name in remove))
+            i = last + 1
+            continue
+        out.append(lines[i])
+        i += 1
+    for name, value in pairs:
+        if name not in seen:
+            out.append(f"{name} = {value}")
+            seen.add(name)
+    return "\n".join(out) + ("\n" if out else "")
+
+
+def edit_config_dir(config_dir: str, *, assign: Sequence[str] = (), remove: Sequence[str] = (),
+                    comment: Sequence[str] = ()) -> PostconfResult:
+    """``postconf -c DIR -e/-X/-#``: rewrite DIR/main.cf (atomically, like postconf)."""
+    path = Path(config_dir) / "main.cf"
+    shown = f"{config_dir.rstrip('/')}/main.cf"
+    try:
+        text = path.read_text(encoding="utf-8")
+        new = edit_main_cf(text, assign=assign, remove=remove, comment=comment)
+    except OSError:
+        return PostconfResult("", f"{PROGRAM}: fatal: open {shown}: No such file or directory\n", 1)
+    except ConfigError as exc:
+        return PostconfResult("", f"{PROGRAM}: fatal: {exc.message}\n", 1)
+    tmp = path.with_name("main.cf.tmp")
+    tmp.write_text(new, encoding="utf-8")
+    tmp.replace(path)
+    return PostconfResult("", "", 0)
