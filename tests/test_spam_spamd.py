@@ -125,7 +125,9 @@ def test_service_logs_like_spamd(service):
     assert msgs[1].startswith("spamd: identified spam (") and " for bob:1000 in " in msgs[1]
     assert msgs[1].endswith(f" seconds, {len(SPAM)} bytes.")
     assert msgs[2].startswith("spamd: result: Y ") and "user=bob" in msgs[2] and "mid=<w1@lottery.test>" in msgs[2]
-    handle(service, Method.CHECK, HAM)
+    handle(service, Method.PROCESS, HAM, [("User", "carol")])
+    assert "spamd: handle_user (getpwnam) unable to find user: 'carol'" in [m for _, m in service.log]
+    assert "spamd: processing message <l1@example.org> for carol:1000" in [m for _, m in service.log]
     assert any(m.startswith("spamd: clean message (") for _, m in service.log)
 
 

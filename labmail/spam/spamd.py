@@ -114,6 +114,8 @@ class SpamdService:
         if req.method is Method.PING:
             return Response(0, "PONG", version="1.5")
         user = req.user
+        if user and self.home_of(user) is None and self.default_home is not None and self.maillog is not None:
+            self._log(f"spamd: handle_user (getpwnam) unable to find user: '{user}'")
         with self.lock:
             engine = self.engine_for(user)
             if req.method is Method.TELL:
@@ -170,7 +172,8 @@ class SpamdService:
         mid = r.view.header("Message-ID").strip() or "(unknown)"
         size = len(req.body)
         score, reqd = spam_header_value(r).split(" ; ")[1].split(" / ")
-        self._log(f"spamd: checking message {mid} for {user}:{uid}")
+        verb = "processing" if req.method in (Method.PROCESS, Method.HEADERS) else "checking"
+        self._log(f"spamd: {verb} message {mid} for {user}:{uid}")
         what = "identified spam" if r.is_spam else "clean message"
         self._log(f"spamd: {what} ({score}/{reqd}) for {user}:{uid} in {elapsed:.1f} seconds, {size} bytes.")
         raddr, rport = peer if peer else ("127.0.0.1", 0)
