@@ -30,7 +30,7 @@ from .access_maps import FILE_TYPES, TABLE_TYPES
 from .maincf import MainCf, parse_main_cf, parse_network, split_list
 from .params import CATALOGUE, Kind, RAW_PARAMETERS
 
-__all__ = ["Problem", "CheckResult", "check_text", "check_file", "check_config", "lab_path_map"]
+__all__ = ["Problem", "CheckResult", "check_text", "check_file", "check_config", "check_host", "lab_path_map"]
 
 
 @dataclass(frozen=True)
@@ -308,3 +308,13 @@ def check_file(path: str | Path, *, display_path: Optional[str] = None,
         return CheckResult((Problem(shown, None, f"open {shown}: No such file or directory: "
                                                  f"create main.cf (see labmail profiles)"),))
     return check_text(text, shown, overrides=overrides, path_map=path_map)
+
+
+def check_host(host) -> CheckResult:
+    """``postfix check`` on a lab host's /etc/postfix/main.cf (paths inside its state directory).
+
+    >>> print("\\n".join(check_host(host).lines()) or "no problems")   # doctest: +SKIP
+    no problems
+    """
+    return check_file(host.path("/etc/postfix/main.cf"), display_path="/etc/postfix/main.cf",
+                      overrides=host.config.overrides(), path_map=host.path)

@@ -27,7 +27,7 @@ from .maincf import MainCf
 from .params import CATALOGUE
 
 __all__ = ["PostconfResult", "postconf", "postconf_dir", "format_line", "DEFAULT_CONFIG_DIRECTORY",
-           "edit_main_cf", "edit_config_dir", "parse_assignment"]
+           "edit_main_cf", "edit_config_dir", "parse_assignment", "host_postconf", "Text"]
 
 DEFAULT_CONFIG_DIRECTORY = "/etc/postfix"
 PROGRAM = "postconf"
@@ -232,3 +232,34 @@ def edit_config_dir(config_dir: str, *, assign: Sequence[str] = (), remove: Sequ
     tmp.write_text(new, encoding="utf-8")
     tmp.replace(path)
     return PostconfResult("", "", 0)
+
+
+class Text(str):
+    """A string that shows as plain text in a notebook (no quotes, real newlines)."""
+
+    def __repr__(self) -> str:
+        return str(self).rstrip("\n")
+
+
+def host_postconf(host, *names: str, n: bool = False, d: bool = False, x: bool = False,
+                  h: bool = False, e: Sequence[str] = (), X: Sequence[str] = ()) -> Text:
+    """``postconf`` on a lab host: the same flags, the same output (warnings last).
+
+    ``e=["name = value", ...]`` and ``X=["name", ...]`` edit the host's main.cf
+    (``postconf -e`` / ``-X``); reload the host to apply them.
+
+    >>> host_postconf(host, "myorigin", x=True)                  # doctest: +SKIP
+    myorigin = example.com
+    """
+    if e or X:
+        result = edit_config_dir(str(host.path("/etc/postfix")), assign=e, remove=X)
+        if result.status:
+            raise ConfigError("/etc/postfix/main.cf", None, result.stderr.split("fatal: ", 1)[-1].strip())
+        return Text("")
+    try:
+        cf = MainCf.from_file(host.path("/etc/postfix/main.cf"), overrides=host.config.overrides(),
+                              path_map=host.path, display_path="/etc/postfix/main.cf")
+    except ConfigError as exc:
+        return Text(f"{PROGRAM}: fatal: {exc}\n")
+    result = postconf(cf, names=names, defaults=d, nondefault=n, expand=x, hide_names=h)
+    return Text(result.stdout + result.stderr)
