@@ -194,3 +194,22 @@ def test_clear_headers_and_custom_report():
     assert h["X-Spam-Score"] == "5.3" and h["X-Spam-Status"] is None and h["X-Spam-Checker-Version"] is not None
     from labmail.spam import ReportContext, report_text
     assert report_text(r, ReportContext()) == "Hits: LAB_A,LAB_B\n\n"
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from(["0", "1", "2"]),
+       st.lists(st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=0x2FF), max_size=40), max_size=6))
+def test_any_spam_is_rewritten_into_a_parsable_message(mode, lines):
+    original = ("From: x@spam.test\nSubject: Special offer\n\n" + "\n".join(lines) + "\ncheap pills\n").encode()
+    r = run(original, f"report_safe {mode}\nrewrite_header Subject [SPAM]\n")
+    assert r.is_spam
+    msg = email.message_from_bytes(r.rewritten, policy=email.policy.compat32)
+    assert msg["Subject"].startswith("[SPAM] ")
+    if mode == "0":
+        assert r.rewritten.endswith(original.split(b"\n\n", 1)[1])
+    else:
+        assert msg.is_multipart() and len(msg.get_payload()) == 2
+        assert original in r.rewritten

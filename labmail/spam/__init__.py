@@ -36,6 +36,11 @@ def default_config() -> Config:
     return load_config()[0]
 
 
+@lru_cache(maxsize=16)
+def _config_from_text(text: str) -> Config:
+    return load_config(extra_lines=text.splitlines())[0]
+
+
 def engine_for(config: Config, bayes: object = None, resolver: Optional[Resolver] = None) -> Engine:
     """A compiled :class:`Engine`, reused while the same objects are passed."""
     key = (id(config), id(bayes), id(resolver))
@@ -49,18 +54,25 @@ def engine_for(config: Config, bayes: object = None, resolver: Optional[Resolver
     return engine
 
 
-def check(message_bytes: bytes, config: Optional[Config] = None, *, bayes: object = None,
+def check(message_bytes: bytes, config: "Optional[Config | str]" = None, *, bayes: object = None,
           resolver: Optional[Resolver] = None, hostname: str = "localhost",
           clock: Optional[Clock] = None, ids: Optional[IdGenerator] = None) -> Result:
     """Score a message and rewrite it the way SpamAssassin would.
 
-    Returns a :class:`Result` with ``score``, ``tests``, ``is_spam`` and
-    ``rewritten`` (the bytes to deliver).
+    *config* is a :class:`Config` (from :func:`load_config`), or the text
+    of a ``local.cf`` applied on top of the course rule set, or None for the
+    rule set alone. Returns a :class:`Result` with ``score``, ``tests``,
+    ``is_spam`` and ``rewritten`` (the bytes to deliver).
+
+    >>> check(b"Subject: hi\n\nlunch?\n", "required_score 0.1\nbody LUNCH /lunch/\n").is_spam
+    True
 
     >>> r = check(b"Subject: x\\n\\nXJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\\n")
     >>> r.is_spam, "GTUBE" in r.tests
     (True, True)
     """
+    if isinstance(config, str):
+        config = _config_from_text(config)
     config = config or default_config()
     result = engine_for(config, bayes, resolver).check(message_bytes)
     result.rewritten = rewrite(result, ReportContext(hostname, clock, ids))
