@@ -9,8 +9,8 @@ The layout is certbot's, under the host's ``/etc/letsencrypt``::
                                         privkey): what main.cf and dovecot.conf name
     renewal/DOMAIN.conf                 what ``renew`` needs to do it again
 
->>> bot = Certbot(host.path("/etc/letsencrypt"), ca, lab.dns,     # doctest: +SKIP
-...               LabResolver(*lab.dns.address), clock=lab.clock)
+>>> bot = Certbot(host.path("/etc/letsencrypt"), lab.ca, lab.dns,  # doctest: +SKIP
+...               lab.resolver, clock=lab.clock, ids=lab.ids)
 >>> lineage = bot.certonly(["mail.example.org"])                  # doctest: +SKIP
 >>> lineage.fullchain                                             # doctest: +SKIP
 PosixPath('.../etc/letsencrypt/live/mail.example.org/fullchain.pem')
