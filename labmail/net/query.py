@@ -66,8 +66,10 @@ class QueryResult:
     def __str__(self) -> str:
         return format_dig(self)
 
-    def _repr_pretty_(self, p: Any, cycle: bool) -> None:   # IPython shows dig's output
-        p.text(str(self))
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        # A notebook cell ending in a query shows dig's output without the timing
+        # lines, so stored lesson outputs stay valid; print() shows them all.
+        p.text(self.format(stats=False))
 
     def __repr__(self) -> str:
         return f"<QueryResult {self.name} {self.rtype} {self.status}: {self.answer}>"
