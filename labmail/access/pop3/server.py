@@ -13,6 +13,7 @@ reload``; the lessons say so).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import ssl
 import weakref
@@ -44,6 +45,17 @@ def _real(host: Any, virtual: str) -> Path:
 
 
 _last_good: "weakref.WeakKeyDictionary[Any, DovecotConfig]" = weakref.WeakKeyDictionary()
+_sessions: "weakref.WeakKeyDictionary[Any, itertools.count]" = weakref.WeakKeyDictionary()
+
+
+def _next_session(host: Any) -> int:
+    """1, 2, 3... per host: each POP3 session's process id is the next one, as
+    Dovecot forks one pop3 process per login (stable for seeded lessons)."""
+    try:
+        counter = _sessions.setdefault(host, itertools.count(1))
+    except TypeError:
+        return 1
+    return next(counter)
 
 
 def load_host_config(host: Any) -> DovecotConfig:
@@ -138,7 +150,7 @@ class _Session:
         self.started = clock.timestamp()
         secured = implicit_tls or self.config.is_secured(self.peer[0], self.local[0])
         self.info = ConnInfo(rip=self.peer[0], lip=self.local[0], session=ids.session_id(),
-                             mpid=getattr(host.maillog, "pid", lambda p: 0)("pop3") + ids.counter(),
+                             mpid=getattr(host.maillog, "pid", lambda p: 0)("pop3") + _next_session(host),
                              secured=secured, tls=implicit_tls)
         self.log = DovecotLogger(getattr(host, "maillog", None), "pop3")
         trace = getattr(host, "trace", None)
@@ -150,7 +162,7 @@ class _Session:
         challenge = None
         if "apop" in self.config.auth_mechanisms:
             # Dovecot's shape: <pid.counter.hextime.random@hostname>
-            challenge = (f"<{self.info.mpid}.{ids.counter()}.{int(clock.timestamp()):x}."
+            challenge = (f"<{self.info.mpid}.{self.info.mpid % 1000}.{int(clock.timestamp()):x}."
                          f"{ids.token(8)}@{getattr(host, 'hostname', 'localhost')}>")
         settings = Settings(
             greeting=self.config.login_greeting, mechanisms=mechs, apop_challenge=challenge,
