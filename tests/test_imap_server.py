@@ -195,7 +195,6 @@ def test_sessions_see_each_others_changes(imap):
 
 def test_idle_wakes_on_delivery_within_100ms(imap):
     imapclient = pytest.importorskip("imapclient")
-    from labmail.mda.local import deliver_maildir
     host, port = imap
     c = imapclient.IMAPClient("127.0.0.1", port=port, ssl=False, timeout=5)
     c.login("alice", "secret")
@@ -204,7 +203,9 @@ def test_idle_wakes_on_delivery_within_100ms(imap):
     time.sleep(0.1)
     root = host.path("/home/alice/Maildir")
     start = time.monotonic()
-    deliver_maildir(root, SAMPLES["plain"], now=time.time(), hostname="mail", unique=lambda: "1")
+    # deliver as an MDA does: write in tmp/, rename into new/ (no notification)
+    (root / "tmp" / "1800000000.P1Q1.mail").write_bytes(SAMPLES["plain"])
+    (root / "tmp" / "1800000000.P1Q1.mail").rename(root / "new" / "1800000000.P1Q1.mail")
     responses = c.idle_check(timeout=2)
     elapsed = time.monotonic() - start
     c.idle_done()
