@@ -64,7 +64,7 @@ def check(message_bytes: bytes, config: "Optional[Config | str]" = None, *, baye
     rule set alone. Returns a :class:`Result` with ``score``, ``tests``,
     ``is_spam`` and ``rewritten`` (the bytes to deliver).
 
-    >>> check(b"Subject: hi\n\nlunch?\n", "required_score 0.1\nbody LUNCH /lunch/\n").is_spam
+    >>> check(b"Subject: hi\\n\\nlunch?\\n", "required_score 0.1\\nbody LUNCH /lunch/\\n").is_spam
     True
 
     >>> r = check(b"Subject: x\\n\\nXJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\\n")
