@@ -176,3 +176,9 @@ def test_required_literals_are_really_required(pattern, pieces):
     lits = required_literals(pattern.pattern, pattern.flags)
     if lits is not None and pattern.search(text):
         assert any(l in text.lower() for l in lits)
+
+
+def test_all_pseudo_header_lists_every_header_line():
+    r = run("header TWO_RCVD ALL =~ /^Received: .*\\nReceived: /m\nheader ENDS ALL =~ /^Date: [^\\n]+\\n\\z/m\n",
+            b"Received: from a\nReceived: from b\nSubject: x\nDate: today\n\nbody\n")
+    assert r.tests == ["ENDS", "TWO_RCVD"]

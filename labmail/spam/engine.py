@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from .prefilter import required_literals
-from .render import MessageView
+from .render import MessageView, decode_header_value
 from .rules import Config, Rule
 
 __all__ = ["Engine", "Result", "Hit", "Resolver", "EVAL_FUNCTIONS"]
@@ -219,9 +219,9 @@ class Engine:
     def _header_value(self, view: MessageView, rule: Rule) -> Optional[str]:
         fld = rule.field or ""
         raw = rule.modifier == "raw"
-        if fld == "ALL":
+        if fld == "ALL":        # every header, one "Name: value" line each, in order
             return view.header_text if raw else "\n".join(
-                f"{k}: {v}" for k, v in ((k, view.header(k)) for k in dict.fromkeys(k for k, _ in view.headers)))
+                f"{k}: {decode_header_value(' '.join(v.split()))}" for k, v in view.headers) + "\n"
         if fld == "ToCc":
             vals = [v for v in (view.header("To", raw=raw), view.header("Cc", raw=raw)) if v]
             value = ", ".join(vals) if vals else None

@@ -426,7 +426,10 @@ def load_config(site_dir: Optional[Path] = None, user_prefs: Optional[Path] = No
     (6.0, [])
     """
     b = ConfigBuilder(strict=strict)
-    for f in sorted(Path(rules_dir).glob("*.cf")):
+    rule_files = sorted(Path(rules_dir).glob("*.cf"))
+    if not rule_files:
+        log.warning("no rule files (*.cf) in %s: only local settings apply", rules_dir)
+    for f in rule_files:
         b.feed_file(f)
     if site_dir is not None and Path(site_dir).is_dir():
         for pattern in ("*.pre", "*.cf"):
