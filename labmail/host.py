@@ -25,7 +25,9 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Set, Tupl
 
 from .errors import LabError
 from .log import MailLog
-from .mda.local import deliver_maildir, deliver_mbox, ensure_maildir, prepend_headers
+from .mda.local import (already_delivered, deliver_mbox, ensure_maildir, maildir_name,
+                        prepend_headers)
+from .mta.groupcommit import GroupCommit
 from .mta import cleanup, logfmt
 from .mta.mailq import mailq as format_mailq
 from .mta.maincf import MainCf
@@ -39,7 +41,7 @@ from .access.dovecotconf import default_dovecot_conf
 from .access.imap.server import start_imap_server
 from .access.pop3.server import load_host_config, start_pop3_server, stop_pop3_server
 from .net.certs import generate_key, install_ca_bundle, make_snakeoil
-from .net.tlsctx import dovecot_server_context, postfix_server_context
+from .net.tlsctx import dovecot_server_context, postfix_client_context, postfix_server_context
 from .users import Accounts
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -126,6 +128,7 @@ class Host:
         self.smtpd_settings: Dict[str, Any] = settings_from(self.config, self.hostname)
         self.queue = Queue(self.state_dir, self.clock, self.ids, group_commit=True)
         self.qmgr: Optional[QueueManager] = None
+        self._maildir_commit = GroupCommit()
         self._smtp_port: Optional[int] = None
 
     # -- files -------------------------------------------------------------
@@ -259,37 +262,53 @@ class Host:
         targets = [t for t in self.users.resolve(key) if self.users.exists(t)]
         if not targets:
             return Outcome("bounced", "5.1.1", "local", f'unknown user: "{key}"',
-                           program=logfmt.LOCAL, diag=f'x-unix; unknown user: "{key}"')
-        loop = asyncio.get_running_loop()
+                           program=logfmt.LOCAL)
         how = ""
         final = rcpt.address
         for user in targets:
             final = rcpt.address if user == key else f"{user}@{self.smtpd_settings['myhostname']}"
             data = prepend_headers(qf.content, qf.sender, final)
             try:
-                result = await loop.run_in_executor(None, self._store, user, data, qf.sender)
+                how = await self._store(user, data, qf.sender, qf.delivery_key(rcpt),
+                                        qf.recovered)
             except OSError as exc:
                 return Outcome("deferred", "4.2.0", "local",
                                f"cannot update mailbox for user {user}. {exc.strerror}",
                                program=logfmt.LOCAL)
-            how = result.how
         return Outcome("sent", "2.0.0", "local", how, program=logfmt.LOCAL,
                        to=final if final != rcpt.address else None)
 
-    def _store(self, user: str, data: bytes, sender: str):
+    async def _store(self, user: str, data: bytes, sender: str, key: str = "",
+                     recovered: bool = False) -> str:
+        """Store one message for *user*; returns what local(8) logs.
+
+        After a crash (*recovered*), a Maildir copy tagged with *key* means the
+        delivery happened just before the crash: it is not made twice.
+        """
         box = self.smtpd_settings["home_mailbox"]
         if box.endswith("/"):
-            return deliver_maildir(self.maildir_path(user), data, now=self.clock.timestamp(),
-                                   hostname=self.hostname,
-                                   unique=lambda: str(self.ids.counter()))
+            root = self.maildir_path(user)
+            if not (root / "tmp").is_dir():
+                ensure_maildir(root)
+            if recovered and already_delivered(root, key):
+                return "delivered to maildir"
+            name = maildir_name(self.clock.timestamp(), self.hostname,
+                                self.maillog.pid(logfmt.LOCAL), self.ids.counter(), key)
+            # concurrent deliveries share their fsyncs; each returns only when durable
+            await self._maildir_commit.commit(root / "new" / name, data, tmp=root / "tmp" / name)
+            return "delivered to maildir"
         if box:
             target = self.path(self.users.home(user)) / box
         else:
             target = self.path(self.smtpd_settings["mail_spool_directory"]) / user
-        return deliver_mbox(target, data, sender=sender, when=self.clock.now())
+        loop = asyncio.get_running_loop()
+        result = await loop.run_in_executor(None, lambda: deliver_mbox(
+            target, data, sender=sender, when=self.clock.now()))
+        return result.how
 
     def _smtp_transport(self) -> SmtpTransport:
         resolver = self.lab.resolver
+        tls, _level, _cafile = postfix_client_context(self.config.get, path=self.path)
         return SmtpTransport(
             myhostname=self.smtpd_settings["myhostname"],
             mx=resolver.amx_hosts if resolver else None,
@@ -297,7 +316,7 @@ class Host:
             relayhost=self.config.get("relayhost"), port=self.lab.smtp_port_for,
             my_addresses=[tuple(self.endpoints["smtp"])] if "smtp" in self.endpoints else [],
             maillog=self.maillog, clock=self.clock, source_ip=self.ip,
-            connect_timeout=10.0)
+            trace=self.trace, tls_context=tls, connect_timeout=10.0)
 
     # -- the queue ---------------------------------------------------------------
     def settle(self, timeout: float = 10.0, *, sessions: bool = False) -> bool:
@@ -330,11 +349,25 @@ class Host:
         """The queue as Postfix's ``mailq`` prints it."""
         return format_mailq(self.queue, tz=self.clock.tz)
 
-    def flush(self) -> None:
-        """``postfix flush``: try every deferred message now."""
+    def flush(self, wait: bool = True) -> int:
+        """``postfix flush``: try every deferred message now.
+
+        Waits for those deliveries to end (unless ``wait=False``); returns how
+        many messages were taken from the queue.
+        """
         if self.qmgr is None:
             raise LabError(f"{self.hostname} is not running; start it first")
-        self.qmgr.flush()
+        if not wait:
+            self.qmgr.flush()
+            return 0
+        return self.lab.run(self.qmgr.run_queue(flush=True), timeout=60)
+
+    def run_queue(self) -> int:
+        """Let qmgr look at the queue now (after ``lab.clock.advance(...)``) and
+        wait for the deliveries that are due; returns how many it took."""
+        if self.qmgr is None:
+            raise LabError(f"{self.hostname} is not running; start it first")
+        return self.lab.run(self.qmgr.run_queue(), timeout=60)
 
     # -- services ----------------------------------------------------------------
     def _port(self, service: str) -> int:

@@ -20,10 +20,9 @@ import fcntl
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 __all__ = ["DeliveryResult", "deliver_maildir", "deliver_mbox", "prepend_headers",
-           "ensure_maildir"]
+           "ensure_maildir", "maildir_name", "already_delivered"]
 
 
 @dataclass(frozen=True)
@@ -54,37 +53,58 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def deliver_maildir(root: Path, content: bytes, *, now: float, hostname: str,
-                    unique: Callable[[], str]) -> DeliveryResult:
-    """Write *content* as a new message in the Maildir at *root*.
+def maildir_name(now: float, hostname: str, pid: int, counter: int, key: str = "") -> str:
+    """A unique Maildir file name: ``time.MusecPpidQdeliveries[Ikey].host``.
 
-    The file name follows Postfix's ``time.VdevIinodeMusec.hostname`` pattern
-    with *unique* (a counter) added, so names sort in delivery order.
+    This is the unique-name recipe of the Maildir specification (seconds,
+    then microseconds, process id and a delivery counter, then the host
+    name); it sorts in delivery order even when the lab clock stands still.
+    *key* (queue id and recipient number) lets a restarted lab recognise a
+    copy it delivered just before a crash.
+
+    >>> maildir_name(1795770000.25, "mail.example.com", 4242, 7, "3F1A22C0E4B.0")
+    '1795770000.M250000P4242Q000007I3F1A22C0E4B-0.mail.example.com'
+    """
+    usec = int(round((now % 1) * 1_000_000)) % 1_000_000
+    tag = f"I{key.replace('.', '-')}" if key else ""
+    return f"{int(now)}.M{usec}P{pid}Q{counter:06d}{tag}.{hostname}"
+
+
+def already_delivered(root: Path, key: str) -> bool:
+    """True when the Maildir at *root* holds a copy tagged with *key*."""
+    tag = f"I{key.replace('.', '-')}."
+    for sub in ("new", "cur"):
+        try:
+            if any(tag in name for name in os.listdir(root / sub)):
+                return True
+        except FileNotFoundError:
+            continue
+    return False
+
+
+def deliver_maildir(root: Path, name: str, content: bytes) -> DeliveryResult:
+    """Write *content* as ``new/NAME`` in the Maildir at *root* (blocking).
+
+    Written to ``tmp/`` first, synced, renamed into ``new/``, and ``new/``
+    synced: a reader never sees half a message, and a crash loses nothing
+    that was reported delivered.  (A running lab host does the same through
+    its group commit, sharing the syncs of concurrent deliveries.)
     """
     ensure_maildir(root)
-    usec = int((now % 1) * 1_000_000)
-    tmp_name = f"{int(now)}.P{os.getpid()}Q{unique()}M{usec}.{hostname}"
-    tmp_path = root / "tmp" / tmp_name
+    tmp_path, new_path = root / "tmp" / name, root / "new" / name
     fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        st = os.fstat(fd)
         view = memoryview(content)
         while view:
-            n = os.write(fd, view)
-            view = view[n:]
+            view = view[os.write(fd, view):]
         os.fsync(fd)
     except BaseException:
         os.close(fd)
         tmp_path.unlink(missing_ok=True)
         raise
     os.close(fd)
-    # Postfix's time.VdevIinodeMusec.host, with the lab's delivery counter in
-    # front of the unique part: under a fixed lab clock, names still sort in
-    # delivery order (and never collide when an inode is reused).
-    name = f"{int(now)}.Q{int(unique()):06d}V{st.st_dev:x}I{st.st_ino:x}M{usec}.{hostname}"
-    new_path = root / "new" / name
     os.rename(tmp_path, new_path)
-    _fsync_dir(root / "new")                    # the rename itself must be durable
+    _fsync_dir(root / "new")
     return DeliveryResult(new_path, "delivered to maildir")
 
 
