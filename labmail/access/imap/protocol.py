@@ -10,7 +10,7 @@ when another session or the delivery agent touched the selected folder.
 
 >>> s = ImapSession(ImapConfig(), authenticate=lambda u, p: None, mailboxes_for=None)
 >>> s.greeting()[:45]
-b'* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFER'
+b'* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFE'
 >>> s.receive_data(b"a1 NOOP\\r\\n"); s.data_to_send()
 b'a1 OK NOOP completed.\\r\\n'
 """
