@@ -302,3 +302,28 @@ def test_limits_and_autologout_over_socket(imap):
     assert f.readline() == b""
     s.close()
     assert "Disconnected: Disconnected for inactivity" in host.maillog.read()
+
+
+def test_passwd_file_users_and_their_homes(tmp_path):
+    from labmail.access.auth import add_user
+    host = FakeHost(tmp_path)
+    (tmp_path / "etc/dovecot").mkdir(parents=True)
+    (tmp_path / "etc/dovecot/dovecot.conf").write_text(
+        "protocols = imap\ndisable_plaintext_auth = no\nmail_location = maildir:~/Maildir\n"
+        "passdb {\n  driver = passwd-file\n  args = /etc/dovecot/users\n}\n")
+    add_user(tmp_path / "etc/dovecot/users", "carol", "pw", scheme="PLAIN", home="/srv/mail/carol")
+    lt = LoopThread()
+    server = lt.run(start_imap_server(host, "127.0.0.1", 0))
+    try:
+        port = server.sockets[0].getsockname()[1]
+        m = imaplib.IMAP4("127.0.0.1", port, timeout=5)
+        with pytest.raises(imaplib.IMAP4.error):
+            m.login("carol", "wrong")
+        m.login("carol", "pw")
+        m.append("INBOX", None, None, b"Subject: x\r\n\r\ny\r\n")
+        m.logout()
+        assert list((tmp_path / "srv/mail/carol/Maildir").glob("*/*"))
+        assert "Disconnected: Logged out" in host.maillog.read()
+    finally:
+        server.close()
+        lt.stop()

@@ -44,6 +44,7 @@ class HostServices:
     def __init__(self, host: Any) -> None:
         self.host = host
         self.dovecot = self._load_conf()
+        self.homes: Dict[str, str] = {}
 
     def _load_conf(self) -> Any:
         try:
@@ -89,8 +90,13 @@ class HostServices:
             if Path(real).exists():
                 from ..auth import PasswdFile
                 pf = PasswdFile(real)
-                if pf.lookup(user) is not None:
-                    return user if pf.verify(user, password) else None
+                entry = pf.lookup(user)
+                if entry is not None:
+                    if not pf.verify(user, password):
+                        return None
+                    if entry.home:          # a virtual user's home from the passwd-file
+                        self.homes[user] = entry.home
+                    return user
         check = getattr(self.host, "check_password", None)
         if callable(check):
             return user if check(user, password) else None
@@ -101,7 +107,12 @@ class HostServices:
         from ...store import open_store
         location = (self.dovecot.mail_location if self.dovecot is not None else "") \
             or "maildir:~/Maildir"
-        home = self.host.users.home(user)
+        home = self.homes.get(user)
+        if home is None:
+            try:
+                home = self.host.users.home(user)
+            except KeyError:
+                home = f"/home/{user}"
         key = (str(self.host.path(home)), location, user)
         store = _STORES.get(key)
         if store is None:
