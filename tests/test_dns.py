@@ -271,6 +271,51 @@ def test_zone_transfer_over_tcp_only(served):
     assert dns.query.tcp(q, ip, port=port, timeout=3).rcode() == dns.rcode.NOTAUTH
 
 
+def test_dynamic_update_rfc2136(served):
+    import dns.update
+    ip, port = served.address
+    r = LabResolver(*served.address)
+
+    def send(u, tcp=False):
+        return (dns.query.tcp if tcp else dns.query.udp)(u, ip, port=port, timeout=3).rcode()
+
+    u = dns.update.UpdateMessage("example.org")
+    u.absent("_acme-challenge.mail.example.org.", "TXT")       # prerequisite holds
+    u.add("_acme-challenge.mail.example.org.", 60, "TXT", '"token-value"')
+    assert send(u) == dns.rcode.NOERROR
+    assert r.txt("_acme-challenge.mail.example.org") == ["token-value"]
+    u = dns.update.UpdateMessage("example.org")
+    u.absent("_acme-challenge.mail.example.org.", "TXT")       # now it fails: all or nothing
+    u.add("other.example.org.", 60, "A", "127.0.0.9")
+    assert send(u, tcp=True) == dns.rcode.YXRRSET
+    assert r.addresses("other.example.org") == []
+    u = dns.update.UpdateMessage("example.org")
+    u.present("mail.example.org.", "A", "127.0.0.3")          # value-dependent prerequisite
+    u.delete("_acme-challenge.mail.example.org.", "TXT", '"token-value"')
+    u.delete("www.example.org.")
+    assert send(u) == dns.rcode.NOERROR
+    assert r.txt("_acme-challenge.mail.example.org") == [] and r.addresses("www.example.org") == []
+    u = dns.update.UpdateMessage("example.net")                # not a zone of the lab
+    assert send(u) == dns.rcode.NOTAUTH
+    u = dns.update.UpdateMessage("example.org")
+    u.add("mail.example.net.", 60, "A", "127.0.0.9")
+    assert send(u) == dns.rcode.NOTZONE
+    assert [e.qtype for e in served.query_log][-1] == "UPDATE"
+
+
+@pytest.mark.realtool
+def test_nsupdate_publishes_a_challenge(served):
+    nsupdate = shutil.which("nsupdate")
+    if nsupdate is None:
+        pytest.skip("nsupdate is not installed; apt-get install bind9-dnsutils")
+    ip, port = served.address
+    script = (f"server {ip} {port}\nzone example.org\n"
+              "update add _acme-challenge.mail.example.org. 60 TXT \"from-nsupdate\"\nsend\n")
+    run = subprocess.run([nsupdate], input=script, capture_output=True, text=True, timeout=20)
+    assert run.returncode == 0, run.stderr
+    assert LabResolver(ip, port).txt("_acme-challenge.mail.example.org") == ["from-nsupdate"]
+
+
 def test_unknown_edns_version_is_badvers():
     q = dns.message.make_query("example.org", "A", use_edns=1)
     m = dns.message.from_wire(LabDNS().handle(q.to_wire()))

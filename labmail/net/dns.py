@@ -32,6 +32,10 @@ at all is ``NXDOMAIN``; both carry the zone's SOA for negative caching
 name outside every zone does not exist: ``NXDOMAIN`` with the SOA of the
 lab's root (a mail to ``gmail.com`` bounces with "Host not found", as for any
 domain that is not registered).
+
+Besides queries it takes zone transfers over TCP (``dig axfr example.org``)
+and dynamic updates (RFC 2136, ``nsupdate``), so a dns-01 hook can publish its
+TXT record over the wire as it would on a real name server.
 """
 from __future__ import annotations
 
@@ -48,6 +52,7 @@ import dns.message
 import dns.name
 import dns.opcode
 import dns.rcode
+import dns.rdataclass
 import dns.rdatatype
 import dns.reversename
 import dns.rrset
@@ -244,6 +249,45 @@ class LabDNS:
             self._add_additional(ans)
         return ans
 
+    def _update(self, msg: dns.message.Message) -> dns.rcode.Rcode:
+        """Apply a dynamic update (RFC 2136): prerequisites first, then all or nothing.
+
+        What ``nsupdate`` and dns-01 hooks (certbot's rfc2136 plugin) send.  No
+        TSIG: like ``allow-update { 127.0.0.1; }``, anyone who reaches the
+        loopback server may update it -- fine in a lab, never on a network.
+        """
+        if len(msg.question) != 1 or msg.question[0].rdtype != dns.rdatatype.SOA:
+            return dns.rcode.FORMERR                                 # RFC 2136 §3.1.1
+        origin = msg.question[0].name.canonicalize()
+        with self._lock:
+            zone = self.zones.get(origin)
+            if zone is None:
+                return dns.rcode.NOTAUTH
+            for rrset in list(msg.answer) + list(msg.authority):    # prerequisites, updates
+                if not rrset.name.canonicalize().is_subdomain(origin):
+                    return dns.rcode.NOTZONE                         # RFC 2136 §3.2.5/§3.4.1.3
+            for pre in msg.answer:                                   # RFC 2136 §3.2
+                rcode = _prerequisite(zone, pre)
+                if rcode != dns.rcode.NOERROR:
+                    return rcode
+            for upd in msg.authority:                                # RFC 2136 §3.4.2
+                owner = upd.name.canonicalize().to_text()
+                rtype = None if upd.rdtype == dns.rdatatype.ANY else \
+                    dns.rdatatype.to_text(upd.rdtype)
+                if upd.deleting is None:
+                    for rd in upd:
+                        try:
+                            zone.add(owner, dns.rdatatype.to_text(upd.rdtype), rd.to_text(),
+                                     upd.ttl)
+                        except ValueError:       # SOA, or CNAME clashes: ignored (§3.4.2.2)
+                            pass
+                elif upd.deleting == dns.rdataclass.ANY:
+                    zone.remove(owner, rtype)
+                else:
+                    for rd in upd:
+                        zone.remove(owner, rtype, rd.to_text())
+        return dns.rcode.NOERROR
+
     def _transfer(self, origin: dns.name.Name, transport: str) -> _Answer:
         """A zone transfer (``dig axfr``): SOA, every record, SOA again (RFC 5936 §2.2).
 
@@ -292,7 +336,11 @@ class LabDNS:
         if query.edns >= 0:
             response.use_edns(0, payload=1232)   # the DNS flag day 2020 size, as BIND
         qtext, ttext = "-", "-"
-        if query.opcode() != dns.opcode.QUERY:
+        if query.opcode() == dns.opcode.UPDATE:
+            qtext = query.question[0].name.to_text() if query.question else "-"
+            ttext = "UPDATE"
+            response.set_rcode(self._update(query))
+        elif query.opcode() != dns.opcode.QUERY:
             response.set_rcode(dns.rcode.NOTIMP)
         elif query.edns > 0:
             response.set_rcode(dns.rcode.BADVERS)           # RFC 6891 §6.1.3
@@ -377,6 +425,26 @@ class LabDNS:
     def __repr__(self) -> str:
         where = "%s#%d" % self.address if self.address else "stopped"
         return f"<LabDNS {where} zones={len(self.zones)}>"
+
+
+def _prerequisite(zone: Zone, pre: dns.rrset.RRset) -> dns.rcode.Rcode:
+    """Check one RFC 2136 §2.4 prerequisite against *zone*; NOERROR if it holds."""
+    owner = pre.name.canonicalize()
+    if pre.deleting == dns.rdataclass.ANY:
+        if pre.rdtype == dns.rdatatype.ANY:                       # name is in use
+            return dns.rcode.NOERROR if zone.types_at(owner) else dns.rcode.NXDOMAIN
+        exists = zone.rrset(owner, pre.rdtype) is not None         # RRset exists
+        return dns.rcode.NOERROR if exists else dns.rcode.NXRRSET
+    if pre.deleting == dns.rdataclass.NONE:
+        if pre.rdtype == dns.rdatatype.ANY:                       # name is not in use
+            return dns.rcode.YXDOMAIN if zone.types_at(owner) else dns.rcode.NOERROR
+        exists = zone.rrset(owner, pre.rdtype) is not None         # RRset does not exist
+        return dns.rcode.YXRRSET if exists else dns.rcode.NOERROR
+    have = zone.rrset(owner, pre.rdtype)                           # RRset exists, with values
+    wanted = {rd.to_text() for rd in pre}
+    if have is None or {rd.to_text() for rd in have} != wanted:
+        return dns.rcode.NXRRSET
+    return dns.rcode.NOERROR
 
 
 def _formerr(wire: bytes) -> Optional[bytes]:
