@@ -266,27 +266,7 @@ class LabDNS:
             for rrset in list(msg.answer) + list(msg.authority):    # prerequisites, updates
                 if not rrset.name.canonicalize().is_subdomain(origin):
                     return dns.rcode.NOTZONE                         # RFC 2136 §3.2.5/§3.4.1.3
-            for pre in msg.answer:                                   # RFC 2136 §3.2
-                rcode = _prerequisite(zone, pre)
-                if rcode != dns.rcode.NOERROR:
-                    return rcode
-            for upd in msg.authority:                                # RFC 2136 §3.4.2
-                owner = upd.name.canonicalize().to_text()
-                rtype = None if upd.rdtype == dns.rdatatype.ANY else \
-                    dns.rdatatype.to_text(upd.rdtype)
-                if upd.deleting is None:
-                    for rd in upd:
-                        try:
-                            zone.add(owner, dns.rdatatype.to_text(upd.rdtype), rd.to_text(),
-                                     upd.ttl)
-                        except ValueError:       # SOA, or CNAME clashes: ignored (§3.4.2.2)
-                            pass
-                elif upd.deleting == dns.rdataclass.ANY:
-                    zone.remove(owner, rtype)
-                else:
-                    for rd in upd:
-                        zone.remove(owner, rtype, rd.to_text())
-        return dns.rcode.NOERROR
+            return zone.apply_update(msg.answer, msg.authority)
 
     def _transfer(self, origin: dns.name.Name, transport: str) -> _Answer:
         """A zone transfer (``dig axfr``): SOA, every record, SOA again (RFC 5936 §2.2).
@@ -425,26 +405,6 @@ class LabDNS:
     def __repr__(self) -> str:
         where = "%s#%d" % self.address if self.address else "stopped"
         return f"<LabDNS {where} zones={len(self.zones)}>"
-
-
-def _prerequisite(zone: Zone, pre: dns.rrset.RRset) -> dns.rcode.Rcode:
-    """Check one RFC 2136 §2.4 prerequisite against *zone*; NOERROR if it holds."""
-    owner = pre.name.canonicalize()
-    if pre.deleting == dns.rdataclass.ANY:
-        if pre.rdtype == dns.rdatatype.ANY:                       # name is in use
-            return dns.rcode.NOERROR if zone.types_at(owner) else dns.rcode.NXDOMAIN
-        exists = zone.rrset(owner, pre.rdtype) is not None         # RRset exists
-        return dns.rcode.NOERROR if exists else dns.rcode.NXRRSET
-    if pre.deleting == dns.rdataclass.NONE:
-        if pre.rdtype == dns.rdatatype.ANY:                       # name is not in use
-            return dns.rcode.YXDOMAIN if zone.types_at(owner) else dns.rcode.NOERROR
-        exists = zone.rrset(owner, pre.rdtype) is not None         # RRset does not exist
-        return dns.rcode.YXRRSET if exists else dns.rcode.NOERROR
-    have = zone.rrset(owner, pre.rdtype)                           # RRset exists, with values
-    wanted = {rd.to_text() for rd in pre}
-    if have is None or {rd.to_text() for rd in have} != wanted:
-        return dns.rcode.NXRRSET
-    return dns.rcode.NOERROR
 
 
 def _formerr(wire: bytes) -> Optional[bytes]:

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import dns.exception
 import dns.name
+import dns.rcode
 import dns.rdata
 import dns.rdataclass
 import dns.rdataset
@@ -201,6 +202,33 @@ class Zone:
         rrset.ttl = min(rrset.ttl, rrset[0].minimum)
         return rrset
 
+    def apply_update(self, prerequisites: Sequence[dns.rrset.RRset],
+                     updates: Sequence[dns.rrset.RRset]) -> dns.rcode.Rcode:
+        """Apply an RFC 2136 update: every prerequisite (§2.4) must hold, then all updates.
+
+        Owner names must already be known to lie in this zone.  Returns the
+        rcode for the reply; on any failed prerequisite nothing changes.
+        """
+        for pre in prerequisites:                                    # RFC 2136 §3.2
+            rcode = _prerequisite(self, pre)
+            if rcode != dns.rcode.NOERROR:
+                return rcode
+        for upd in updates:                                          # RFC 2136 §3.4.2
+            owner = upd.name.canonicalize().to_text()
+            rtype = None if upd.rdtype == dns.rdatatype.ANY else dns.rdatatype.to_text(upd.rdtype)
+            if upd.deleting is None:
+                for rd in upd:
+                    try:
+                        self.add(owner, dns.rdatatype.to_text(upd.rdtype), rd.to_text(), upd.ttl)
+                    except ValueError:           # SOA, or CNAME clashes: ignored (§3.4.2.2)
+                        pass
+            elif upd.deleting == dns.rdataclass.ANY:
+                self.remove(owner, rtype)
+            else:
+                for rd in upd:
+                    self.remove(owner, rtype, rd.to_text())
+        return dns.rcode.NOERROR
+
     def to_text(self) -> str:
         """The zone as a zone file (``$ORIGIN`` plus one record a line)."""
         lines = [f"$ORIGIN {self.origin}", f"$TTL {self.ttl}"]
@@ -208,6 +236,26 @@ class Zone:
 
     def __repr__(self) -> str:
         return f"<Zone {self.origin} serial={self.serial} records={len(self.records())}>"
+
+
+def _prerequisite(zone: Zone, pre: dns.rrset.RRset) -> dns.rcode.Rcode:
+    """Check one RFC 2136 §2.4 prerequisite against *zone*; NOERROR if it holds."""
+    owner = pre.name.canonicalize()
+    if pre.deleting == dns.rdataclass.ANY:
+        if pre.rdtype == dns.rdatatype.ANY:                       # name is in use
+            return dns.rcode.NOERROR if zone.types_at(owner) else dns.rcode.NXDOMAIN
+        exists = zone.rrset(owner, pre.rdtype) is not None         # RRset exists
+        return dns.rcode.NOERROR if exists else dns.rcode.NXRRSET
+    if pre.deleting == dns.rdataclass.NONE:
+        if pre.rdtype == dns.rdatatype.ANY:                       # name is not in use
+            return dns.rcode.YXDOMAIN if zone.types_at(owner) else dns.rcode.NOERROR
+        exists = zone.rrset(owner, pre.rdtype) is not None         # RRset does not exist
+        return dns.rcode.YXRRSET if exists else dns.rcode.NOERROR
+    have = zone.rrset(owner, pre.rdtype)                           # RRset exists, with values
+    wanted = {rd.to_text() for rd in pre}
+    if have is None or {rd.to_text() for rd in have} != wanted:
+        return dns.rcode.NXRRSET
+    return dns.rcode.NOERROR
 
 
 def parse_zone_file(text: str, origin: str, *, default_ttl: int = 300,
