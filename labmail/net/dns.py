@@ -52,7 +52,6 @@ import dns.message
 import dns.name
 import dns.opcode
 import dns.rcode
-import dns.rdataclass
 import dns.rdatatype
 import dns.reversename
 import dns.rrset
