@@ -411,6 +411,18 @@ def test_dnsbl_lookup(served):
     assert dnsbl_name("2001:db8::1", "v6.bl.lab").endswith("8.b.d.0.1.0.0.2.v6.bl.lab.")
 
 
+def test_dnsbl_listing_helpers(served):
+    from labmail.net.dns import dnsbl_delist, dnsbl_list
+    r = LabResolver(*served.address)
+    name = dnsbl_list(served, "bl.lab.test", "127.0.0.5", reason="Listed: see https://bl.lab.test")
+    assert name == "5.0.0.127.bl.lab.test." and "bl.lab.test." in \
+        [z.origin.to_text() for z in served.zones.values()]
+    assert r.dnsbl_lookup("127.0.0.5", "bl.lab.test") == (
+        True, ["127.0.0.2"], ["Listed: see https://bl.lab.test"])
+    assert dnsbl_delist(served, "bl.lab.test", "127.0.0.5") == 2
+    assert r.dnsbl_lookup("127.0.0.5", "bl.lab.test") == (False, [], [])
+
+
 # -- commands and real tools ---------------------------------------------------------
 def test_labmail_dig_command(served, capsys):
     from labmail.cli import main

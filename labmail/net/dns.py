@@ -61,7 +61,7 @@ from .query import QueryResult, aquery_server, query_server
 from .zone import Record, Zone, _name, parse_zone_file
 
 __all__ = ["Record", "Zone", "LabDNS", "QueryLogEntry", "register_host",
-           "unregister_host"]
+           "unregister_host", "dnsbl_list", "dnsbl_delist"]
 
 log = logging.getLogger(__name__)
 
@@ -446,3 +446,33 @@ def unregister_host(lab_dns: LabDNS, hostname: str, ip: str) -> None:
         for r in lab_dns.records(host.parent().to_text()):
             if r.rtype == "MX" and r.value.split()[-1] == host.to_text():
                 lab_dns.remove(r.name, "MX", r.value)
+
+
+def dnsbl_list(lab_dns: LabDNS, zone: str, ip: str, *, code: str = "127.0.0.2",
+               reason: Optional[str] = None) -> str:
+    """List *ip* in the DNS blocklist *zone* (RFC 5782 §2); returns the record's name.
+
+    An A record (the return code, 127.0.0.2 by convention) and, with
+    *reason*, the TXT record that mail servers quote when they reject.
+
+    >>> d = LabDNS()
+    >>> dnsbl_list(d, "zen.spamhaus.lab", "127.0.0.9", reason="listed for the lesson")
+    '9.0.0.127.zen.spamhaus.lab.'
+    >>> d.zone("zen.spamhaus.lab") is not None
+    True
+    """
+    from .resolver import dnsbl_name
+    name = dnsbl_name(ip, zone)
+    with lab_dns._lock:
+        # The list is a zone of its own, as on the internet (not a part of "spamhaus.lab").
+        lab_dns.zone(dns.name.from_text(zone).canonicalize().to_text())
+        lab_dns.set(name, "A", code)
+        if reason is not None:
+            lab_dns.set(name, "TXT", reason)
+    return name
+
+
+def dnsbl_delist(lab_dns: LabDNS, zone: str, ip: str) -> int:
+    """Remove *ip* from DNSBL *zone*; returns the number of records removed."""
+    from .resolver import dnsbl_name
+    return lab_dns.remove(dnsbl_name(ip, zone))
