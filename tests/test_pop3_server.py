@@ -1,12 +1,10 @@
 """The POP3 server over real sockets with Python's poplib (and curl, fetchmail)."""
 from __future__ import annotations
 
-import hashlib
 import os
 import poplib
 import shutil
 import socket
-import ssl
 import subprocess
 import time
 

@@ -381,11 +381,12 @@ def parse_dovecot_conf(text: str, path: str = "dovecot.conf",
             for lst in child.children:
                 if lst.kind != "inet_listener":
                     continue
-                conf = {k: (_unquote(v), ln, fp) for k, v, ln, fp in lst.settings}
-                port_s, port_line, port_file = conf.get("port", ("0", lst.line, lst.path))
+                lconf = {k: (_unquote(v), ln, fp) for k, v, ln, fp in lst.settings}
+                port_s, port_line, port_file = lconf.get("port", ("0", lst.line, lst.path))
                 if not port_s.isdigit() or int(port_s) > 65535:
                     raise ConfigError(port_file, port_line, f"Invalid port number: {port_s}")
-                ssl_on = _bool(conf["ssl"][0], conf["ssl"][2], conf["ssl"][1]) if "ssl" in conf else False
+                ssl_on = (_bool(lconf["ssl"][0], lconf["ssl"][2], lconf["ssl"][1])
+                          if "ssl" in lconf else False)
                 listeners.append(Listener(child.name, lst.name, int(port_s), ssl_on,
                                           conf.get("address", ("", 0))[0]))
     return DovecotConfig(path=path, passdbs=tuple(dbs["passdb"]), userdbs=tuple(dbs["userdb"]),

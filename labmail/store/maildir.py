@@ -21,6 +21,7 @@ then keyword letters ``a``-``z`` in ASCII order.
 >>> m = inbox.messages()[0]
 >>> (m.uid, m.size, m.vsize, sorted(m.flags))
 (1, 19, 22, [])
+>>> from labmail.store import SEEN
 >>> sorted(inbox.set_flags(1, {SEEN, "$Junk"}).flags)
 ['$Junk', '\\\\Seen']
 """
@@ -38,7 +39,7 @@ import time
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
-from .base import (MAILDIR_FLAG_LETTERS, SEEN, Folder, FolderExists, FolderLock,
+from .base import (MAILDIR_FLAG_LETTERS, Folder, FolderExists, FolderLock,
                    MessageInfo, NoSuchFolder, NoSuchMessage, Store, StoreError)
 from .locking import SessionLock, dotlock
 from .uidlist import UIDLIST_NAME, UidList

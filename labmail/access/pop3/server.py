@@ -259,7 +259,7 @@ class _Session:
         elif ev.kind == "login_disconnected":
             secs = int(self.host.clock.timestamp() - self.started)
             self.log.login_disconnected(self.info, str(f["reason"]), str(f["user"]),
-                                        str(f["method"]), int(f["attempts"]), secs,  # type: ignore[arg-type]
+                                        str(f["method"]), int(str(f["attempts"])), secs,
                                         bool(f.get("plaintext_refused")))
 
 
