@@ -263,6 +263,20 @@ def test_seeded_ids_make_challenges_repeatable(tmp_path, ca, lab_dns):
     assert values[0] == values[1]
 
 
+def test_certonly_publishing_by_dns_update(tmp_path, ca, lab_dns):
+    """The host side over the wire too: RFC 2136 updates, as certbot's rfc2136 plugin."""
+    from labmail.net.certbot import DnsUpdatePublisher
+    bot = Certbot(tmp_path / "le", ca, DnsUpdatePublisher(lab_dns.address),
+                  LabResolver(*lab_dns.address), clock=Clock.fixed(START))
+    lineage = bot.certonly(["mail.example.org"])
+    assert lineage.version == 1
+    kinds = [e.qtype for e in lab_dns.query_log]
+    assert kinds.count("UPDATE") == 2 and "TXT" in kinds          # publish, check, clean up
+    assert not [r for r in lab_dns.records() if r.name.startswith("_acme-challenge")]
+    lineage = asyncio.run(bot.acertonly(["mail.example.org"]))
+    assert lineage.version == 2 and [e.qtype for e in lab_dns.query_log].count("UPDATE") == 4
+
+
 def test_async_certonly(certbot):
     lineage = asyncio.run(certbot.acertonly(["mail.example.org"]))
     assert lineage.version == 1 and lineage.cert.exists()
