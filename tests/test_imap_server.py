@@ -52,6 +52,13 @@ class LoopThread:
     def run(self, coro, timeout: float = 10):
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
+    def close_server(self, server) -> None:
+        """Close *server* on its own loop (asyncio servers are not thread-safe)."""
+        async def close():
+            server.close()
+            await asyncio.wait_for(server.wait_closed(), 5)
+        self.run(close())
+
     def stop(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
@@ -66,10 +73,9 @@ def imap(tmp_path):
     server = lt.run(start_imap_server(host, "127.0.0.1", 0))
     port = server.sockets[0].getsockname()[1]
     yield host, port
-    server.close()
     for conn in list(host._connections):
         lt.loop.call_soon_threadsafe(conn.transport.close)
-    lt.run(asyncio.sleep(0.05))
+    lt.close_server(server)
     lt.stop()
 
 
@@ -229,7 +235,7 @@ def test_restart_keeps_uidvalidity_uidnext_and_modseq(tmp_path):
         m.select("INBOX")
         m.store("1", "+FLAGS", "(\\Seen)")
         m.logout()
-        server.close()
+        lt.close_server(server)
         lt.stop()
     v0 = seen[0].split(b"UIDVALIDITY ")[1].split()[0]
     v1 = seen[1].split(b"UIDVALIDITY ")[1].split()[0]
@@ -281,8 +287,8 @@ def test_starttls_and_imaps(tmp_path):
         t = [t for t in host.trace._items if t.protocol == "imap"]
         assert any("TLS handshake done" in x.text() for x in t)
     finally:
-        plain.close()
-        tls.close()
+        lt.close_server(plain)
+        lt.close_server(tls)
         lt.stop()
 
 
@@ -325,5 +331,5 @@ def test_passwd_file_users_and_their_homes(tmp_path):
         assert list((tmp_path / "srv/mail/carol/Maildir").glob("*/*"))
         assert "Disconnected: Logged out" in host.maillog.read()
     finally:
-        server.close()
+        lt.close_server(server)
         lt.stop()

@@ -36,8 +36,9 @@ def test_spamassassin_filters_stdin_to_stdout(tmp_path):
 def test_spamassassin_cf_test_mode_and_exit_code(tmp_path):
     r = labmail(tmp_path, "spamassassin", "-t", "-e", "--cf", "report_safe 0", "--cf",
                 "rewrite_header Subject [SPAM]", stdin=GTUBE)
-    assert r.returncode == 1
+    assert r.returncode == 1, r.stderr.decode()
     text = r.stdout.decode()
+    assert text, r.stderr.decode()
     assert "Subject: [SPAM] gtube" in text and "X-Spam-Report: \n\t* 1000 GTUBE" in text
     report = text.split("Content analysis details:", 1)[1]          # -t appends the report
     assert "1000 GTUBE                  BODY: Generic Test for Unsolicited Bulk Email" in report

@@ -12,7 +12,7 @@ from labmail.spam import check, parse_config
 from labmail.spam.report import fold_header, wrap
 from labmail.spam.rules import RULES_DIR
 
-RULES = ("body LAB_A /cheap pills/i\nscore LAB_A 3.1\ndescribe LAB_A BODY: Mentions cheap pills\n"
+RULES = ("body LAB_A /cheap pills/i\nscore LAB_A 3.1\ndescribe LAB_A Mentions cheap pills\n"
          "header LAB_B Subject =~ /offer/i\nscore LAB_B 2.2\ndescribe LAB_B Subject has an offer\n"
          "body LAB_C /nothing matches this/\nscore LAB_C 9\n")
 SPAM = (b"Return-Path: <x@spam.test>\nReceived: from a (a [192.0.2.1])\n\tby b; Fri, 27 Nov 2026 09:00:00 +0000\n"

@@ -69,6 +69,9 @@ class ModSeqTable:
         self.entries: Dict[int, Tuple[int, FrozenSet[str]]] = {}
         # last scan of the folder, shared by every session: (token, msgs, uidnext, uidvalidity)
         self.snapshot: Optional[Tuple[Any, List["Msg"], int, int]] = None
+        self.enabled = False            # a client has used CONDSTORE on this folder
+        self.claimed: set = set()       # uids whose \Recent a session already took
+        self.seen_uid = 0               # highest uid any session has seen
         self._load()
 
     @classmethod
@@ -88,6 +91,7 @@ class ModSeqTable:
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
             self.highest = int(data["highest"])
+            self.enabled = bool(data.get("condstore", False))
             self.uidvalidity = int(data["uidvalidity"])
             self.entries = {int(u): (int(m), frozenset(f)) for u, (m, f) in data["entries"].items()}
         except FileNotFoundError:
@@ -99,10 +103,34 @@ class ModSeqTable:
         if self.path is None or not self.path.parent.is_dir():
             return
         data = {"highest": self.highest, "uidvalidity": self.uidvalidity,
+                "condstore": self.enabled,
                 "entries": {str(u): [m, sorted(f)] for u, (m, f) in self.entries.items()}}
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
         os.replace(tmp, self.path)
+
+    def enable(self) -> None:
+        """Remember that CONDSTORE was used here (SELECT then always shows HIGHESTMODSEQ)."""
+        with self.lock:
+            if not self.enabled:
+                self.enabled = True
+                self._save()
+
+    def claim_recent(self, msgs: Iterable["Msg"]) -> set:
+        """The uids among *msgs* whose \\Recent flag this session gets.
+
+        RFC 3501 §2.3.2: a message is recent in exactly one session, the
+        first to see it; new arrivals and files still in ``new/`` qualify.
+        """
+        with self.lock:
+            mine = set()
+            top = self.seen_uid
+            for m in msgs:
+                if (m.recent or (top and m.uid > top)) and m.uid not in self.claimed:
+                    self.claimed.add(m.uid)
+                    mine.add(m.uid)
+                self.seen_uid = max(self.seen_uid, m.uid)
+            return mine
 
     def sync(self, uidvalidity: int, infos: Iterable[Tuple[int, FrozenSet[str]]]) -> Dict[int, int]:
         """Give changed/new messages new modseqs; returns uid -> modseq."""
@@ -182,6 +210,10 @@ class FolderView:
     @property
     def highestmodseq(self) -> int:
         return max(self.modseqs.highest, 1)
+
+    def claim_recent(self, msgs: Iterable[Msg]) -> set:
+        """See :meth:`ModSeqTable.claim_recent`."""
+        return self.modseqs.claim_recent(msgs)
 
     def messages(self) -> List[Msg]:
         """Sync with disk; every message with its current modseq, by uid."""

@@ -57,6 +57,7 @@ class SelectedCommands:
         self._unwatch: Optional[Callable[[], None]] = None
         self._token: Any = None
         self._ghosts = False           # expunged elsewhere, not yet announced
+        self._recent_sent = 0
 
     # -- helpers --------------------------------------------------------------------
     @staticmethod
@@ -108,7 +109,7 @@ class SelectedCommands:
         self.box, self.readonly = box, readonly
         self.uids = [m.uid for m in msgs]
         self.msgs = {m.uid: m for m in msgs}
-        self.recent = {m.uid for m in msgs if m.recent}
+        self.recent = box.claim_recent(msgs)
         self._token = self._poll(box)
         keywords = box.keywords()
         flags = " ".join(list(_SYSTEM_ORDER) + keywords)
@@ -118,13 +119,17 @@ class SelectedCommands:
         else:
             self.send(Response("*", f"OK [PERMANENTFLAGS ({flags} \\*)] Flags permitted.".encode()))
         self.send(Response("*", b"%d EXISTS" % len(msgs)))
-        self.send(Response("*", b"%d RECENT" % len(self.recent)))
+        self._recent_sent = len(self.recent)
+        self.send(Response("*", b"%d RECENT" % self._recent_sent))
         unseen = next((i for i, m in enumerate(msgs, 1) if "\\Seen" not in m.flags), None)
         if unseen:
             self.send(Response("*", b"OK [UNSEEN %d] First unseen." % unseen))
         self.send(Response("*", b"OK [UIDVALIDITY %d] UIDs valid" % box.uidvalidity))
         self.send(Response("*", b"OK [UIDNEXT %d] Predicted next UID" % box.uidnext))
         if self.condstore:
+            box.modseqs.enable()
+        if box.modseqs.enabled:
+            # like Dovecot: once a client used CONDSTORE here, every SELECT reports it
             self.send(Response("*", b"OK [HIGHESTMODSEQ %d] Highest" % box.highestmodseq))
         self._unwatch = box.watch(self._folder_changed)
         self.send(self.reply(cmd.tag, "examine_ok" if readonly else "select_ok"))
@@ -194,20 +199,23 @@ class SelectedCommands:
         top = self.uids[-1] if self.uids else 0
         fresh = [m for m in msgs if m.uid > top]
         if fresh:
+            self.recent |= box.claim_recent(fresh)
             for m in fresh:
                 self.uids.append(m.uid)
                 self.msgs[m.uid] = m
-                if m.recent:
-                    self.recent.add(m.uid)
             self.send(Response("*", b"%d EXISTS" % len(self.uids)))
-            self.send(Response("*", b"%d RECENT" % len(self.recent)))
+            if len(self.recent) != self._recent_sent:      # Dovecot: only when it changed
+                self._recent_sent = len(self.recent)
+                self.send(Response("*", b"%d RECENT" % self._recent_sent))
 
-    def _flags_fetch(self, seq: int, uid: int, m: "Msg", with_uid: bool) -> Response:
-        parts = [f"FLAGS {self.flag_text(m.flags, uid in self.recent)}"]
-        if with_uid:
-            parts.insert(0, f"UID {uid}")
+    def _flags_fetch(self, seq: int, uid: int, m: "Msg", with_uid: bool,
+                     silent: bool = False) -> Response:
+        """``* n FETCH ([UID u] [MODSEQ (m)] FLAGS (..))`` in Dovecot's order."""
+        parts = [f"UID {uid}"] if with_uid else []
         if self.condstore:
             parts.append(f"MODSEQ ({m.modseq})")
+        if not silent:
+            parts.append(f"FLAGS {self.flag_text(m.flags, uid in self.recent)}")
         return Response("*", f"{seq} FETCH ({' '.join(parts)})".encode())
 
     # -- FETCH ------------------------------------------------------------------------------
@@ -321,9 +329,10 @@ class SelectedCommands:
                 continue
             done.append((seq, uid))
         self._refresh_modseqs()
-        if not silent or self.condstore and unchanged is not None:
+        if not silent or self.condstore:
+            # RFC 7162 §3.1.3: with CONDSTORE even .SILENT reports the new MODSEQ
             for seq, uid in done:
-                self.send(self._flags_fetch(seq, uid, self.msgs[uid], cmd.uid))
+                self.send(self._flags_fetch(seq, uid, self.msgs[uid], cmd.uid, silent))
         if modified:
             self.finish(cmd, "store_modified", SequenceSet.from_numbers(sorted(modified)))
         else:
@@ -412,7 +421,7 @@ class SelectedCommands:
                                     f"{SequenceSet.from_numbers(dst)}] Moved UIDs.".encode()))
             assert self.box is not None
             self.expunged_count += len(self.box.expunge(src))
-        self.finish(cmd, "move_ok")
+        self.finish(cmd, "move_ok" if src else "copy_none")
         return True
 
     def cmd_expunge(self, cmd: Command) -> bool:
