@@ -292,3 +292,10 @@ def test_helpers():
     assert destination_class(cf, "[127.0.0.2]") == "local"
     assert destination_class(cf, "[127.0.0.3]", local_addresses=("127.0.0.3",)) == "local"
     assert destination_class(cf, "localhost") == "local"
+
+
+def test_legacy_names_and_valid_but_unsimulated_restrictions(tmp_path):
+    r = _build(tmp_path, "smtpd_helo_restrictions = reject_invalid_hostname, reject_non_fqdn_hostname\n"
+                         "smtpd_recipient_restrictions = defer_if_permit, reject_unlisted_recipient", {})
+    d = r.check(Stage.RCPT, Context(STRANGER, helo="client", sender="a@example.net", recipient="b@mail.example.com"))
+    assert d.reply == "504 5.5.2 <client>: Helo command rejected: need fully-qualified hostname"

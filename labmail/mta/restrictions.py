@@ -81,7 +81,8 @@ NOT_SIMULATED = frozenset({
     "check_sender_a_access", "check_recipient_mx_access", "check_recipient_ns_access",
     "check_recipient_a_access", "check_helo_mx_access", "check_helo_ns_access",
     "check_helo_a_access", "check_reverse_client_hostname_access", "permit_mx_backup",
-    "sleep", "reject_non_fqdn_hostname", "reject_invalid_hostname", "reject_unknown_hostname",
+    "sleep", "reject_unknown_hostname", "defer_if_permit", "defer_if_reject", "permit_inet_interfaces",
+    "reject_unverified_recipient", "check_relay_domains", "permit_naked_ip_address",
 })
 _TAKES_ARGUMENT = {"reject_rbl_client", "reject_rhsbl_client", "reject_rhsbl_sender", "reject_rhsbl_helo",
                    "reject_rhsbl_recipient", "reject_rhsbl_reverse_client", "permit_dnswl_client",
@@ -654,6 +655,8 @@ for _name, _func, _nargs in [
     ("reject_non_fqdn_recipient", _non_fqdn_address("recipient"), 0),
     ("reject_non_fqdn_helo_hostname", _non_fqdn_helo, 0),
     ("reject_invalid_helo_hostname", _invalid_helo, 0),
+    ("reject_invalid_hostname", _invalid_helo, 0),          # the pre-2.3 names, still accepted
+    ("reject_non_fqdn_hostname", _non_fqdn_helo, 0),
     ("reject_unknown_sender_domain", _unknown_domain("sender"), 0),
     ("reject_unknown_recipient_domain", _unknown_domain("recipient"), 0),
     ("reject_unknown_client_hostname", _unknown_client(False), 0),
