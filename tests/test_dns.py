@@ -7,6 +7,7 @@ import subprocess
 import threading
 
 import dns.flags
+import dns.name
 import dns.message
 import dns.opcode
 import dns.query
@@ -520,3 +521,64 @@ def test_dig_words_in_any_order(server, name, rtype, opts, order):
     args = shuffled[:1] + [name, rtype] + shuffled[1:]
     got = parse_words(args)
     assert got == (server, name, rtype, [o[1:] for o in args if o.startswith("+")])
+
+
+_LABELS = st.sampled_from(["mail", "www", "a", "b", "mx1"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.lists(_LABELS, min_size=1, max_size=2), st.integers(1, 9),
+                          st.booleans()), max_size=12),
+       st.lists(_LABELS, min_size=1, max_size=2))
+def test_answers_agree_with_a_model_of_the_zone(edits, asked):
+    """Random adds and removes, then one question: the answer is what the data says."""
+    d = LabDNS()
+    d.zone("example.org")
+    model = {}
+    for labels, octet, add in edits:
+        name = ".".join(labels) + ".example.org."
+        if add:
+            d.add(name, "A", f"127.0.0.{octet}")
+            model.setdefault(name, set()).add(f"127.0.0.{octet}")
+        else:
+            d.remove(name, "A")
+            model.pop(name, None)
+    qname = ".".join(asked) + ".example.org."
+    m = ask(d, qname, "A")
+    values = {rd.to_text() for rrset in m.answer for rd in rrset}
+    assert values == model.get(qname, set())
+    exists = any(n == qname or n.endswith("." + qname) for n in model if model[n])
+    assert m.rcode() == (dns.rcode.NOERROR if exists else dns.rcode.NXDOMAIN)
+    assert ask(d, qname, "MX").rcode() == m.rcode()           # NODATA for other types
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["add", "delete_rrset", "delete_rr", "delete_name",
+                                           "present", "absent"]),
+                          _LABELS, st.sampled_from(["A", "TXT", "MX"])), max_size=6))
+def test_any_update_is_answered_and_keeps_the_zone_consistent(ops):
+    import dns.update
+    d = LabDNS()
+    register_host(d, "mail.example.org", "127.0.0.3")
+    u = dns.update.UpdateMessage("example.org")
+    value = {"A": "127.0.0.9", "TXT": '"t"', "MX": "10 mail.example.org."}
+    for op, label, rtype in ops:
+        name = dns.name.from_text(f"{label}.example.org")
+        if op == "add":
+            u.add(name, 60, rtype, value[rtype])
+        elif op == "delete_rrset":
+            u.delete(name, rtype)
+        elif op == "delete_rr":
+            u.delete(name, rtype, value[rtype])
+        elif op == "delete_name":
+            u.delete(name)
+        elif op == "present":
+            u.present(name, rtype)
+        else:
+            u.absent(name, rtype)
+    reply = dns.message.from_wire(d.handle(u.to_wire()))
+    assert reply.id == u.id and reply.opcode() == dns.opcode.UPDATE
+    soa = [r for r in d.records("example.org") if r.rtype == "SOA"]
+    assert len(soa) == 1                               # the SOA survives every update
+    for rec in d.records():                           # and the data is still servable
+        assert ask(d, rec.name, rec.rtype).rcode() == dns.rcode.NOERROR
