@@ -5,6 +5,7 @@ import base64
 import re
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from labmail.access.imap.backend import Mailboxes
 from labmail.access.imap.protocol import ImapConfig, ImapSession
@@ -318,3 +319,30 @@ def test_logout_and_timeout_logging(store):
     t.timed_out()
     assert t.data_to_send() == b"* BYE Disconnected for inactivity.\r\n"
     assert t.logs[-1].startswith("imap-login: Disconnected (no auth attempts in 0 secs)")
+
+
+_fragments = st.sampled_from([
+    b"a FETCH 1:* (FLAGS BODY.PEEK[1.MIME] ENVELOPE)\r\n", b"b UID SEARCH OR ALL 2:*\r\n",
+    b"c STORE 1 +FLAGS (\\Deleted)\r\n", b"d EXPUNGE\r\n", b"e SELECT INBOX\r\n",
+    b"f APPEND INBOX {4}\r\n", b"xyzw\r\n", b"g IDLE\r\n", b"DONE\r\n", b"h CLOSE\r\n",
+    b"i COPY 1 Sent\r\n", b"j UID MOVE 1:* Trash\r\n", b"k LIST \"\" *\r\n", b"l {999999999}\r\n",
+    b"m AUTHENTICATE PLAIN\r\n", b"*\r\n", b"n RENAME INBOX X\r\n", b"\r\n", b"\x00\xff\r\n",
+    b"o STATUS INBOX (MESSAGES)\r\n", b"p FETCH 1 (BODY[]<0.10>)\r\n", b"q UNSELECT\r\n",
+])
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(st.one_of(_fragments, st.binary(max_size=40)), max_size=15))
+def test_any_input_never_breaks_the_session(tmp_path_factory, chunks):
+    store = MaildirStore(tmp_path_factory.mktemp("fuzz") / "Maildir", now=lambda: UIDV)
+    fill(store, ["plain", "forward"])
+    s = session(store)
+    login(s)
+    for chunk in chunks:
+        s.receive_data(chunk)
+        s.data_to_send()
+        if s.closed:
+            return
+    # whatever happened, a fresh line still gets an answer (after leaving IDLE/AUTH modes)
+    s.receive_data(b"\r\nDONE\r\n*\r\nz NOOP\r\n")
+    assert b"z " in s.data_to_send() or s.closed
