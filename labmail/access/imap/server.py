@@ -28,6 +28,7 @@ __all__ = ["start_imap_server", "ImapServerProtocol", "HostServices"]
 logger = logging.getLogger(__name__)
 
 IDLE_POLL = 0.05            # seconds between folder checks while a client IDLEs
+IDLE_NOTIFY = 120.0         # Dovecot's imap_idle_notify_interval: "* OK Still here"
 TRANSCRIPT_LINES = 40       # server lines recorded per reply before summarising
 
 _STORES: Dict[Tuple[str, str, str], Any] = {}
@@ -138,6 +139,8 @@ class ImapServerProtocol(asyncio.Protocol):
         self._timer: Optional[asyncio.TimerHandle] = None
         self._poller: Optional[asyncio.TimerHandle] = None
         self._upgrading = False
+        self._idle_notified = 0.0
+        self._was_idling = False
 
     # -- connection ---------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -260,7 +263,10 @@ class ImapServerProtocol(asyncio.Protocol):
     def _arm_poller(self) -> None:
         session = self.session
         if session is not None and session.idling and self._poller is None:
+            if not self._was_idling:
+                self._idle_notified = self.loop.time()
             self._poller = self.loop.call_later(IDLE_POLL, self._poll)
+        self._was_idling = bool(session and session.idling)
 
     def _poll(self) -> None:
         self._poller = None
@@ -271,6 +277,11 @@ class ImapServerProtocol(asyncio.Protocol):
             session.mailbox_changed()
         except Exception:  # the store failed: keep the connection alive
             logger.exception("IMAP IDLE poll failed")
+        now = self.loop.time()
+        if now - self._idle_notified >= IDLE_NOTIFY:
+            # keeps NAT boxes and firewalls from dropping a quiet connection
+            self._idle_notified = now
+            self._write(b"* OK Still here\r\n")
         self._flush()
         self._arm_poller()
 
