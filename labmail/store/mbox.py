@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 from .base import (ANSWERED, DELETED, DRAFT, FLAGGED, SEEN, Folder, FolderExists,
-                   FolderLock, MessageInfo, NoSuchFolder, NoSuchMessage, Store, StoreError)
+                   FolderLock, MailboxLocked, MessageInfo, NoSuchFolder, NoSuchMessage, Store,
+                   StoreError)
 from .locking import SessionLock, dotlock
 from .uidlist import UIDLIST_NAME, UidList
 
@@ -56,6 +57,17 @@ def _strip_internal(data: bytes) -> bytes:
         if not skipping:
             out.append(line)
     return b"\n".join(out) + sep + body
+
+
+def _with_status(raw: bytes, status: str, xstatus: str) -> bytes:
+    """*raw* (From_ line included) with new Status/X-Status headers."""
+    head, sep, body = raw.partition(b"\n\n")
+    lines = [ln for ln in head.split(b"\n")
+             if not ln.lower().startswith((b"status:", b"x-status:"))]
+    lines.append(b"Status: " + status.encode())
+    if xstatus:
+        lines.append(b"X-Status: " + xstatus.encode())
+    return b"\n".join(lines) + (sep or b"\n\n") + body
 
 
 def _crlf_size(data: bytes) -> int:
@@ -171,18 +183,37 @@ class MboxFolder(Folder):
             self._sync(box)
             if uid not in self._keys:
                 raise NoSuchMessage(f"{self.name}: no message with uid {uid}")
-            key = self._keys[uid]
-            msg = box.get_message(key)
-            for h in ("Status", "X-Status"):
-                del msg[h]
-            msg["Status"] = "".join(ch for f, ch in _STATUS.items() if f in flags) + "O"
-            x = "".join(ch for f, ch in _XSTATUS.items() if f in flags)
-            if x:
-                msg["X-Status"] = x
-            box[key] = msg
-            box.flush()
+            status = "".join(ch for f, ch in _STATUS.items() if f in flags) + "O"
+            xstatus = "".join(ch for f, ch in _XSTATUS.items() if f in flags)
+            self._rewrite(box, {self._keys[uid]: (status, xstatus)})
         self.notify_changed()
         return self.info(uid)
+
+    def _rewrite(self, box: mailbox.mbox, changes: Dict[str, Optional[Tuple[str, str]]]) -> None:
+        """Rewrite the file in place (same inode) under the held locks.
+
+        *changes* maps a key to None (remove it) or to new Status/X-Status
+        values.  The standard library would write a new file and rename it,
+        which would make a delivery agent that already opened the old file
+        append to a file nobody reads any more; Dovecot rewrites in place too.
+        """
+        parts = []
+        for key in box.keys():
+            raw = box.get_bytes(key, from_=True)
+            if key in changes:
+                change = changes[key]
+                if change is None:
+                    continue
+                raw = _with_status(raw, *change)
+            if not raw.endswith(b"\n"):
+                raw += b"\n"
+            parts.append(raw + b"\n")       # the blank line before the next From_
+        blob = b"".join(parts)
+        with open(self.path, "r+b") as fh:
+            fh.write(blob)
+            fh.truncate()
+            fh.flush()
+            os.fsync(fh.fileno())
 
     def append(self, data: bytes, flags: Iterable[str] = (),
                internaldate: Optional[_dt.datetime] = None) -> int:
@@ -208,10 +239,8 @@ class MboxFolder(Folder):
         with self._locked() as box:
             self._sync(box)
             removed = sorted(u for u in wanted if u in self._keys)
-            for u in removed:
-                box.remove(self._keys[u])
-            box.flush()
-            self._sync(box)
+            if removed:
+                self._rewrite(box, {self._keys[u]: None for u in removed})
         if removed:
             self.notify_changed()
         return removed
@@ -232,8 +261,20 @@ class _Locked:
         self.folder._mutex.acquire()
         try:
             self.box = self.folder._open()
-            self.box.lock()
+            # lockf + dotlock; another holder makes the standard library raise
+            # at once, so wait (bounded) as a delivery agent would
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    self.box.lock()
+                    break
+                except (mailbox.ExternalClashError, BlockingIOError, PermissionError):
+                    if time.monotonic() > deadline:
+                        raise MailboxLocked(f"{self.folder.path} stays locked") from None
+                    time.sleep(0.01)
         except BaseException:
+            if self.box is not None:
+                self.box.close()
             self.folder._mutex.release()
             raise
         return self.box
