@@ -121,6 +121,10 @@ def test_labmail_openssl_req_command(tmp_path, capsys):
     assert main(["openssl-req", "-x509", "-newkey", "ec", "-keyout", str(key), "-out", str(cert),
                  "-subj", "CN=x"]) == 1
     assert "must start with '/'" in capsys.readouterr().err
+    missing = tmp_path / "no-such-dir" / "k.pem"
+    assert main(["openssl-req", "-x509", "-newkey", "ec", "-keyout", str(missing), "-out",
+                 str(cert), "-subj", "/CN=x"]) == 1
+    assert "No such file or directory" in capsys.readouterr().err and not missing.parent.exists()
 
 
 @pytest.mark.realtool

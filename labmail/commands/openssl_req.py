@@ -70,6 +70,12 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"labmail openssl-req: {exc}", file=sys.stderr)
         return 1
+    from pathlib import Path
+    for target in (args.keyout, args.out):
+        if not Path(target).parent.is_dir():      # openssl does not create directories
+            print(f"Can't open \"{target}\" for writing, No such file or directory",
+                  file=sys.stderr)
+            return 1
     cns = subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     cn = str(cns[0].value) if cns else ""
     print("-----", file=sys.stderr)     # where openssl ends its key-generation progress dots
