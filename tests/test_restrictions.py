@@ -299,3 +299,10 @@ def test_legacy_names_and_valid_but_unsimulated_restrictions(tmp_path):
                          "smtpd_recipient_restrictions = defer_if_permit, reject_unlisted_recipient", {})
     d = r.check(Stage.RCPT, Context(STRANGER, helo="client", sender="a@example.net", recipient="b@mail.example.com"))
     assert d.reply == "504 5.5.2 <client>: Helo command rejected: need fully-qualified hostname"
+
+
+def test_inline_table_in_a_restriction_list(tmp_path):
+    r = _build(tmp_path, "smtpd_client_restrictions = check_client_access "
+                         "inline:{ 127.0.0.9=REJECT stay out, 127.0.0.1=OK }", {})
+    d = r.check(Stage.RCPT, Context(STRANGER, helo="h.example", sender="a@example.net", recipient="b@mail.example.com"))
+    assert d.reply == "554 5.7.1 <unknown[127.0.0.9]>: Client host rejected: stay out"

@@ -523,12 +523,32 @@ class MainCf:
 
 
 def split_list(value: str) -> List[str]:
-    """Split a Postfix list value on whitespace and commas.
+    """Split a Postfix list value on whitespace and commas; text in ``{...}`` stays together.
 
     >>> split_list("permit_mynetworks,\\n  reject_unauth_destination")
     ['permit_mynetworks', 'reject_unauth_destination']
+    >>> split_list("check_client_access inline:{ 192.0.2.1=REJECT, 192.0.2.2=OK }, permit")
+    ['check_client_access', 'inline:{ 192.0.2.1=REJECT, 192.0.2.2=OK }', 'permit']
     """
-    return [w for w in re.split(r"[\s,]+", value) if w]
+    if "{" not in value:
+        return [w for w in re.split(r"[\s,]+", value) if w]
+    words: List[str] = []
+    current: List[str] = []
+    depth = 0
+    for ch in value:
+        if depth == 0 and (ch.isspace() or ch == ","):
+            if current:
+                words.append("".join(current))
+                current = []
+            continue
+        if ch == "{":
+            depth += 1
+        elif ch == "}" and depth:
+            depth -= 1
+        current.append(ch)
+    if current:
+        words.append("".join(current))
+    return words
 
 
 def parse_network(text: str) -> ipaddress._BaseNetwork:
