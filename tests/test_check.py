@@ -122,3 +122,21 @@ def test_cli_exit_status(tmp_path, capsys):
                                        "use ipv4, ipv6 or all\n")
     assert main(["check", "-c", str(tmp_path / "nowhere")]) == 1
     assert "No such file or directory" in capsys.readouterr().out
+
+
+def test_load_checked_for_reload(tmp_path):
+    from labmail.errors import ConfigError
+    from labmail.mta.check import ConfigCheckError, load_checked
+    cf_path = tmp_path / "main.cf"
+    cf_path.write_text(OK_BASE + "inet_protocols = ipv5\nmynetworks = 1.2.3.4/99\n")
+    with pytest.raises(ConfigError) as info:
+        load_checked(cf_path)
+    assert isinstance(info.value, ConfigCheckError)
+    assert str(info.value).splitlines() == [
+        '/etc/postfix/main.cf, line 3: unknown inet_protocols value "ipv5": use ipv4, ipv6 or all',
+        '/etc/postfix/main.cf, line 4: bad network "1.2.3.4/99" in mynetworks: write address/prefix, '
+        'e.g. 127.0.0.1/32 or [::1]/128']
+    cf_path.write_text(OK_BASE + "mydestination = localhost\n")
+    cf, restrictions, result = load_checked(cf_path)
+    assert cf.get("mydestination") == "localhost" and result.ok and len(result.problems) == 1
+    assert restrictions.lists["smtpd_relay_restrictions"][0][0] == "permit_mynetworks"

@@ -30,7 +30,8 @@ from .access_maps import FILE_TYPES, TABLE_TYPES
 from .maincf import MainCf, parse_main_cf, parse_network, split_list
 from .params import CATALOGUE, Kind, RAW_PARAMETERS
 
-__all__ = ["Problem", "CheckResult", "check_text", "check_file", "check_config", "check_host", "lab_path_map"]
+__all__ = ["Problem", "CheckResult", "check_text", "check_file", "check_config", "check_host", "lab_path_map",
+           "load_checked", "ConfigCheckError"]
 
 
 @dataclass(frozen=True)
@@ -318,3 +319,35 @@ def check_host(host) -> CheckResult:
     """
     return check_file(host.path("/etc/postfix/main.cf"), display_path="/etc/postfix/main.cf",
                       overrides=host.config.overrides(), path_map=host.path)
+
+
+class ConfigCheckError(ConfigError):
+    """main.cf has errors: every one of them, as ``postfix check`` lists them.
+
+    A :class:`ConfigError` (so ``except ConfigError`` catches it); ``str()``
+    gives one ``file, line N: ...`` line per problem.
+    """
+
+    def __init__(self, result: CheckResult) -> None:
+        first = result.errors[0]
+        super().__init__(first.path, first.line, first.message)
+        self.result = result
+
+    def __str__(self) -> str:
+        return "\n".join(str(p) for p in self.result.errors)
+
+
+def load_checked(path: str | Path, *, display_path: str = "/etc/postfix/main.cf",
+                 overrides: Optional[Mapping[str, str]] = None,
+                 path_map: Optional[Callable[[str], Path]] = None):
+    """Read main.cf for a (re)load: ``(MainCf, Restrictions, CheckResult)``, or
+    :class:`ConfigCheckError` listing every error so the caller can keep its old settings.
+
+    >>> cf, restrictions, result = load_checked(path, overrides={"myhostname": "mail.example.com"})  # doctest: +SKIP
+    """
+    from .restrictions import Restrictions
+    result = check_file(path, display_path=display_path, overrides=overrides, path_map=path_map)
+    if not result.ok:
+        raise ConfigCheckError(result)
+    cf = MainCf.from_file(path, overrides=overrides, path_map=path_map, display_path=display_path)
+    return cf, Restrictions.from_config(cf), result
