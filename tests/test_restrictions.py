@@ -204,7 +204,7 @@ def test_log_lines_as_postfix_writes_them(tmp_path):
     r = _build(tmp_path, "smtpd_delay_reject = no\nsmtpd_client_restrictions = reject", {})
     d = r.check(Stage.CONNECT, Context(STRANGER))
     assert d.log == ("NOQUEUE: reject: CONNECT from unknown[127.0.0.9]: 554 5.7.1 <unknown[127.0.0.9]>: "
-                     "Client host rejected: Access denied; proto=ESMTP")
+                     "Client host rejected: Access denied; proto=SMTP")
     d = _build(tmp_path, "", {}).check(Stage.RCPT, Context(STRANGER, helo="c.example.net", sender="a@example.net",
                                                              recipient="bob@example.org", queue_id="62DB7220502"))
     assert d.log.startswith("62DB7220502: reject: RCPT from unknown[127.0.0.9]: 454 4.7.1")

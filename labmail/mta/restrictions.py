@@ -445,7 +445,8 @@ class Restrictions:
             fields.append(f"from=<{ctx.sender}>")
         if ctx.recipient is not None and stage is Stage.RCPT:
             fields.append(f"to=<{ctx.recipient}>")
-        fields.append(f"proto={'ESMTP' if ctx.esmtp else 'SMTP'}")
+        # before HELO/EHLO the session is plain SMTP (Postfix logs proto=SMTP at CONNECT)
+        fields.append(f"proto={'ESMTP' if ctx.esmtp and stage is not Stage.CONNECT else 'SMTP'}")
         if ctx.helo is not None:
             fields.append(f"helo=<{ctx.helo}>")
         return (f"{ctx.queue_id or 'NOQUEUE'}: reject: {stage.value} from {ctx.client}: {reply}; "
