@@ -19,14 +19,21 @@ HAM = (b"From: a@example.org\nTo: b@example.com\nSubject: lunch\nDate: Fri, 27 N
        b"Message-ID: <h@example.org>\n\nShall we have lunch at noon on Friday, near the station?\n")
 
 
-def labmail(tmp_path, *args, stdin=b""):
+# Runs one command module directly (as `labmail CMD` would) so that a half-written
+# command of another team cannot break these tests; one test goes through the CLI.
+_ONE = ("import argparse, importlib, sys; m = importlib.import_module('labmail.commands.' + sys.argv[1]); "
+        "p = argparse.ArgumentParser(); m.add_arguments(p); sys.exit(m.run(p.parse_args(sys.argv[2:])))")
+
+
+def labmail(tmp_path, command, *args, stdin=b"", via_cli=False):
     env = dict(os.environ, HOME=str(tmp_path))        # never touch the real ~/.spamassassin
-    return subprocess.run([sys.executable, "-m", "labmail", *args], input=stdin, capture_output=True,
-                          timeout=60, env=env)
+    argv = ([sys.executable, "-m", "labmail", command] if via_cli
+            else [sys.executable, "-c", _ONE, command.replace("-", "_")])
+    return subprocess.run(argv + list(args), input=stdin, capture_output=True, timeout=60, env=env)
 
 
 def test_spamassassin_filters_stdin_to_stdout(tmp_path):
-    r = labmail(tmp_path, "spamassassin", "--hostname", "mail.example.com", stdin=GTUBE)
+    r = labmail(tmp_path, "spamassassin", "--hostname", "mail.example.com", stdin=GTUBE, via_cli=True)
     assert r.returncode == 0
     msg = email.message_from_bytes(r.stdout)
     assert msg["X-Spam-Flag"] == "YES" and msg.get_content_type() == "multipart/mixed"

@@ -182,3 +182,38 @@ def test_content_preview_is_wrapped_like_spamassassin(tmp_path):
                           env=dict(os.environ, HOME=str(tmp_path)), check=True).stdout.decode()
     result = check(PREVIEW)
     assert preview(report_text(result, ReportContext())) == preview(real)
+
+
+LONG_RULE = ("body LAB_LONG_DESCRIPTION_RULE /lunch/",
+             "describe LAB_LONG_DESCRIPTION_RULE This rule has a rather long description that will not fit on one line of the report",
+             "score LAB_LONG_DESCRIPTION_RULE 12.5",
+             "header LAB_NEG Subject =~ /lunch/", "describe LAB_NEG Short one", "score LAB_NEG -0.2")
+
+
+def _rule_lines(text: str, name: str) -> list:
+    lines = text.split("\n")
+    i = next(n for n, l in enumerate(lines) if re.match(r"(\t?\* )?.{4} " + name + " ", l))
+    block = [lines[i]]
+    for l in lines[i + 1:]:
+        if not l.strip(" \t*") or not l.startswith(("\t*      ", "*      ", " " * 28)):
+            break
+        block.append(l)
+    return block
+
+
+def test_report_lines_and_wrapped_descriptions_match_spamassassin(tmp_path):
+    cf = LONG_RULE + ("report_safe 0",)
+    exe = need_tool("spamassassin")
+    real = subprocess.run([exe, "-L", "-t"] + [a for l in cf for a in ("--cf", l)], input=HAM,
+                          capture_output=True, timeout=60, env=dict(os.environ, HOME=str(tmp_path)),
+                          check=True).stdout.decode()
+    from labmail.spam import ReportContext, report_text
+    lab_result = check(HAM, parse_config((RULES_DIR / "10_default_prefs.cf").read_text() + "\n".join(cf) + "\n"))
+    lab = lab_result.rewritten.decode() + report_text(lab_result, ReportContext())
+    for name in ("LAB_LONG_DESCRIPTION_RULE", "LAB_NEG"):
+        real_header = _rule_lines(real.split("\n\n", 1)[0], name)
+        lab_header = _rule_lines(lab.split("\n\n", 1)[0], name)
+        assert lab_header == real_header
+        real_summary = _rule_lines(real.split("Content analysis details:", 1)[1], name)
+        lab_summary = _rule_lines(lab.split("Content analysis details:", 1)[1], name)
+        assert lab_summary == real_summary

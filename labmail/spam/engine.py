@@ -42,6 +42,12 @@ class Hit:
     score: float
     description: str
     kind: str
+    area: str = ""          # "BODY: ", "URI: ", ... as SpamAssassin prefixes descriptions
+
+    @property
+    def text(self) -> str:
+        """The description as reports show it (area prefix included)."""
+        return self.area + self.description
 
 
 @dataclass
@@ -158,6 +164,16 @@ EVAL_FUNCTIONS: Dict[str, Callable[[_Context, Tuple[str, ...]], bool]] = {
     "check_html_image_text": _ev_html_image_text,
     "check_subject_shouting": _ev_subject_shouting,
 }
+
+
+_AREAS = {"body": "BODY: ", "rawbody": "RAW: ", "uri": "URI: ", "full": "FULL: "}
+
+
+def _area(rule: Rule) -> str:
+    """SpamAssassin's description prefix: body tests (eval ones too) say BODY:, etc."""
+    if rule.eval_name:
+        return "BODY: " if rule.kind in ("body", "rawbody") else ""
+    return _AREAS.get(rule.kind, "")
 
 
 class Engine:
@@ -315,7 +331,7 @@ class Engine:
             if score == 0:
                 continue
             rule = self.config.rules[name]
-            hits.append(Hit(name, score, self.config.describe(name), rule.kind))
+            hits.append(Hit(name, score, self.config.describe(name), rule.kind, _area(rule)))
         total = sum(h.score for h in hits)
         total = round(total, 10)
         result = Result(score=total, required=self.config.required_score,

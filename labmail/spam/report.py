@@ -87,12 +87,14 @@ def fold_header(name: str, data: str, fold: bool = True) -> str:
     return folded.split("!!", 1)[1]
 
 
-def format_score(value: float, width: int = 4) -> str:
-    """A score as the report shows it: one decimal, wider numbers without it."""
-    s = f"{value:.1f}"
-    if len(s) > width:
-        s = f"{value:.0f}"
-    return s
+def format_score(value: float) -> str:
+    """A score as reports show it: 4 columns, one decimal below 10 points."""
+    return f"{value:4.0f}" if abs(value) >= 10 else f"{value:4.1f}"
+
+
+def _wrap_desc(desc: str, first: int, prefix: str, width: int = 75) -> str:
+    """A long description wrapped under its column, as SpamAssassin's reports do."""
+    return wrap(desc, prefix, " " * first, width, False, r"(\s)").lstrip()
 
 
 def _score_tag(result: Result, pad: Optional[str]) -> str:
@@ -110,11 +112,21 @@ def _score_tag(result: Result, pad: Optional[str]) -> str:
 
 
 def _summary(result: Result) -> str:
-    return "\n".join(f"{format_score(h.score):>4} {h.name:<22} {h.description}" for h in result.hits)
+    lines = []
+    for h in result.hits:
+        score = format_score(h.score)
+        desc = _wrap_desc(h.description, 3 + len(h.name) + len(score) + len(h.area), " " * 28)
+        lines.append(f"{score} {h.name:<22} {h.area}{desc}\n")
+    return "".join(lines)
 
 
 def _report_tag(result: Result) -> str:
-    return "\n" + "\n".join(f"* {format_score(h.score):>4} {h.name} {h.description}" for h in result.hits)
+    lines = []
+    for h in result.hits:
+        score = format_score(h.score)
+        desc = _wrap_desc(h.description, 4 + len(h.name) + len(score) + len(h.area), "*      ")
+        lines.append(f"* {score} {h.name} {h.area}{desc}\n")
+    return "\n" + "".join(lines)
 
 
 def _preview(result: Result) -> str:
