@@ -95,7 +95,7 @@ class Lab:
         self.hosts: Dict[str, Host] = {}
         self.loop: asyncio.AbstractEventLoop = asyncio.new_event_loop()
         self._thread: Optional[threading.Thread] = None
-        self.dns = LabDNS()
+        self.dns = LabDNS(clock=self.clock)
         self._ca: Optional[LabCA] = None
         self.resolver: Optional[LabResolver] = None
         self._rcache: Dict[str, Any] = {}
