@@ -4,7 +4,6 @@ Each test skips when its client is not installed.
 """
 from __future__ import annotations
 
-import imaplib
 import os
 import select
 import shutil

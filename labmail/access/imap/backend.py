@@ -31,9 +31,12 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Tuple
 
 from ...store.base import Folder, Store
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .fetch import MessageView
 
 __all__ = ["Msg", "Mailboxes", "FolderView", "ModSeqTable", "DEFAULT_SPECIAL_USE"]
 
@@ -72,6 +75,7 @@ class ModSeqTable:
         self.enabled = False            # a client has used CONDSTORE on this folder
         self.claimed: set = set()       # uids whose \Recent a session already took
         self.seen_uid = 0               # highest uid any session has seen
+        self.headers: Dict[int, bytes] = {}   # uid -> top header (messages never change)
         self._load()
 
     @classmethod
@@ -159,6 +163,9 @@ class ModSeqTable:
             return out
 
 
+#: top headers kept per folder (about 0.5 KB each)
+HEADER_CACHE_MAX = 20000
+
 #: a directory changed this recently may change again within the same
 #: file-system timestamp tick, so its scan is not reused (Dovecot has the same
 #: "dirty" window for maildir mtimes)
@@ -214,6 +221,21 @@ class FolderView:
     def claim_recent(self, msgs: Iterable[Msg]) -> set:
         """See :meth:`ModSeqTable.claim_recent`."""
         return self.modseqs.claim_recent(msgs)
+
+    def view(self, uid: int) -> "MessageView":
+        """A FETCH/SEARCH view of one message that reads the file only when needed."""
+        from .fetch import MessageView
+        return MessageView(loader=lambda: self.folder.read(uid),
+                           top_header=self.modseqs.headers.get(uid))
+
+    def remember(self, uid: int, view: "MessageView") -> None:
+        """Keep the top header a view computed, for the next ENVELOPE or SEARCH."""
+        cache = self.modseqs.headers
+        header = view._top_header
+        if header is not None and uid not in cache:
+            if len(cache) >= HEADER_CACHE_MAX:
+                cache.pop(next(iter(cache)))
+            cache[uid] = header
 
     def messages(self) -> List[Msg]:
         """Sync with disk; every message with its current modseq, by uid."""

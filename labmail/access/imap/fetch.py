@@ -15,7 +15,7 @@ b'body\\r\\n'
 from __future__ import annotations
 
 import re
-from typing import Any, List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
 from .mime import (Part, header_fields, parse_message, parse_params, split_header, to_crlf,
                    tokenize)
@@ -130,12 +130,24 @@ def _count_lines(body: bytes) -> int:
 class MessageView:
     """One message prepared for FETCH: CRLF bytes plus a lazily parsed MIME tree."""
 
-    def __init__(self, raw: bytes) -> None:
-        self._orig = raw
+    def __init__(self, raw: Optional[bytes] = None, *,
+                 loader: Optional[Callable[[], bytes]] = None,
+                 top_header: Optional[bytes] = None) -> None:
+        # *loader* reads the message only when something beyond the cached
+        # top header is needed (Dovecot's header cache plays the same role)
+        self._orig_bytes = raw
+        self._loader = loader
         self._raw: Optional[bytes] = None
         self._root: Optional[Part] = None
         self._top: Optional[Part] = None
-        self._top_header: Optional[bytes] = None
+        self._top_header: Optional[bytes] = top_header
+
+    @property
+    def _orig(self) -> bytes:
+        if self._orig_bytes is None:
+            assert self._loader is not None, "MessageView needs bytes or a loader"
+            self._orig_bytes = self._loader()
+        return self._orig_bytes
 
     @property
     def raw(self) -> bytes:

@@ -25,11 +25,10 @@ Command(tag='a1', name='FETCH', args=(SequenceSet(ranges=((1, None),)), (FetchAt
 from __future__ import annotations
 
 import codecs
-import datetime as _dt
 from dataclasses import dataclass
 from typing import Any, List, Optional, Tuple
 
-from .grammar import ParseError, Reader, SequenceSet
+from .grammar import ParseError, Reader
 
 __all__ = ["Command", "FetchAtt", "Section", "parse_command", "ParseError",
            "SEARCH_KEYS", "FETCH_MACROS"]

@@ -24,7 +24,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 from .backend import DEFAULT_SPECIAL_USE, Mailboxes
 from .folders import FolderCommands
-from .framing import CommandBytes, Framer, NeedContinuation, TooLong
+from .framing import Framer, NeedContinuation, TooLong
 from .parser import Command, ParseError, parse_command
 from .response import Response, continuation, encode, tagged, untagged
 from .selected import SelectedCommands

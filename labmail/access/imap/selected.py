@@ -246,10 +246,7 @@ class SelectedCommands:
                 continue
             view = None
             if needs_body:
-                try:
-                    view = MessageView(box.read(uid))
-                except (NoSuchMessage, OSError):
-                    continue        # expunged by someone else meanwhile
+                view = box.view(uid)
             parts: List[bytes] = []
             if sets_seen and "\\Seen" not in m.flags:
                 try:
@@ -260,8 +257,13 @@ class SelectedCommands:
                 self.msgs[uid] = m
                 if not any(a.name == "FLAGS" for a in atts):
                     parts.append(b"FLAGS " + self.flag_text(m.flags, uid in self.recent).encode())
-            for att in atts:
-                parts.append(self._fetch_att(att, m, view))
+            try:
+                for att in atts:
+                    parts.append(self._fetch_att(att, m, view))
+            except (NoSuchMessage, OSError):
+                continue            # expunged by someone else meanwhile
+            if view is not None:
+                box.remember(uid, view)
             self.send_raw(b"* %d FETCH (" % seq + b" ".join(parts) + b")\r\n")
         if sets_seen:
             self._refresh_modseqs()
@@ -353,12 +355,14 @@ class SelectedCommands:
             m = self.msgs.get(uid)
             if m is None:
                 continue
-            c = Candidate(seq, uid, m.flags, m.size, lambda u=uid: MessageView(box.read(u)),
+            c = Candidate(seq, uid, m.flags, m.size, lambda u=uid: box.view(u),
                           m.internaldate, uid in self.recent, m.modseq)
             try:
                 hit = matches(key, c, max_seq, max_uid)
             except (NoSuchMessage, OSError):
                 hit = False
+            if c._cached is not None:
+                box.remember(uid, c._cached)
             if hit:
                 found.append(uid if cmd.uid else seq)
                 top_modseq = max(top_modseq, m.modseq)
