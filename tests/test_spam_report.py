@@ -213,3 +213,11 @@ def test_any_spam_is_rewritten_into_a_parsable_message(mode, lines):
     else:
         assert msg.is_multipart() and len(msg.get_payload()) == 2
         assert original in r.rewritten
+
+
+def test_report_safe_copy_headers():
+    r = run(SPAM, "report_safe 1\nreport_safe_copy_headers Reply-To Received\n")
+    top = headers_of(r.rewritten)
+    assert top["Reply-To"] == "r@spam.test"
+    assert top.get_all("Received")[0].startswith("from localhost by mail.example.com")
+    assert top.get_all("Received")[1].startswith("from a (a [192.0.2.1])")

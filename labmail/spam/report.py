@@ -291,6 +291,15 @@ def _pristine(lines: List[str], name: str) -> Optional[str]:
     return None
 
 
+def _pristine_all(lines: List[str], name: str) -> List[str]:
+    """Every *name* header's value, folding kept."""
+    out = []
+    for i, line in enumerate(lines):
+        if line.lower().startswith(name.lower() + ":"):
+            out.append(_pristine(lines[i:], name) or "\n")
+    return out
+
+
 def _report_safe(result: Result, ctx: ReportContext, raw: str) -> str:
     cf = result.config
     lines, _, _ = _split(raw)
@@ -309,11 +318,18 @@ def _report_safe(result: Result, ctx: ReportContext, raw: str) -> str:
             cur += "\n"
         vals[hdr] = cur
     now = ctx.now()
+    new = "".join(f"{h}: {vals[h]}" for h in _COPY_HEADERS if vals[h] is not None)
+    new += added_headers(result, ctx)
+    done = {h.lower() for h in _COPY_HEADERS}
+    for name in cf.report_safe_copy_headers:          # more headers to carry over, on request
+        if name.lower() in done:
+            continue
+        done.add(name.lower())
+        copies = "".join(f"{name}: {v}" for v in _pristine_all(lines, name))
+        new = copies + new if name.lower() == "received" else new + copies
     new = (f"Received: from localhost by {ctx.hostname}\n"
            f"\twith labmail (version {__version__});\n"
-           f"\t{email.utils.format_datetime(now)}\n")
-    new += "".join(f"{h}: {vals[h]}" for h in _COPY_HEADERS if vals[h] is not None)
-    new += added_headers(result, ctx)
+           f"\t{email.utils.format_datetime(now)}\n") + new
     rnd = int(ctx.ids.token(4), 16) if ctx.ids else 0
     boundary = f"----------=_{int(now.timestamp()) & 0xFFFFFFFF:08X}.{rnd:08X}"
     while re.search("(?m)^" + re.escape("--" + boundary) + "(?:--)?$", raw):

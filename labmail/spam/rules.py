@@ -101,6 +101,7 @@ class Config:
     fold_headers: bool = True
     report_charset: str = "UTF-8"
     encapsulated_content_description: str = "original message before SpamAssassin"
+    report_safe_copy_headers: Tuple[str, ...] = ()
     notes: Tuple[str, ...] = ()
     files: Tuple[str, ...] = ()
 
@@ -141,7 +142,7 @@ _IGNORED = frozenset({
     "bayes_learn_to_journal", "envelope_sender_header", "internal_networks", "msa_networks",
     "clear_trusted_networks", "clear_internal_networks", "priority", "lang", "dns_server",
     "normalize_charset", "bayes_file_mode", "bayes_store_module", "bayes_sql_dsn",
-    "report_safe_copy_headers", "add_header_all", "util_rb_tld", "util_rb_2tld",
+    "add_header_all", "util_rb_tld", "util_rb_2tld",
     "clear_originating_ip_headers", "originating_ip_headers", "bayes_expiry_max_db_size",
     "bayes_auto_expire", "allow_user_rules", "use_auto_whitelist", "use_auto_welcomelist",
 })
@@ -169,6 +170,7 @@ class ConfigBuilder:
         self.welcome: List[str] = []
         self.block: List[str] = []
         self.trusted: List[ipaddress._BaseNetwork] = []
+        self.copy_headers: List[str] = []
         self.notes: List[str] = []
         self.files: List[str] = []
 
@@ -294,6 +296,8 @@ class ConfigBuilder:
                 if len(template) > 1 and template[0] == template[-1] == '"':
                     template = template[1:-1]
                 self.headers.append((which, name, template))
+        elif word == "report_safe_copy_headers":
+            self.copy_headers.extend(rest.split())
         elif word == "clear_headers":
             self.headers = [h for h in self.headers if h[1] == "Checker-Version"]
         elif word == "report":
@@ -393,6 +397,7 @@ class ConfigBuilder:
             headers=tuple(self.headers), report_template=tuple(self.report),
             unsafe_report_template=tuple(self.unsafe), welcomelist_from=tuple(self.welcome),
             blocklist_from=tuple(self.block), trusted_networks=tuple(self.trusted),
+            report_safe_copy_headers=tuple(self.copy_headers),
             notes=tuple(self.notes), files=tuple(self.files), **self.values)  # type: ignore[arg-type]
 
 
