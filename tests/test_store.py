@@ -171,3 +171,37 @@ def test_mbox_inbox(tmp_path):
     assert store.list_folders() == ["INBOX"]
     store.create_folder("Sent")
     assert store.list_folders() == ["INBOX", "Sent"]
+
+
+def test_delivery_agent_and_readers_never_corrupt(store):
+    """Deliveries (tmp/ then new/, as Postfix's local) race two readers that
+    expunge: every message gets one uid, uids never repeat, none is lost."""
+    seen_uids = {}
+    removed = []
+    errors = []
+
+    def agent():
+        for i in range(40):
+            deliver(store.root, f"{1764234000 + i}.M{i}P1.mail", b"Subject: %d\n\nx\n" % i)
+
+    def reader():
+        try:
+            f = MaildirStore(store.root).folder("INBOX")
+            for _ in range(30):
+                msgs = f.messages()
+                for m in msgs:
+                    assert seen_uids.setdefault(m.uid, m.key) == m.key   # a uid names one file
+                if len(msgs) > 3:
+                    removed.extend(f.expunge([msgs[0].uid]))
+        except Exception as exc:     # reported below
+            errors.append(exc)
+    threads = [threading.Thread(target=agent)] + [threading.Thread(target=reader) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    final = store.folder("INBOX").messages()
+    assert len(final) == 40 - len(removed)
+    assert len(set(removed)) == len(removed)
+    assert all(m.uid not in removed for m in final)

@@ -2,7 +2,6 @@
 delivery agent appends while a reader rewrites the file."""
 from __future__ import annotations
 
-import datetime as dt
 import multiprocessing
 import poplib
 
@@ -15,10 +14,19 @@ MBOX_LOCATION = "mbox:~/mail:INBOX=/var/mail/%u"
 
 
 def spool_deliver(path, i):
-    """What Postfix's local does: lock, append a From_ line and the message."""
-    from labmail.mda.local import deliver_mbox
-    deliver_mbox(path, b"From: bob@example.org\nSubject: m%d\n\nbody %d\nFrom the start\n" % (i, i),
-                 sender="bob@example.org", when=dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.timezone.utc))
+    """What Postfix's local does: lock the spool file, append a From_ line,
+    the message (``From `` lines quoted as ``>From``) and a blank line."""
+    import fcntl
+    import os
+    body = b"From: bob@example.org\nSubject: m%d\n\nbody %d\n>From the start\n" % (i, i)
+    blob = b"From bob@example.org Fri Nov 27 09:00:00 2026\n" + body + b"\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX)
+        os.write(fd, blob)
+    finally:
+        os.close(fd)
 
 
 @pytest.fixture
