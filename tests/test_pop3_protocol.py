@@ -366,3 +366,21 @@ def test_empty_maildrop():
     assert say(conn, "LIST") == b"+OK 0 messages:\r\n.\r\n"
     assert say(conn, "UIDL") == b"+OK\r\n.\r\n"
     assert say(conn, "QUIT") == b"+OK Logging out.\r\n"
+
+
+def test_ssl_required_refuses_every_login_before_tls():
+    conn, _ = make(Settings(greeting="Dovecot ready.", secured=False, tls_available=True,
+                            ssl_required=True, apop_challenge=CHALLENGE))
+    assert say(conn, "USER alice") == (b"-ERR [AUTH] Plaintext authentication disallowed on "
+                                       b"non-secure (SSL/TLS) connections.\r\n")
+    needs_tls = b"-ERR [AUTH] Authentication not allowed until SSL/TLS is enabled.\r\n"
+    assert say(conn, "AUTH PLAIN AGFsaWNlAHNlY3JldA==") == needs_tls
+    assert say(conn, "APOP alice " + "0" * 32) == needs_tls
+    conn.receive_data(b"STLS\r\n")
+    conn.tls_started()
+    login(conn)
+
+
+def test_ssl_required_still_trusts_a_secured_connection():
+    conn, _ = make(Settings(greeting="Dovecot ready.", secured=True, ssl_required=True))
+    login(conn)

@@ -46,6 +46,8 @@ class AuthorizationCommands(Session):
         parts = args.split(" ")
         if not self.settings.apop_challenge or len(parts) != 2 or len(parts[1]) != 32:
             return [self._send("apop_invalid")]
+        if self.settings.ssl_required and not self.secured:
+            return [self._send("ssl_required")]
         user, digest = parts
         secret = self.backend.plaintext_password(user)
         expected = hashlib.md5((self.settings.apop_challenge + (secret or "")).encode()).hexdigest()
@@ -62,6 +64,8 @@ class AuthorizationCommands(Session):
         mech = words[0].upper()
         if mech not in self.settings.mechanisms:
             return [self._send("auth_unsupported")]
+        if self.settings.ssl_required and not self.secured:    # ssl = required
+            return [self._send("ssl_required")]
         if not self._plaintext_ok():
             self._plaintext_refused = True
             return [self._send("plaintext_disabled")]

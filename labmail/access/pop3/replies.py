@@ -33,7 +33,7 @@ REPLIES: Dict[str, str] = {
     "stls_begin": "+OK Begin TLS negotiation now.",
     "tls_active": "-ERR TLS is already active.",
     "tls_unavailable": "-ERR TLS support isn't enabled.",
-    "ssl_required": "-ERR [AUTH] SSL required.",
+    "ssl_required": "-ERR [AUTH] Authentication not allowed until SSL/TLS is enabled.",
     "logout_preauth": "+OK Logging out",
     "in_use": "-ERR [IN-USE] Mailbox is locked by another POP3 session.",
     "sys_temp": "-ERR [SYS/TEMP] Internal error occurred. Refer to server log for more information.",
