@@ -20,7 +20,8 @@ MESSAGES = {
 }
 
 SCRIPT = [
-    "CAPA", "STAT", "FOO", "PASS x", "USER alice", "PASS secret",
+    "CAPA", "STAT", "FOO", "PASS x", "APOP alice 00000000000000000000000000000000",
+    "AUTH", "AUTH LOGIN", "*", "AUTH PLAIN", "*", "AUTH CRAM-MD5", "USER alice", "PASS secret",
     "STAT", "LIST", "LIST 2", "LIST 9", "LIST 0", "LIST x", "LIST 1 2", "LIST 4294967296",
     "LIST " + "1" * 25, "list  3", "UIDL", "UIDL 2", "UIDL 9",
     "RETR 1", "RETR 2", "RETR 3", "RETR 4", "RETR", "RETR 1 2",
@@ -99,6 +100,12 @@ def test_same_replies_and_bytes(both):
     assert len(ours) == len(theirs)
     for cmd, a, b in zip(["<greeting>"] + SCRIPT, theirs, ours):
         assert normalise(b) == normalise(a), f"after {cmd!r}"
+
+
+def test_auth_login_with_initial_response(both):
+    dv, (ip, port) = both
+    script = ["AUTH LOGIN YWxpY2U=", "c2VjcmV0", "STAT", "QUIT"]
+    assert talk(ip, port, script)[1:] == talk(dv.ip, dv.port, script)[1:]
 
 
 def test_deletes_happen_at_quit_in_both(both):

@@ -144,7 +144,7 @@ def test_apop():
 
 def test_apop_refused_without_challenge():
     conn, _ = make()
-    assert say(conn, "APOP alice " + "0" * 32) == b"-ERR Invalid parameters.\r\n"
+    assert say(conn, "APOP alice " + "0" * 32) == b"-ERR APOP not enabled.\r\n"
 
 
 def test_auth_plain_and_login():

@@ -44,7 +44,9 @@ class AuthorizationCommands(Session):
 
     def _auth_apop(self, args: str) -> List[Action]:
         parts = args.split(" ")
-        if not self.settings.apop_challenge or len(parts) != 2 or len(parts[1]) != 32:
+        if not self.settings.apop_challenge:      # "apop" not in auth_mechanisms
+            return [self._send("apop_disabled")]
+        if len(parts) != 2 or len(parts[1]) != 32:
             return [self._send("apop_invalid")]
         if self.settings.ssl_required and not self.secured:
             return [self._send("ssl_required")]

@@ -25,6 +25,7 @@ REPLIES: Dict[str, str] = {
     "auth_failed": "-ERR [AUTH] Authentication failed.",
     "logged_in": "+OK Logged in.",
     "apop_invalid": "-ERR Invalid parameters.",
+    "apop_disabled": "-ERR APOP not enabled.",
     "auth_unsupported": "-ERR [AUTH] Unsupported authentication mechanism.",
     "auth_aborted": "-ERR Authentication aborted by client.",
     "auth_bad_base64": "-ERR [AUTH] Invalid base64 in response",
