@@ -53,6 +53,11 @@ def test_spamassassin_cf_test_mode_and_exit_code(tmp_path):
     assert r.returncode == 0 and b"X-Spam-Status: No, score=" in r.stdout
 
 
+def test_spamassassin_remove_markup(tmp_path):
+    filtered = labmail(tmp_path, "spamassassin", "--no-bayes", stdin=GTUBE).stdout
+    assert labmail(tmp_path, "spamassassin", "-d", stdin=filtered).stdout == GTUBE
+
+
 def test_spamassassin_reads_user_prefs_and_site_config(tmp_path):
     site = tmp_path / "site"
     site.mkdir()

@@ -221,3 +221,23 @@ def test_report_safe_copy_headers():
     assert top["Reply-To"] == "r@spam.test"
     assert top.get_all("Received")[0].startswith("from localhost by mail.example.com")
     assert top.get_all("Received")[1].startswith("from a (a [192.0.2.1])")
+
+
+@pytest.mark.parametrize("mode", ["0", "1", "2"])
+def test_remove_markup_gives_the_original_back(mode):
+    from labmail.spam.report import remove_markup
+    original = SPAM.replace(b"X-Spam-Flag: YES\nX-Spam-Status: Yes, from an earlier filter\n\tcontinued\n", b"")
+    r = run(original, f"report_safe {mode}\nrewrite_header Subject *****SPAM*****\n")
+    assert remove_markup(r.rewritten) == original
+    crlf = run(original.replace(b"\n", b"\r\n"), f"report_safe {mode}\n")
+    assert remove_markup(crlf.rewritten) == original.replace(b"\n", b"\r\n")
+
+
+def test_bayes_learns_the_original_not_the_report():
+    from labmail.spam.bayes import BayesStore
+    original = SPAM.replace(b"X-Spam-Flag: YES\nX-Spam-Status: Yes, from an earlier filter\n\tcontinued\n", b"")
+    r = run(original, "report_safe 1\n")
+    a, b = BayesStore(None), BayesStore(None)
+    a.learn(r.rewritten, spam=True)
+    b.learn(original, spam=True)
+    assert set(a.tokens) == set(b.tokens) and a.seen == b.seen

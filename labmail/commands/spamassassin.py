@@ -23,6 +23,7 @@ examples:
   labmail spamassassin -t < message.eml          # add the report at the end
   labmail spamassassin --cf 'report_safe 0' --cf 'required_score 3' < message.eml
   labmail spamassassin --lint --siteconfigpath state/etc/mail/spamassassin
+  labmail spamassassin -d < filtered.eml            # the message before filtering
 """
 
 
@@ -36,6 +37,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-C", "--configpath", metavar="DIR", help="rule directory (default: the course rules)")
     p.add_argument("--siteconfigpath", metavar="DIR", help="site configuration directory (local.cf)")
     p.add_argument("--lint", action="store_true", help="check the configuration, print problems, exit 1 if any")
+    p.add_argument("-d", "--remove-markup", action="store_true",
+                   help="undo an earlier run: print the message as it was before filtering")
     p.add_argument("--hostname", default=None, help="host name shown in the headers (default: this machine)")
     p.add_argument("--no-bayes", action="store_true", help="do not open a Bayes database")
 
@@ -51,6 +54,11 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
     from ..spam import Engine, ReportContext, report_text, rewrite
     from ..spam.bayes import BayesStore
+    if args.remove_markup:
+        from ..spam.report import remove_markup
+        sys.stdout.buffer.write(remove_markup(sys.stdin.buffer.read()))
+        sys.stdout.flush()
+        return 0
     if args.lint:
         config, errors = _load(args, strict=False)
         for err in errors:

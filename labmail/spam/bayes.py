@@ -160,7 +160,11 @@ class BayesStore:
     # -- learning -----------------------------------------------------------
     @staticmethod
     def _view(msg: _MsgLike) -> MessageView:
-        return msg if isinstance(msg, MessageView) else MessageView.parse(msg)
+        if isinstance(msg, MessageView):
+            return msg
+        # Like sa-learn, learn the message as it arrived, not SpamAssassin's report about it.
+        from .report import remove_markup
+        return MessageView.parse(remove_markup(msg) if b"X-Spam-" in msg[:65536] else msg)
 
     @staticmethod
     def message_id(view: MessageView) -> str:
