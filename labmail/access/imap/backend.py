@@ -76,6 +76,7 @@ class ModSeqTable:
         self.claimed: set = set()       # uids whose \Recent a session already took
         self.seen_uid = 0               # highest uid any session has seen
         self.headers: Dict[int, bytes] = {}   # uid -> top header (messages never change)
+        self.items: Dict[Tuple[int, str], bytes] = {}   # (uid, ENVELOPE/BODYSTRUCTURE) -> bytes
         self._load()
 
     @classmethod
@@ -227,6 +228,18 @@ class FolderView:
         from .fetch import MessageView
         return MessageView(loader=lambda: self.folder.read(uid),
                            top_header=self.modseqs.headers.get(uid))
+
+    def cached_item(self, uid: int, name: str, compute: Callable[[], bytes]) -> bytes:
+        """ENVELOPE/BODYSTRUCTURE bytes of *uid*, computed once per process."""
+        cache = self.modseqs.items
+        key = (uid, name)
+        value = cache.get(key)
+        if value is None:
+            value = compute()
+            if len(cache) >= 2 * HEADER_CACHE_MAX:
+                cache.pop(next(iter(cache)))
+            cache[key] = value
+        return value
 
     def remember(self, uid: int, view: "MessageView") -> None:
         """Keep the top header a view computed, for the next ENVELOPE or SEARCH."""

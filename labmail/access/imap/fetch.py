@@ -300,6 +300,8 @@ class MessageView:
         return data[start:start + count]
 
     def _section(self, section: Section) -> Optional[bytes]:
+        if not section.part and not section.text:
+            return self.raw                       # BODY[]: no parsing at all
         if not section.part:
             # the top-level header and text need no MIME tree
             target: Optional[Part] = self.top

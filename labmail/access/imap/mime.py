@@ -19,7 +19,6 @@ from typing import List, Optional, Tuple
 __all__ = ["Part", "parse_message", "to_crlf", "header_fields", "tokenize",
            "parse_params"]
 
-_LONE_LF = re.compile(rb"(?<!\r)\n")
 _FIELD_SPLIT = re.compile(rb"\r\n(?![ \t])")
 _FOLD = re.compile(rb"\r\n(?=[ \t])")
 MAX_DEPTH = 30   # deeper MIME nesting is treated as opaque data
@@ -29,7 +28,8 @@ def to_crlf(data: bytes) -> bytes:
     """Maildir files use LF; IMAP always speaks CRLF (RFC 3501 §2.3.1)."""
     if b"\n" not in data:
         return data
-    return _LONE_LF.sub(b"\r\n", data)
+    # two C-speed passes beat one look-behind regex (same result for LF and CRLF files)
+    return data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 
 
 def split_header(data: bytes) -> Tuple[bytes, bytes]:

@@ -29,6 +29,7 @@ __all__ = ["SelectedCommands"]
 
 _SYSTEM_ORDER = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
 _SETS_SEEN = ("RFC822", "RFC822.TEXT")
+_CACHED_ITEMS = frozenset({"ENVELOPE", "BODYSTRUCTURE", "BODY"})
 
 
 def _uses_modseq(key: tuple) -> bool:
@@ -285,6 +286,9 @@ class SelectedCommands:
         if name == "RFC822.SIZE":      # the store knows the CRLF size
             return b"RFC822.SIZE %d" % m.size
         assert view is not None
+        if name in _CACHED_ITEMS and att.section is None:
+            assert self.box is not None
+            return self.box.cached_item(m.uid, name, lambda: fetch_item(view, att))
         return fetch_item(view, att)
 
     def _refresh_modseqs(self) -> None:
