@@ -13,11 +13,13 @@ files are attached) and hands it to a lab host's SMTP server from
 MTA.  Like mailx it leaves ``Message-Id`` to the MTA (the host's cleanup
 adds it), and like the MTA's answer it returns the queue id.
 
->>> import labmail                                              # doctest: +SKIP
->>> lab = labmail.Lab(ports="auto"); host = lab.add_host("mail.example.com", users={"bob": "x"})
->>> lab.start()
->>> send(host, "bob@example.com", subject="Test", body="hello", sender="Alice <alice@example.com>")
-<Sent 3F1A22C0E4B to bob@example.com: 250 2.0.0 Ok: queued as 3F1A22C0E4B>
+Example (with a running lab)::
+
+    lab = labmail.Lab(ports="auto")
+    host = lab.add_host("mail.example.com", users={"bob": "x"})
+    lab.start()
+    send(host, "bob@example.com", subject="Test", body="hello", sender="Alice <alice@example.com>")
+    # <Sent 3F1A22C0E4B to bob@example.com: 250 2.0.0 Ok: queued as 3F1A22C0E4B>
 """
 from __future__ import annotations
 
@@ -109,6 +111,7 @@ def compose(to: Addresses, subject: str = "", body: str = "", *,
     msg["Date"] = date or email.utils.formatdate(localtime=True)
     for name, value in (headers or {}).items():
         msg[name] = value
+    msg["MIME-Version"] = "1.0"
     if body and not body.endswith("\n"):
         body += "\n"
     msg.set_content(body)
