@@ -121,3 +121,73 @@ def test_plaintext_refused_from_other_address(both):
     theirs = talk(dv.ip, dv.port, script, source="127.0.0.9")
     ours = talk(ip, port, script, source="127.0.0.9")
     assert [normalise(x) for x in ours[1:]] == [normalise(x) for x in theirs[1:]]
+
+
+def talk_tls(ip, port, before, after, context, source="127.0.0.9", implicit=False):
+    """Plain commands, STLS (unless implicit), then commands inside TLS."""
+    raw = socket.create_connection((ip, port), timeout=10, source_address=(source, 0))
+    s = context.wrap_socket(raw, server_hostname="localhost") if implicit else raw
+    f = s.makefile("rb")
+    out = [f.readline()]
+
+    def run(cmds):
+        for cmd in cmds:
+            s.sendall(cmd.encode() + b"\r\n")
+            data = f.readline()
+            word = cmd.split(" ")[0].upper()
+            multi = word in MULTI_ALWAYS | MULTI_WITH_ARG or (word in MULTI_NO_ARG and " " not in cmd)
+            while data.startswith(b"+OK") and multi and not data.endswith(b"\r\n.\r\n"):
+                data += f.readline()
+            out.append(data)
+    run(before)
+    if not implicit:
+        s.sendall(b"STLS\r\n")
+        out.append(f.readline())
+        s = context.wrap_socket(raw, server_hostname="localhost")
+        f = s.makefile("rb")
+    run(after)
+    s.close()
+    return [normalise(x) for x in out[1:]]
+
+
+@pytest.fixture(scope="module")
+def both_tls():
+    import tempfile
+    from pathlib import Path
+    from labmail.access.pop3.testing import self_signed
+    if not dovecot_available():
+        pytest.skip("dovecot not installed; apt-get install dovecot-pop3d")
+    d = Path(tempfile.mkdtemp(prefix="labmail-diff-tls-"))
+    d.chmod(0o755)
+    server_ctx, client_ctx = self_signed("localhost", d)
+    dv = RealDovecot({"alice": "secret"}, tls_files=(d / "cert.pem", d / "key.pem"))
+    dv.deliver("alice", "1700000001.M1P1.host", MESSAGES["1700000001.M1P1.host"])
+    dv.start()
+    host = StandaloneHost(tempfile.mkdtemp(prefix="labmail-diff-lab-"))
+    host.write_dovecot_conf(greeting="Dovecot ready.", disable_plaintext_auth=True, ssl="yes")
+    host.add_user("alice", "secret")
+    md = host.path("/home/alice/Maildir")
+    (md / "new" / "1700000001.M1P1.host").write_bytes(MESSAGES["1700000001.M1P1.host"])
+    try:
+        with serve_in_thread(host, ssl_context=server_ctx) as plain, \
+                serve_in_thread(host, ssl_context=server_ctx, implicit_tls=True) as tls:
+            yield dv, plain, tls, client_ctx
+    finally:
+        dv.cleanup()
+
+
+def test_stls_from_another_address(both_tls):
+    dv, (ip, port), _, ctx = both_tls
+    before = ["CAPA", "USER alice", "AUTH"]
+    after = ["CAPA", "STLS", "AUTH", "USER alice", "PASS secret", "STAT", "RETR 1", "QUIT"]
+    theirs = talk_tls(dv.ip, dv.port, before, after, ctx)
+    ours = talk_tls(ip, port, before, after, ctx)
+    assert ours == theirs
+
+
+def test_implicit_tls(both_tls):
+    dv, _, (ip, port), ctx = both_tls
+    cmds = ["CAPA", "STLS", "USER alice", "PASS secret", "STAT", "QUIT"]
+    theirs = talk_tls(dv.ip, dv.tls_port, [], cmds, ctx, implicit=True)
+    ours = talk_tls(ip, port, [], cmds, ctx, implicit=True)
+    assert ours == theirs

@@ -20,7 +20,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 __all__ = ["RealDovecot", "dovecot_available"]
 
@@ -40,13 +40,16 @@ class RealDovecot:
     """A private Dovecot instance (POP3 only) with passwd-file users."""
 
     def __init__(self, users: Dict[str, str], *, greeting: str = "Dovecot ready.",
-                 extra: str = "", workdir: Optional[Path] = None) -> None:
+                 extra: str = "", workdir: Optional[Path] = None,
+                 tls_files: Optional[Tuple[Path, Path]] = None) -> None:
         self.users = users
         self.dir = Path(workdir or tempfile.mkdtemp(prefix="labmail-realdovecot-"))
         self.ip = "127.0.0.1"
         self.port = _free_port()
         self.greeting = greeting
         self.extra = extra
+        self.tls_files = tls_files      # (cert.pem, key.pem): offer STLS and POP3S
+        self.tls_port = _free_port() if tls_files else 0
         if os.geteuid() == 0:       # Dovecot refuses to give mail to uid 0
             pw = pwd.getpwnam("dovecot")
             self.uid, self.gid, self.login_user = pw.pw_uid, pw.pw_gid, ""
@@ -77,7 +80,7 @@ class RealDovecot:
 state_dir = {self.dir}/state
 protocols = pop3
 listen = {self.ip}
-ssl = no
+{self._ssl_settings()}
 log_path = {self.dir}/dovecot.log
 login_greeting = {self.greeting}
 auth_mechanisms = plain login
@@ -98,6 +101,10 @@ service pop3-login {{
   inet_listener pop3 {{
     port = {self.port}
   }}
+  inet_listener pop3s {{
+    port = {self.tls_port}
+    ssl = yes
+  }}
 }}
 service imap-login {{
   inet_listener imap {{
@@ -107,6 +114,14 @@ service imap-login {{
 {self.extra}
 """)
         return conf
+
+    def _ssl_settings(self) -> str:
+        if not self.tls_files:
+            return "ssl = no"
+        cert, key = self.tls_files
+        for f in (cert, key):
+            os.chmod(f, 0o644)
+        return f"ssl = yes\nssl_cert = <{cert}\nssl_key = <{key}"
 
     def deliver(self, user: str, name: str, data: bytes) -> None:
         """Place a message file in the user's Maildir/new (as a delivery agent)."""
