@@ -46,15 +46,17 @@ class Client:
     def __init__(self, port: int) -> None:
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=120)
         self.n = 0
-        self.buf = b""
+        self.buf = bytearray()
         self._until(re.compile(rb"\r\n"))
 
     def _until(self, pattern: "re.Pattern[bytes]") -> bytes:
+        # search only the newly arrived tail: the client must not be the bottleneck
         start = 0
         while True:
             m = pattern.search(self.buf, max(0, start - 200))
             if m:
-                out, self.buf = self.buf[:m.end()], self.buf[m.end():]
+                out = bytes(self.buf[:m.end()])
+                del self.buf[:m.end()]
                 return out
             start = len(self.buf)
             chunk = self.sock.recv(1 << 20)
@@ -154,19 +156,20 @@ def login_select(port: int, runs: int = 30) -> float:
     return statistics.median(times) * 1000
 
 
-def fetch_rate(port: int, items: str, n: int, rounds: int) -> float:
+def fetch_rate(port: int, items: str, n: int, rounds: int) -> Tuple[float, float]:
+    """(first round, best round) in messages/s: the first pays for caches."""
     c = Client(port)
     c.cmd("LOGIN alice secret")
     c.cmd("EXAMINE INBOX")
-    best = 0.0
+    rates = []
     for _ in range(rounds):
         t0 = time.perf_counter()
         out = c.cmd(f"FETCH 1:* {items}")
         dt = time.perf_counter() - t0
         assert out.count(b" FETCH (") >= n, "incomplete FETCH"
-        best = max(best, n / dt)
+        rates.append(n / dt)
     c.close()
-    return best
+    return rates[0], max(rates)
 
 
 def search_ms(port: int, rounds: int) -> float:
@@ -271,18 +274,20 @@ def main(argv: Optional[List[str]] = None) -> int:
         finally:
             d.cleanup()
     print(f"{n} messages; memory: {args.sessions} sessions with a small folder selected\n")
-    print("| server | LOGIN+SELECT ms (median) | FETCH FLAGS+SIZE+ENVELOPE msg/s "
-          "| FETCH BODY.PEEK[] msg/s | 3 UID SEARCHes ms | memory/session KB |")
+    print("| server | LOGIN+SELECT ms (median) | FETCH FLAGS+SIZE+ENVELOPE msg/s first / best "
+          "| FETCH BODY.PEEK[] msg/s first / best | 3 UID SEARCHes ms | memory/session KB |")
     print("|---|---:|---:|---:|---:|---:|")
     for r in rows:
         mem = f"{r['mem_kb']:.0f}" if r["mem_kb"] is not None else "n/a"
-        print(f"| {r['name']} | {r['login_select_ms']:.1f} | {r['fetch_env']:.0f} | "
-              f"{r['fetch_body']:.0f} | {r['search_ms']:.0f} | {mem} |")
+        env, body = r["fetch_env"], r["fetch_body"]
+        print(f"| {r['name']} | {r['login_select_ms']:.1f} | {env[0]:.0f} / {env[1]:.0f} | "
+              f"{body[0]:.0f} / {body[1]:.0f} | {r['search_ms']:.0f} | {mem} |")
     if len(rows) == 2:
         a, b = rows
-        print(f"\nlabmail/Dovecot: FETCH envelope {a['fetch_env'] / b['fetch_env']:.2f}x, "
-              f"FETCH body {a['fetch_body'] / b['fetch_body']:.2f}x "
-              f"(target >= 0.5x); LOGIN+SELECT target < 20 ms; memory target < 200 KB")
+        print(f"\nlabmail/Dovecot (best rounds): FETCH envelope "
+              f"{a['fetch_env'][1] / b['fetch_env'][1]:.2f}x, FETCH body "
+              f"{a['fetch_body'][1] / b['fetch_body'][1]:.2f}x (target >= 0.5x); "
+              f"LOGIN+SELECT target < 20 ms; memory target < 200 KB")
     return 0
 
 
