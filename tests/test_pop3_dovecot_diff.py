@@ -30,6 +30,7 @@ SCRIPT = [
     "RSET", "STAT", "DELE 1", "DELE 3", "NOOP", "NOOP x", "FOO", "USER alice", "STLS", "",
     "CAPA", "QUIT",
 ]
+LAB_HOSTS: list = []      # the lab side of the `both` fixture (for its log)
 MULTI_ALWAYS = {"CAPA"}
 MULTI_NO_ARG = {"LIST", "UIDL", "AUTH"}
 MULTI_WITH_ARG = {"RETR", "TOP"}
@@ -86,6 +87,7 @@ def both(tmp_path_factory):
     md = host.path("/home/alice/Maildir")
     for name, data in MESSAGES.items():
         (md / "new" / name).write_bytes(data)
+    LAB_HOSTS[:] = [host]
     try:
         with serve_in_thread(host) as (ip, port):
             yield dv, (ip, port)
@@ -191,3 +193,43 @@ def test_implicit_tls(both_tls):
     theirs = talk_tls(dv.ip, dv.tls_port, [], cmds, ctx, implicit=True)
     ours = talk_tls(ip, port, [], cmds, ctx, implicit=True)
     assert ours == theirs
+
+
+def _log_messages(lines):
+    """Log lines without what differs by nature: time, pids, session ids, durations."""
+    out = []
+    for ln in lines:
+        if "pop3" not in ln or " auth: " in ln:     # the lab's extra auth_verbose-style lines
+            continue
+        msg = re.sub(r"^.*?(pop3-login|pop3\()", r"\1", ln)
+        msg = re.sub(r"session=<[^>]+>|mpid=\d+|<\d+><[^>]+>|in \d+ secs", "", msg)
+        out.append(msg.replace("Info: ", ""))
+    return out
+
+
+def test_log_lines_match(both):
+    import time
+    dv, (ip, port) = both
+    host_log = both_host_log(both)
+    scenarios = [(["USER alice", "PASS secret", "TOP 1 0", "QUIT"], "127.0.0.1"),
+                 (["USER alice", "PASS nope", "QUIT"], "127.0.0.1"),
+                 (["FOO", "BAR", "BAZ"], "127.0.0.1"),
+                 (["USER alice", "QUIT"], "127.0.0.9"),
+                 (["USER alice"], "127.0.0.1")]
+    theirs_before, ours_before = len(dv.log().splitlines()), len(host_log())
+    for script, source in scenarios:
+        talk(dv.ip, dv.port, script, source=source)
+        talk(ip, port, script, source=source)
+        time.sleep(0.3)      # both write the end of a session after the client left
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        theirs = _log_messages(dv.log().splitlines()[theirs_before:])
+        ours = _log_messages(host_log()[ours_before:])
+        if len(theirs) >= 6 and len(ours) >= 6:
+            break
+        time.sleep(0.1)
+    assert ours == theirs
+
+
+def both_host_log(both):
+    return lambda: LAB_HOSTS[0].maillog.lines()

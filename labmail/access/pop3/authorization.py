@@ -28,7 +28,10 @@ class AuthorizationCommands(Session):
 
     def _auth_user(self, args: str) -> List[Action]:
         if not self._plaintext_ok():
+            # Dovecot counts this as a failed attempt by that user (its log says so)
             self._plaintext_refused = True
+            self._counters.auth_attempts += 1
+            self._attempt_user = args
             return [self._send("plaintext_disallowed")]
         self.user = args        # Dovecot takes the rest of the line, even empty
         return [self._send("user_ok")]
@@ -110,6 +113,7 @@ class AuthorizationCommands(Session):
 
     def _finish_login(self, user: str, method: str, failure: str) -> List[Action]:
         self.method = method
+        self._attempt_user = user
         self._counters.auth_attempts += 1
         if failure:
             self.user = None

@@ -81,6 +81,7 @@ class Session:
         self._closing = False
         self._awaiting_tls = False
         self._plaintext_refused = False
+        self._attempt_user = ""        # the user of the last login attempt (for the log)
 
 
     def _send(self, key: str, **values: object) -> Send:
@@ -97,7 +98,7 @@ class Session:
         """Leave without UPDATE: log and release."""
         out: List[Action] = []
         if self.state is State.AUTHORIZATION:
-            out.append(Event("login_disconnected", {"reason": reason, "user": self.user or "",
+            out.append(Event("login_disconnected", {"reason": reason, "user": self._attempt_user,
                                                     "attempts": self._counters.auth_attempts,
                                                     "method": self.method or "",
                                                     "plaintext_refused": self._plaintext_refused}))
@@ -125,7 +126,8 @@ class Session:
         self._counters.bad += 1
         out: List[Action] = [self._send("unknown_preauth")]
         if self._counters.bad >= MAX_BAD_COMMANDS:
-            out += self._end("Too many invalid commands")
+            # (Dovecot 2.3 really logs "Disconnected: Disconnected: Too many bad commands")
+            out += self._end("Disconnected: Too many bad commands")
             out += [self._send("too_many_bad"), Close()]
         return out
 
