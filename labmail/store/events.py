@@ -24,7 +24,7 @@ _watchers: Dict[str, List[Callable[[str], None]]] = {}
 
 
 def _norm(key: str) -> str:
-    return os.path.abspath(str(key))
+    return os.path.realpath(str(key))     # same as Folder.path_key (symlinks resolved)
 
 
 def watch(key: str, callback: Callable[[str], None]) -> Callable[[], None]:
