@@ -36,7 +36,7 @@ from typing import Dict, List, Mapping, Optional, Tuple
 from ..errors import ConfigError
 
 __all__ = ["DovecotConfig", "PasswdDb", "Listener", "parse_dovecot_conf",
-           "load_dovecot_conf", "default_dovecot_conf"]
+           "load_dovecot_conf", "default_dovecot_conf", "mail_location_for"]
 
 # Dovecot 2.3 setting names the lab accepts.  Those the typed config above
 # does not use are accepted and have no effect in the lab (so real configs
@@ -402,6 +402,22 @@ def load_dovecot_conf(path: os.PathLike | str, protocol: str = "pop3") -> Doveco
     except FileNotFoundError:
         raise ConfigError(str(p), None, "No such file or directory") from None
     return parse_dovecot_conf(text, str(p), protocol)
+
+
+def mail_location_for(home_mailbox: str = "Maildir/",
+                      mail_spool_directory: str = "/var/mail") -> str:
+    """The ``mail_location`` that reads what Postfix's ``local`` writes.
+
+    >>> mail_location_for("Maildir/"), mail_location_for("")
+    ('maildir:~/Maildir', 'mbox:~/mail:INBOX=/var/mail/%u')
+    >>> mail_location_for("Mailbox")
+    'mbox:~/mail:INBOX=~/Mailbox'
+    """
+    if home_mailbox.endswith("/"):
+        return f"maildir:~/{home_mailbox.rstrip('/')}"
+    if home_mailbox:
+        return f"mbox:~/mail:INBOX=~/{home_mailbox}"
+    return f"mbox:~/mail:INBOX={mail_spool_directory.rstrip('/')}/%u"
 
 
 def default_dovecot_conf(*, mail_location: str = "maildir:~/Maildir",
