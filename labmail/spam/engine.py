@@ -344,22 +344,24 @@ class Engine:
     # -- autolearn (SpamAssassin's AutoLearnThreshold plugin) ------------------
     def _autolearn(self, result: Result, index: int) -> None:
         cf = self.config
-        if self.bayes is None or not cf.use_bayes:
-            result.autolearn = "unavailable" if self.bayes is None and cf.use_bayes else "disabled"
-            result.autolearn = "no" if self.bayes is None else result.autolearn
-            return
-        if not cf.bayes_auto_learn or not self.autolearn_enabled:
+        if not cf.use_bayes or not cf.bayes_auto_learn or not self.autolearn_enabled:
             result.autolearn = "disabled"
+            return
+        if self.bayes is None:                 # no database to learn into: nothing learnt
+            result.autolearn = "no"
             return
         # The learner's score ignores Bayes itself and rules that opt out.
         learn_index = index & 1
-        total = head = body = 0.0
+        total = head = body = learned = 0.0
         force = False
         for h in result.hits:
             flags = cf.tflags.get(h.name, frozenset())
             if "autolearn_force" in flags:
                 force = True
-            if flags & {"learn", "noautolearn", "userconf"} or h.name.startswith("BAYES_"):
+            if "learn" in flags or h.name.startswith("BAYES_"):
+                learned += h.score           # what Bayes itself said
+                continue
+            if flags & {"noautolearn", "userconf"}:
                 continue
             s = cf.score_of(h.name, learn_index)
             total += s
@@ -370,9 +372,11 @@ class Engine:
         result.autolearn_force = force
         learn: Optional[bool] = None
         if total < cf.bayes_auto_learn_threshold_nonspam:
-            learn = False
-        elif total >= cf.bayes_auto_learn_threshold_spam and (force or (head >= 3 and body >= 3)):
-            learn = True
+            # ...but never learn as ham what Bayes calls spam or what was marked spam
+            learn = False if learned <= 1.0 and not result.is_spam else None
+        elif total >= cf.bayes_auto_learn_threshold_spam:
+            enough = force or (head >= 3 and body >= 3)
+            learn = True if enough and learned >= -1.0 and result.is_spam else None
         if learn is None:
             result.autolearn = "no"
             return

@@ -177,7 +177,9 @@ def expand_tags(template: str, result: Result, ctx: ReportContext) -> str:
             return (arg if arg is not None else ",").join(f"{n}={by[n]:g}" for n in result.tests) or "none"
         if tag == "STARS":
             return (arg or "*") * max(0, min(50, int(result.score)))
-        if tag == "AUTOLEARN":
+        if tag == "AUTOLEARN":        # SpamAssassin says just "disabled" when autolearn is off
+            if result.autolearn == "disabled":
+                return "disabled"
             return f"{result.autolearn} autolearn_force={'yes' if result.autolearn_force else 'no'}"
         if tag == "BAYES":
             return "0.5" if result.bayes is None else f"{result.bayes:.4f}"
