@@ -187,8 +187,10 @@ def test_spamd_reads_the_hosts_local_cf(spamd):
     host, (ip, port) = spamd
     cf = host.path("/etc/mail/spamassassin/local.cf")
     cf.parent.mkdir(parents=True, exist_ok=True)
+    request(ip, port, Method.CHECK, HAM)
     cf.write_text("required_score 2\nbody LAB_LUNCH /noon/\nscore LAB_LUNCH 3\n")
     resp = request(ip, port, Method.SYMBOLS, HAM)
+    assert "spamd: site configuration changed, rules reloaded" in host.maillog.read()
     assert resp.spam[0] is True and resp.spam[2] == 2.0 and b"LAB_LUNCH" in resp.body
 
 

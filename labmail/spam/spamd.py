@@ -93,6 +93,11 @@ class SpamdService:
         cached = self._configs.get(key)
         if cached and cached[0] == stamp:
             return cached[2]
+        site = [f for f in stamp if not f[0].endswith("user_prefs")]
+        if cached and [f for f in cached[0] if not f[0].endswith("user_prefs")] != site:
+            # user_prefs is read per request by a real spamd too; local.cf is not.
+            self._log("spamd: site configuration changed, rules reloaded "
+                      "(a real spamd reads local.cf at start: systemctl reload spamd)")
         prefs = files[-1] if files and files[-1].name == "user_prefs" else None
         config, errors = load_config(self.site_dir, prefs, strict=False)
         for err in errors:
