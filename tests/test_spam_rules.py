@@ -134,6 +134,8 @@ def test_loadplugin_unknown_is_a_note_not_an_error():
     ("rewrite_header Body x", "rewrite_header takes Subject, From or To"),
     ("add_header sometimes X y", "add_header takes spam, ham or all"),
     ("endif", "'endif' without 'if'"),
+    ("if lean", "cannot evaluate 'if lean'"),
+    ("if (version >=", "cannot evaluate"),
 ])
 def test_errors_name_file_and_line(line, message):
     with pytest.raises(ConfigError) as exc:

@@ -254,7 +254,7 @@ class ConfigBuilder:
             return False
         try:
             return bool(eval(py, {"__builtins__": {}}, {}))  # noqa: S307 - vetted characters only
-        except SyntaxError:
+        except Exception:       # a syntax error, or a stray word such as "if lean"
             self.error(path, lineno, f"cannot evaluate 'if {expr}'")
             return False
 
