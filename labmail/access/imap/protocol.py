@@ -37,6 +37,10 @@ logger = logging.getLogger(__name__)
 
 Authenticator = Callable[[str, str], Optional[str]]
 
+#: Dovecot's imap-login gives up after 3 invalid commands, imap after 20
+MAX_BAD_PRELOGIN = 3
+MAX_BAD_COMMANDS = 20
+
 
 @dataclass
 class ImapConfig:
@@ -85,6 +89,7 @@ class ImapSession(FolderCommands, SelectedCommands):
         self.closed = False
         self.bytes_in = self.bytes_out = 0
         self.auth_attempts = 0
+        self.bad_count = 0
         self.expunged_count = 0
         self.condstore = False
         self._out: List[bytes] = []
@@ -101,6 +106,8 @@ class ImapSession(FolderCommands, SelectedCommands):
         return reply(tag, name, *args)
 
     def send(self, response: Response) -> None:
+        if response.tag not in ("*", "+") and response.data.startswith(b"BAD"):
+            self.bad_count += 1
         self._out.append(response.to_bytes())
 
     def send_raw(self, data: bytes) -> None:
@@ -153,6 +160,14 @@ class ImapSession(FolderCommands, SelectedCommands):
                 self._too_long(event)
             else:
                 self._line(event.data)
+            limit = MAX_BAD_PRELOGIN if self.user is None else MAX_BAD_COMMANDS
+            if self.bad_count >= limit and not self.closed:
+                # Dovecot hangs up on clients that keep sending garbage; before
+                # login the last BAD itself is replaced by the BYE
+                if self.user is None and self._out:
+                    self._out.pop()
+                self.send(Response("*", b"BYE Too many invalid IMAP commands."))
+                self.close("Too many invalid IMAP commands.")
         if self.starttls_requested:
             self.framer.reset()
 

@@ -88,7 +88,7 @@ REPLIES: Dict[str, Tuple[str, str, str]] = {
     "login_disabled": ("NO", "PRIVACYREQUIRED",
                        "Plaintext authentication disallowed on non-secure (SSL/TLS) connections."),
     "auth_aborted": ("BAD", "", "Authentication aborted by client."),
-    "auth_mech": ("NO", "", "Unsupported authentication mechanism."),
+    "auth_mech": ("NO", "ALERT", "Unsupported authentication mechanism."),
     "starttls_ok": ("OK", "", "Begin TLS negotiation now."),
     "starttls_again": ("BAD", "", "TLS is already active."),
     "starttls_none": ("BAD", "", "TLS support isn't enabled."),
