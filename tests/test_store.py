@@ -205,3 +205,22 @@ def test_delivery_agent_and_readers_never_corrupt(store):
     assert len(final) == 40 - len(removed)
     assert len(set(removed)) == len(removed)
     assert all(m.uid not in removed for m in final)
+
+
+from hypothesis import given, settings as hsettings, strategies as hst  # noqa: E402
+
+
+@hsettings(max_examples=100, deadline=None)
+@given(hst.integers(1, 2 ** 32 - 1),
+       hst.dictionaries(hst.integers(1, 10 ** 6),
+                        hst.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789.,=_-", min_size=1,
+                                 max_size=40), max_size=20),
+       hst.booleans())
+def test_uidlist_round_trip(validity, records, with_sizes):
+    u = UidList(uidvalidity=validity, next_uid=max(records, default=0) + 1, guid="ab")
+    u.records = dict(records)
+    if with_sizes:
+        u.vsizes = {uid: len(name) for uid, name in records.items()}
+    back = UidList.parse(u.dump())
+    assert (back.uidvalidity, back.next_uid, back.records, back.vsizes) == \
+        (u.uidvalidity, u.next_uid, u.records, u.vsizes)
