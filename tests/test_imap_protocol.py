@@ -346,3 +346,18 @@ def test_any_input_never_breaks_the_session(tmp_path_factory, chunks):
     # whatever happened, a fresh line still gets an answer (after leaving IDLE/AUTH modes)
     s.receive_data(b"\r\nDONE\r\n*\r\nz NOOP\r\n")
     assert b"z " in s.data_to_send() or s.closed
+
+
+def test_delete_parent_and_selected_mailbox(store):
+    s = session(store)
+    login(s)
+    talk(s, b"a CREATE r.s\r\nb CREATE r\r\n")
+    assert talk(s, b"c DELETE r\r\n") == "c OK Delete completed.\r\n"
+    assert talk(s, b'd LIST "" r*\r\n') == ('* LIST (\\Noselect \\HasChildren) "." r\r\n'
+                                          '* LIST (\\HasNoChildren) "." r.s\r\n'
+                                          "d OK List completed.\r\n")
+    assert talk(s, b"e DELETE r\r\n") == "e NO [NONEXISTENT] Mailbox doesn't exist: r\r\n"
+    talk(s, b"f SELECT r.s\r\n")
+    assert talk(s, b"g DELETE r.s\r\n") == (
+        "g OK Delete completed.\r\n* BYE Selected mailbox was deleted, have to disconnect.\r\n")
+    assert s.closed

@@ -100,15 +100,17 @@ class FolderCommands:
         if not boxes.exists(name):
             self.send(self.reply(cmd.tag, "nonexistent", name))
             return False
-        if any(n.startswith(name + boxes.separator) for n in boxes.list()):
-            self.send(self.reply(cmd.tag, "delete_haschildren"))
-            return False
-        if self.box is not None and self.box.name == boxes.store.normalize(name):
-            self.send(self.reply(cmd.tag, "delete_selected"))
-            return False
+        # Maildir++ keeps children in their own directories: deleting a parent
+        # leaves them, and the parent lives on as a \Noselect name (as in Dovecot)
+        selected = self.box is not None and self.box.name == boxes.store.normalize(name)
         boxes.delete(name)
         if name in boxes.subscriptions():
             boxes.subscribe(name, False)
+        if selected:
+            self.send(self.reply(cmd.tag, "delete_ok"))
+            self.send(Response("*", b"BYE Selected mailbox was deleted, have to disconnect."))
+            self.close("Selected mailbox was deleted, have to disconnect.")
+            return True
         self.finish(cmd, "delete_ok")
         return True
 

@@ -107,8 +107,6 @@ REPLIES: Dict[str, Tuple[str, str, str]] = {
     "create_exists": ("NO", "ALREADYEXISTS", "Mailbox already exists"),
     "delete_ok": ("OK", "", "Delete completed."),
     "delete_inbox": ("NO", "", "INBOX can't be deleted."),
-    "delete_haschildren": ("NO", "", "Mailbox has children, delete them first"),
-    "delete_selected": ("NO", "", "Can't delete the selected mailbox."),
     "rename_ok": ("OK", "", "Rename completed."),
     "rename_exists": ("NO", "ALREADYEXISTS", "Target mailbox already exists"),
     "subscribe_ok": ("OK", "", "Subscribe completed."),
