@@ -163,7 +163,7 @@ class BayesStore:
         if isinstance(msg, MessageView):
             return msg
         # Like sa-learn, learn the message as it arrived, not SpamAssassin's report about it.
-        from .report import remove_markup
+        from .markup import remove_markup
         return MessageView.parse(remove_markup(msg) if b"X-Spam-" in msg[:65536] else msg)
 
     @staticmethod
