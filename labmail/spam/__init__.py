@@ -3,12 +3,16 @@
 Rules add up to a score; ``required_score`` decides; ``report_safe``
 decides what the recipient gets. The pieces, one job each:
 
-* :mod:`.rules`   -- the configuration language (``local.cf``, rule files)
-* :mod:`.render`  -- what rules see (decoded headers, rendered body, URIs)
-* :mod:`.engine`  -- running the rules, scoring, autolearn
-* :mod:`.report`  -- X-Spam-* headers, templates, report_safe 0/1/2
-* :mod:`.bayes`   -- sa-learn's token database and chi-square combining
-* :mod:`.spamd` / :mod:`.spamc` -- the SPAMC/1.5 protocol, server and client
+* :mod:`.rules`     -- the configuration language (``local.cf``, rule files)
+  into :mod:`.config` (immutable :class:`Config` and :class:`Rule`)
+* :mod:`.render`    -- what rules see (decoded headers, rendered body, URIs)
+* :mod:`.engine`    -- running the rules, scoring, autolearn
+  (:mod:`.meta` for meta expressions, :mod:`.prefilter` for speed)
+* :mod:`.report`    -- X-Spam-* headers, templates, report_safe 0/1/2
+  (:mod:`.markup` undoes it)
+* :mod:`.bayes`     -- sa-learn's token database and chi-square combining
+* :mod:`.protocol`  -- SPAMC/1.5, sans-IO; :mod:`.spamd` and :mod:`.spamc` around it
+* :mod:`.corpus`    -- the course's labelled messages and how a filter does on them
 
 >>> r = check(b"Subject: hello\\n\\nSee you at lunch.\\n")
 >>> r.is_spam, r.rewritten.startswith(b"X-Spam-Checker-Version: labmail")
