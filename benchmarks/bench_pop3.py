@@ -53,15 +53,11 @@ def retr_all(ip: str, port: int, n: int) -> float:
     return elapsed
 
 
-def best_rate(ip: str, port: int, n: int, rounds: int) -> float:
-    return max(n / retr_all(ip, port, n) for _ in range(rounds))
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--messages", type=int, default=1000)
     ap.add_argument("--size", type=int, default=2048)
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args(argv)
     msgs = {f"17000{i:05d}.M{i}P1.bench": make_message(i, args.size) for i in range(args.messages)}
 
@@ -71,31 +67,39 @@ def main(argv=None) -> int:
     new = host.path("/home/alice/Maildir/new")
     for name, data in msgs.items():
         (new / name).write_bytes(data)
-    with serve_in_thread(host) as (ip, port):
-        ours = best_rate(ip, port, args.messages, args.rounds)
+
+    dv = None
+    if dovecot_available():
+        dv = RealDovecot({"alice": "secret"})
+        first, rest = next(iter(msgs)), list(msgs.items())[1:]
+        dv.deliver("alice", first, msgs[first])      # makes the Maildir
+        for name, data in rest:
+            (dv.home("alice") / "Maildir" / "new" / name).write_bytes(data)
+        dv.deliver("alice", first + ".x", b"")       # chowns everything
+        (dv.home("alice") / "Maildir" / "new" / (first + ".x")).unlink()
+        dv.start()
+    ours, theirs = [], []
+    try:
+        with serve_in_thread(host) as (ip, port):
+            # rounds alternate between the two servers, so a burst of load on
+            # a shared machine hits both; the best round of each is reported
+            for _ in range(args.rounds):
+                ours.append(args.messages / retr_all(ip, port, args.messages))
+                if dv is not None:
+                    theirs.append(args.messages / retr_all(dv.ip, dv.port, args.messages))
+    finally:
+        if dv is not None:
+            dv.cleanup()
     print(f"{args.messages} messages of {args.size} B, one session RETRs them all "
-          f"(best of {args.rounds} rounds)\n")
+          f"(best of {args.rounds} alternating rounds)\n")
     print("| server | RETR messages/s | ratio |")
     print("|---|---:|---:|")
-    print(f"| labmail POP3 | {ours:.0f} | |")
-
-    if not dovecot_available():
+    print(f"| labmail POP3 | {max(ours):.0f} | |")
+    if dv is None:
         print("| Dovecot POP3 | not installed (apt-get install dovecot-pop3d) | |")
         return 0
-    dv = RealDovecot({"alice": "secret"})
-    first, rest = next(iter(msgs)), list(msgs.items())[1:]
-    dv.deliver("alice", first, msgs[first])      # makes the Maildir
-    for name, data in rest:
-        (dv.home("alice") / "Maildir" / "new" / name).write_bytes(data)
-    dv.deliver("alice", first + ".x", b"")       # chowns everything
-    (dv.home("alice") / "Maildir" / "new" / (first + ".x")).unlink()
-    try:
-        dv.start()
-        theirs = best_rate(dv.ip, dv.port, args.messages, args.rounds)
-    finally:
-        dv.cleanup()
-    ratio = ours / theirs
-    print(f"| Dovecot {dovecot_version()} | {theirs:.0f} | labmail/Dovecot = {ratio:.2f}× |")
+    ratio = max(ours) / max(theirs)
+    print(f"| Dovecot {dovecot_version()} | {max(theirs):.0f} | labmail/Dovecot = {ratio:.2f}× |")
     print(f"\ntarget ≥ 0.5× Dovecot: {'met' if ratio >= 0.5 else 'NOT met'}")
     return 0
 

@@ -82,12 +82,15 @@ class MaildirFolder(Folder):
         self._mutex = threading.RLock()
         self._files: Dict[int, Tuple[str, str]] = {}   # uid -> (subdir, file name)
         self._infos: Dict[int, MessageInfo] = {}        # uid -> info at the last scan
+        self._key: Optional[str] = None
         self._list: Optional[UidList] = None
         for sub in ("tmp", "new", "cur"):
             (self.path / sub).mkdir(parents=True, exist_ok=True)
 
     def path_key(self) -> str:
-        return str(self.path.resolve())
+        if self._key is None:       # resolved once: flag changes notify often
+            self._key = os.path.realpath(self.path)
+        return self._key
 
     # -- uids ------------------------------------------------------------------
     def _new_uidlist(self) -> UidList:

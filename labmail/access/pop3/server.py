@@ -173,26 +173,32 @@ class _Session:
             auth_failure_delay=self.config.auth_failure_delay, implementation="labmail")
         self.conn = POP3Connection(HostBackend(host, self.config), settings)
 
-    def _idle(self) -> None:
-        # RFC 1939 section 3: autologout; the session ends without UPDATE
+    def _check_idle(self) -> None:
+        # RFC 1939 section 3: autologout after the idle time; the session ends
+        # without UPDATE.  One timer re-armed lazily (cheaper than one per read).
+        loop = asyncio.get_running_loop()
+        remaining = self._last_input + self.idle_timeout - loop.time()
+        if remaining > 0:
+            self._timer = loop.call_later(remaining, self._check_idle)
+            return
         self.timed_out = True
         self.writer.transport.abort()
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         self.timed_out = False
-        timer = loop.call_later(self.idle_timeout, self._idle)
+        self._last_input = loop.time()
+        self._timer = loop.call_later(self.idle_timeout, self._check_idle)
         try:
             if await self._do(self.conn.start()):
                 return
             while True:
                 data = await self.reader.read(65536)
-                timer.cancel()
                 if not data:
                     reason = "Disconnected for inactivity" if self.timed_out else "Connection closed"
                     await self._do(self.conn.connection_lost(reason), sending=False)
                     return
-                timer = loop.call_later(self.idle_timeout, self._idle)
+                self._last_input = loop.time()
                 if await self._do(self.conn.receive_data(data)):
                     return
         except (ConnectionError, ssl.SSLError, OSError) as exc:
@@ -203,7 +209,7 @@ class _Session:
             await self._do(self.conn.connection_lost(), sending=False)
             raise
         finally:
-            timer.cancel()
+            self._timer.cancel()
             if self.transcript is not None:
                 self.transcript.close()
             if not self.writer.is_closing():
