@@ -70,8 +70,9 @@ class ModSeqTable:
         self.highest = 0
         self.uidvalidity = 0
         self.entries: Dict[int, Tuple[int, FrozenSet[str]]] = {}
-        # last scan of the folder, shared by every session: (token, msgs, uidnext, uidvalidity)
-        self.snapshot: Optional[Tuple[Any, List["Msg"], int, int]] = None
+        # last scan of the folder, shared by every session:
+        # (token, msgs, uidnext, uidvalidity, scan start in ns)
+        self.snapshot: Optional[Tuple[Any, List["Msg"], int, int, int]] = None
         self.enabled = False            # a client has used CONDSTORE on this folder
         self.claimed: set = set()       # uids whose \Recent a session already took
         self.seen_uid = 0               # highest uid any session has seen
@@ -167,10 +168,12 @@ class ModSeqTable:
 #: top headers kept per folder (about 0.5 KB each)
 HEADER_CACHE_MAX = 20000
 
-#: a directory changed this recently may change again within the same
-#: file-system timestamp tick, so its scan is not reused (Dovecot has the same
-#: "dirty" window for maildir mtimes)
-DIRTY_WINDOW_NS = 1_000_000_000
+#: A scan is trusted while the directories' mtimes are unchanged, provided the
+#: scan started this long after the last mtime: file-system timestamps advance
+#: in coarse ticks, so a change right after a scan could keep the same mtime.
+STABLE_AFTER_NS = 50_000_000
+
+Stamp = Tuple[Any, int]        # (directory mtimes, when the scan started)
 
 
 class FolderView:
@@ -187,18 +190,27 @@ class FolderView:
         self.modseqs = ModSeqTable.for_folder(folder)
 
     def token(self) -> Any:
-        """A cheap change detector (directory mtimes), or None when unknown/unsafe."""
+        """A cheap change detector (directory mtimes), or None when unknown."""
         poll = getattr(self.folder, "poll_token", None)
         if poll is None:
             return None
         try:
-            token = poll()
+            return poll()
         except OSError:
             return None
+
+    def unchanged(self, stamp: Optional[Stamp]) -> bool:
+        """Is a scan made at *stamp* still the folder's state?"""
+        if stamp is None or stamp[0] is None:
+            return False
+        token = self.token()
         # real time on purpose: it is compared with the file system's clock
-        if time.time_ns() - max(token) < DIRTY_WINDOW_NS:
-            return None
-        return token
+        return token == stamp[0] and stamp[1] - max(token) > STABLE_AFTER_NS
+
+    def stamp(self) -> Optional[Stamp]:
+        """The stamp of the scan the last :meth:`messages` returned."""
+        snap = self.modseqs.snapshot
+        return (snap[0], snap[4]) if snap is not None else None
 
     @property
     def uidvalidity(self) -> int:
@@ -207,10 +219,8 @@ class FolderView:
 
     @property
     def uidnext(self) -> int:
-        snap = self.modseqs.snapshot
-        if snap is not None and snap[0] is not None and snap[0] == self.token():
-            return snap[2]
-        self.messages()
+        if not self.unchanged(self.stamp()):
+            self.messages()
         snap = self.modseqs.snapshot
         assert snap is not None
         return snap[2]
@@ -252,11 +262,12 @@ class FolderView:
 
     def messages(self) -> List[Msg]:
         """Sync with disk; every message with its current modseq, by uid."""
-        token = self.token()
         with self.modseqs.lock:
             snap = self.modseqs.snapshot
-            if token is not None and snap is not None and snap[0] == token:
+            if snap is not None and self.unchanged((snap[0], snap[4])):
                 return snap[1]
+            token = self.token()
+            started = time.time_ns()
             infos = self.folder.messages()
             validity = self.folder.uidvalidity
             uidlist = getattr(self.folder, "_list", None)   # avoid a second scan for UIDNEXT
@@ -264,7 +275,7 @@ class FolderView:
             mods = self.modseqs.sync(validity, ((m.uid, m.flags) for m in infos))
             msgs = [Msg(m.uid, m.flags, m.vsize, m.internaldate, m.recent, mods[m.uid])
                     for m in infos]
-            self.modseqs.snapshot = (token, msgs, uidnext, validity)
+            self.modseqs.snapshot = (token, msgs, uidnext, validity, started)
             return msgs
 
     def _changed(self) -> None:

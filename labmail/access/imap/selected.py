@@ -111,7 +111,7 @@ class SelectedCommands:
         self.uids = [m.uid for m in msgs]
         self.msgs = {m.uid: m for m in msgs}
         self.recent = box.claim_recent(msgs)
-        self._token = self._poll(box)
+        self._token = box.stamp()
         keywords = box.keywords()
         flags = " ".join(list(_SYSTEM_ORDER) + keywords)
         self.send(Response("*", f"FLAGS ({flags})".encode()))
@@ -163,23 +163,17 @@ class SelectedCommands:
         return True
 
     # -- untagged updates --------------------------------------------------------------------
-    @staticmethod
-    def _poll(box: "FolderView") -> Any:
-        """The folder's change token; None means "rescan" (see FolderView.token)."""
-        return box.token()
 
     def send_updates(self, cmd: Optional[Command]) -> None:
         """Tell the client what changed in the selected folder (see module docstring)."""
         box = self.box
         if box is None:
             return
-        token = self._poll(box)
         allow_expunge = cmd is None or cmd.uid or cmd.name not in MUST_NOT_EXPUNGE
-        if token is not None and token == self._token and not (
-                self._ghosts and allow_expunge):
+        if box.unchanged(self._token) and not (self._ghosts and allow_expunge):
             return
         msgs = box.messages()
-        self._token = token
+        self._token = box.stamp()
         current = {m.uid: m for m in msgs}
         self._ghosts = not allow_expunge and any(u not in current for u in self.uids)
         if allow_expunge:
@@ -297,7 +291,7 @@ class SelectedCommands:
         for m in self.box.messages():
             if m.uid in self.msgs:
                 self.msgs[m.uid] = m
-        self._token = self._poll(self.box)
+        self._token = self.box.stamp()
 
     # -- STORE ------------------------------------------------------------------------------
     def cmd_store(self, cmd: Command) -> bool:

@@ -141,6 +141,7 @@ class ImapServerProtocol(asyncio.Protocol):
         self._upgrading = False
         self._idle_notified = 0.0
         self._was_idling = False
+        self._change_pending = False
 
     # -- connection ---------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -286,12 +287,17 @@ class ImapServerProtocol(asyncio.Protocol):
         self._arm_poller()
 
     def _changed_threadsafe(self) -> None:
+        # a STORE on 1:* notifies once per message: coalesce into one update
+        if self._change_pending:
+            return
+        self._change_pending = True
         try:
             self.loop.call_soon_threadsafe(self._changed)
         except RuntimeError:  # the loop is closed: the lab stopped
             pass
 
     def _changed(self) -> None:
+        self._change_pending = False
         if self.session is not None and not self.session.closed:
             self.session.mailbox_changed()
             self._flush()
