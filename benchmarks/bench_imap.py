@@ -244,7 +244,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-imap-") as tmp:
         state = Path(tmp)
         fill_labmail(state, n)
-        time.sleep(1.1)       # let the new directories leave the "just changed" window
+        time.sleep(0.2)       # let the new directories leave the "just changed" window
         # memory first, in a fresh server process (no big FETCH buffers to reuse)
         proc, port = start_labmail(state)
         try:
