@@ -233,3 +233,41 @@ def test_log_lines_match(both):
 
 def both_host_log(both):
     return lambda: LAB_HOSTS[0].maillog.lines()
+
+
+SPOOL = (b"From a@example.com Fri Nov 27 09:00:00 2026\nSubject: one\nStatus: RO\nX-Status: F\n"
+         b"Content-Length: 3\n\n1\n\n"
+         b"From b@example.com Fri Nov 27 09:01:00 2026\nSubject: two\nX-UID: 5\n\n>From x\n2\n\n"
+         b"From c@example.com Fri Nov 27 09:02:00 2026\nSubject: three\n\n.dot\nend\n\n")
+
+
+def test_mbox_inbox_same_as_dovecot(tmp_path):
+    """An mbox INBOX: the bookkeeping headers are hidden, >From stays, QUIT rewrites."""
+    if not dovecot_available():
+        pytest.skip("dovecot not installed; apt-get install dovecot-pop3d")
+    location = "mbox:~/mail:INBOX=~/spool"
+    dv = RealDovecot({"alice": "secret"}, mail_location=location)
+    home = dv.home("alice")
+    (home / "mail").mkdir(parents=True)
+    (home / "spool").write_bytes(SPOOL)
+    host = StandaloneHost(tmp_path)
+    host.write_dovecot_conf(greeting="Dovecot ready.", mail_location=location, ssl="no")
+    host.add_user("alice", "secret")
+    host.path("/home/alice/spool").write_bytes(SPOOL)
+    script = ["USER alice", "PASS secret", "STAT", "LIST", "RETR 1", "RETR 2", "RETR 3",
+              "TOP 3 1", "DELE 2", "QUIT"]
+    try:
+        dv.deliver("alice", "x", b"")          # owns the files for Dovecot's user
+        (home / "Maildir" / "new" / "x").unlink()
+        dv.start()
+        theirs = talk(dv.ip, dv.port, script)
+        with serve_in_thread(host) as (ip, port):
+            ours = talk(ip, port, script)
+        assert [normalise(x) for x in ours] == [normalise(x) for x in theirs]
+        again = ["USER alice", "PASS secret", "LIST", "RETR 2", "QUIT"]
+        theirs = talk(dv.ip, dv.port, again)
+        with serve_in_thread(host) as (ip, port):
+            ours = talk(ip, port, again)
+        assert ours == theirs
+    finally:
+        dv.cleanup()

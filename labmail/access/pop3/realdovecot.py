@@ -41,13 +41,15 @@ class RealDovecot:
 
     def __init__(self, users: Dict[str, str], *, greeting: str = "Dovecot ready.",
                  extra: str = "", workdir: Optional[Path] = None,
-                 tls_files: Optional[Tuple[Path, Path]] = None) -> None:
+                 tls_files: Optional[Tuple[Path, Path]] = None,
+                 mail_location: str = "maildir:~/Maildir") -> None:
         self.users = users
         self.dir = Path(workdir or tempfile.mkdtemp(prefix="labmail-realdovecot-"))
         self.ip = "127.0.0.1"
         self.port = _free_port()
         self.greeting = greeting
         self.extra = extra
+        self.mail_location = mail_location
         self.tls_files = tls_files      # (cert.pem, key.pem): offer STLS and POP3S
         self.tls_port = _free_port() if tls_files else 0
         if os.geteuid() == 0:       # Dovecot refuses to give mail to uid 0
@@ -86,7 +88,7 @@ login_greeting = {self.greeting}
 auth_mechanisms = plain login
 auth_failure_delay = 0
 disable_plaintext_auth = yes
-mail_location = maildir:~/Maildir
+mail_location = {self.mail_location}
 first_valid_uid = {min(self.uid, 100) if self.uid else 1}
 pop3_lock_session = yes
 {own}passdb {{
