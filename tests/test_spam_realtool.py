@@ -219,3 +219,16 @@ def test_report_lines_and_wrapped_descriptions_match_spamassassin(tmp_path):
         real_summary = _rule_lines(real.split("Content analysis details:", 1)[1], name)
         lab_summary = _rule_lines(lab.split("Content analysis details:", 1)[1], name)
         assert lab_summary == real_summary
+
+
+UTF8 = (b"From: a@example.org\nTo: b@example.com\nSubject: =?utf-8?q?Gr=C3=BC=C3=9Fe_aus_K=C3=B6ln?=\n"
+        b"Message-ID: <x@example.org>\nDate: Fri, 27 Nov 2026 09:00:00 +0000\n\nHallo!\n")
+
+
+def test_non_ascii_header_values_are_encoded_like_spamassassin(tmp_path):
+    cf = ("add_header all Subj _HEADER(Subject)_",
+          "add_header all Long Vorsicht: _HEADER(Subject)_ und noch mehr Text damit es lang genug wird",
+          "add_header all Cafe Menu: Café _YESNO_")
+    real, lab = real_spamassassin(tmp_path, UTF8, *cf), lab_spamassassin(UTF8, *cf)
+    pick = re.compile(r"(?m)^X-Spam-(?:Subj|Long|Cafe): .*(?:\n\t.*)*")
+    assert pick.findall(lab.decode()) == pick.findall(real.decode())

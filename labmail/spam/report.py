@@ -17,6 +17,7 @@ message exactly the way SpamAssassin does:
 """
 from __future__ import annotations
 
+import base64
 import email.utils
 import re
 from dataclasses import dataclass
@@ -200,13 +201,51 @@ def expand_tags(template: str, result: Result, ctx: ReportContext) -> str:
             return _summary(result)
         if tag == "PREVIEW":
             return _preview(result)
-        if tag == "HEADER" and arg:
-            return result.view.header(arg)
+        if tag == "HEADER" and arg:     # SpamAssassin's value keeps its final newline
+            return result.view.header(arg) + "\n" if result.view.has_header(arg) else ""
         if tag in ("RELAYSTRUSTED", "RELAYSUNTRUSTED", "LANGUAGES", "SUBJPREFIX"):
             return ""
         return m.group(0)
 
     return _TAG.sub(value, template)
+
+
+def mime_encode_header(text: str) -> str:
+    """Encode the non-ASCII stretch of each line as an RFC 2047 word, as SpamAssassin does.
+
+    >>> mime_encode_header("Menu: Café\\n")
+    'Menu: =?UTF-8?Q?Caf=C3=A9?=\\n'
+    >>> mime_encode_header("Vorsicht: Grüße\\n")
+    'Vorsicht: =?UTF-8?B?R3LDvMOfZQ==?=\\n'
+    """
+    out = []
+    for line in text.encode("utf-8", "surrogateescape").splitlines(True):
+        if re.fullmatch(rb"[\x09\x20-\x7e]*\r?\n?", line):
+            out.append(line)
+            continue
+        prefix = suffix = b""
+        m = re.search(rb"((?:^|[ \t])[\x09\x20-\x7e]*(?:\r?\n)?)\Z", line)
+        if m:
+            suffix, line = m.group(1), line[:m.start()]
+        else:
+            m = re.search(rb"(\r?\n)\Z", line)
+            if m:
+                suffix, line = m.group(1), line[:m.start()]
+        m = re.match(rb"[\x09\x20-\x7e]*(?:[ \t]|\Z)", line)
+        if m and m.group(0):
+            prefix, line = m.group(0), line[m.end():]
+        if not line:
+            out.append(prefix + suffix)
+            continue
+        special = len(re.findall(rb"[=?_\x00-\x1f\x7f-\xff]", line))
+        if len(line) + special * 2 <= 4 * (len(line) + 2) / 3:     # Q is shorter than B
+            q = re.sub(rb"[=?_\x00-\x20\x7f-\xff]",
+                       lambda c: b"_" if c.group(0) == b" " else b"=%02X" % c.group(0)[0], line)
+            word = b"=?UTF-8?Q?" + q + b"?="
+        else:
+            word = b"=?UTF-8?B?" + base64.b64encode(line) + b"?="
+        out.append(prefix + word + suffix)
+    return b"".join(out).decode("ascii", "replace")
 
 
 def added_headers(result: Result, ctx: ReportContext) -> str:
@@ -216,7 +255,7 @@ def added_headers(result: Result, ctx: ReportContext) -> str:
     headers = [(n, t) for w, n, t in cf.headers if w in ("all", which)]
     if cf.report_safe == 0 and result.is_spam and not any(n == "Report" for n, _ in headers):
         headers.append(("Report", "_REPORT_"))       # report_safe 0 carries the report in a header
-    return "".join(f"X-Spam-{n}: {fold_header(n, expand_tags(t, result, ctx), cf.fold_headers)}\n"
+    return "".join(f"X-Spam-{n}: {mime_encode_header(fold_header(n, expand_tags(t, result, ctx), cf.fold_headers))}\n"
                    for n, t in headers)
 
 
