@@ -16,6 +16,7 @@ import asyncio
 import itertools
 import logging
 import ssl
+import time
 import weakref
 from pathlib import Path
 from typing import Any, Optional, Tuple
@@ -125,7 +126,7 @@ class HostBackend:
         clock = getattr(self.host, "clock", None)
         store = open_store(location, user=user, home=self.home(user),
                            map_path=lambda p: _real(self.host, p),
-                           now=clock.timestamp if clock else __import__("time").time,
+                           now=clock.timestamp if clock else time.time,
                            hostname=getattr(self.host, "hostname", "mail").split(".")[0])
         folder = store.folder("INBOX")
         lock = folder.lock() if self.config.pop3_lock_session else None
@@ -167,7 +168,9 @@ class _Session:
         settings = Settings(
             greeting=self.config.login_greeting, mechanisms=mechs, apop_challenge=challenge,
             secured=secured, tls_active=implicit_tls,
-            tls_available=ssl_context is not None and self.config.ssl != "no" and not implicit_tls,
+            # StreamWriter.start_tls exists from Python 3.11 on: no STLS before that
+            tls_available=(ssl_context is not None and self.config.ssl != "no"
+                           and not implicit_tls and hasattr(writer, "start_tls")),
             disable_plaintext_auth=self.config.disable_plaintext_auth,
             ssl_required=self.config.ssl == "required",
             auth_failure_delay=self.config.auth_failure_delay, implementation="labmail")
