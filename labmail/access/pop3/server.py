@@ -142,6 +142,9 @@ class _Session:
         self.host, self.reader, self.writer = host, reader, writer
         self.ssl_context = ssl_context
         self.idle_timeout = idle_timeout
+        self.timed_out = False
+        self._last_input = 0.0
+        self._timer: Optional[asyncio.TimerHandle] = None
         peer = writer.get_extra_info("peername") or ("?", 0)
         local = writer.get_extra_info("sockname") or ("?", 0)
         self.peer: Tuple[str, int] = (peer[0], peer[1])
@@ -212,7 +215,8 @@ class _Session:
             await self._do(self.conn.connection_lost(), sending=False)
             raise
         finally:
-            self._timer.cancel()
+            if self._timer is not None:
+                self._timer.cancel()
             if self.transcript is not None:
                 self.transcript.close()
             if not self.writer.is_closing():
