@@ -384,3 +384,13 @@ def test_ssl_required_refuses_every_login_before_tls():
 def test_ssl_required_still_trusts_a_secured_connection():
     conn, _ = make(Settings(greeting="Dovecot ready.", secured=True, ssl_required=True))
     login(conn)
+
+
+def test_message_expunged_by_another_client_meanwhile():
+    conn, backend = make(lock=False)
+    login(conn)
+    folder = backend.store("alice").folder("INBOX")
+    folder.expunge([1])                       # an IMAP client removed it
+    assert say(conn, "RETR 1").startswith(b"-ERR [SYS/TEMP]")
+    assert say(conn, "RETR 2").startswith(b"+OK")
+    assert say(conn, "QUIT") == b"+OK Logging out.\r\n"

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from typing import Dict, List, Optional
 
-from ...store import MaildirStore
+from ...store import MaildirStore, StoreError
 from .actions import Action, Close, Event, Heard, Pause, Send, StartTLS, wire
 from .authorization import AuthorizationCommands
 from .maildrop import Maildrop
@@ -103,6 +103,9 @@ class POP3Connection(AuthorizationCommands, TransactionCommands):
             text = raw.decode("utf-8", "surrogateescape")
             try:
                 out += self._line(text)
+            except StoreError as exc:   # e.g. an IMAP client expunged the message meanwhile
+                logger.warning("POP3 %r: %s", text[:20], exc)
+                out.append(self._send("sys_temp"))
             except Exception:   # never let a bug escape the core: RFC 2449 [SYS/TEMP]
                 logger.exception("POP3 command failed: %r", text[:80])
                 out.append(self._send("sys_temp"))
