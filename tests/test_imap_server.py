@@ -333,3 +333,45 @@ def test_passwd_file_users_and_their_homes(tmp_path):
     finally:
         lt.close_server(server)
         lt.stop()
+
+
+def test_imapclient_extensions_over_the_wire(imap):
+    imapclient = pytest.importorskip("imapclient")
+    host, port = imap
+    fill(host)
+    c = imapclient.IMAPClient("127.0.0.1", port=port, ssl=False, timeout=5)
+    c.plain_login("alice", "secret")                       # AUTHENTICATE PLAIN
+    assert c.enable("CONDSTORE") == [b"CONDSTORE"]         # ENABLE (RFC 5161)
+    info = c.select_folder("INBOX", readonly=True)         # EXAMINE
+    assert info[b"READ-ONLY"] and b"HIGHESTMODSEQ" in info
+    high = info[b"HIGHESTMODSEQ"]
+    c.unselect_folder()
+    c.select_folder("INBOX")
+    c.add_flags([2], [b"$Work"])
+    changed = c.fetch(c.search(["ALL"]), ["FLAGS"], modifiers=[f"CHANGEDSINCE {high}"])
+    assert list(changed) == [2] and b"$Work" in changed[2][b"FLAGS"]
+    assert changed[2][b"MODSEQ"][0] > high
+    c.delete_messages([1, 2])
+    c.uid_expunge([1])                                     # UIDPLUS UID EXPUNGE
+    assert c.search(["ALL"]) == [2, 3, 4, 5, 6]
+    c.copy([3], "Sent")
+    assert c.folder_status("Sent", ["MESSAGES"])[b"MESSAGES"] == 1
+    c.logout()
+
+
+def test_literal_plus_and_sync_literal_over_the_wire(imap):
+    import socket
+    host, port = imap
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    f = s.makefile("rb")
+    f.readline()
+    s.sendall(b"a LOGIN {5+}\r\nalice {6+}\r\nsecret\r\n")
+    assert f.readline().startswith(b"a OK [CAPABILITY")
+    s.sendall(b"b APPEND Drafts (\\Draft) {14}\r\n")
+    assert f.readline() == b"+ OK\r\n"
+    s.sendall(b"Subject: x\r\n\r\n\r\n")
+    line = f.readline()
+    assert line.startswith(b"b OK [APPENDUID ") and line.endswith(b" 1] Append completed.\r\n")
+    s.sendall(b"c LOGOUT\r\n")
+    assert f.readline() == b"* BYE Logging out\r\n"
+    s.close()
