@@ -66,7 +66,10 @@ class HostServices:
         d = self.dovecot
         if d is not None:
             cfg.greeting = d.login_greeting
-            cfg.disable_plaintext_auth = d.disable_plaintext_auth
+            # ssl = required refuses plaintext logins whatever disable_plaintext_auth says
+            cfg.disable_plaintext_auth = d.disable_plaintext_auth or d.ssl == "required"
+            if d.ssl == "no":
+                cfg.tls_available = False
             mechs = tuple(m.upper() for m in d.auth_mechanisms if m.upper() in ("PLAIN", "LOGIN"))
             cfg.mechanisms = mechs or ("PLAIN",)
         else:
