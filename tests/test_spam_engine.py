@@ -26,7 +26,7 @@ def test_header_rules_see_decoded_values_and_raw_on_request():
 
 def test_header_modifiers_tocc_all_messageid_exists():
     r = run("header ADDR From:addr =~ /^alice@example\\.org$/\nheader NAME From:name =~ /^Alice Example$/\n"
-            "header TOCC ToCc =~ /bob@example\\.com, carol@example\\.net/\nheader ALLH ALL =~ /^Cc: carol/m\n"
+            "header TOCC ToCc =~ /^bob@example\\.com\\ncarol@example\\.net$/\nheader ALLH ALL =~ /^Cc: carol/m\n"
             "header MID MESSAGEID =~ /@localhost>/\nheader HASDATE exists:Date\nheader NOXM exists:X-Mailer\n")
     assert r.tests == ["ADDR", "ALLH", "HASDATE", "MID", "NAME", "TOCC"]
 

@@ -12,6 +12,7 @@ once and checks many messages with it.
 """
 from __future__ import annotations
 
+import email.utils
 import fnmatch
 import ipaddress
 import logging
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 Resolver = Callable[[str], List[str]]
 _RCVD_IP = re.compile(r"\[(?:IPv6:)?([0-9a-fA-F.:]+)\]")
 # Pseudo-headers SpamAssassin understands in header rules.
-_PSEUDO = {"MESSAGEID": ("Message-Id", "Resent-Message-Id", "X-Message-Id")}
+_PSEUDO = {"MESSAGEID": ("X-Message-Id", "Resent-Message-Id", "X-Original-Message-ID", "Message-Id")}
 
 
 @dataclass(frozen=True)
@@ -238,9 +239,9 @@ class Engine:
         if fld == "ALL":        # every header, one "Name: value" line each, in order
             return view.header_text if raw else "\n".join(
                 f"{k}: {decode_header_value(' '.join(v.split()))}" for k, v in view.headers) + "\n"
-        if fld == "ToCc":
+        if fld == "ToCc":         # To and Cc, one per line (a regex without /s sees them apart)
             vals = [v for v in (view.header("To", raw=raw), view.header("Cc", raw=raw)) if v]
-            value = ", ".join(vals) if vals else None
+            value = "\n".join(vals) if vals else None
         elif fld in _PSEUDO:
             vals = [view.header(h, raw=raw) for h in _PSEUDO[fld] if view.has_header(h)]
             value = "\n".join(vals) if vals else None
@@ -249,9 +250,10 @@ class Engine:
         else:
             value = None
         if value is not None and rule.modifier in ("addr", "name"):
-            import email.utils
-            name, addr = email.utils.parseaddr(value.split("\n")[0])
-            value = addr if rule.modifier == "addr" else name
+            # every address (or display name) of every such header, one per line
+            pairs = email.utils.getaddresses(value.split("\n"))
+            value = "\n".join(a if rule.modifier == "addr" else n for n, a in pairs
+                               if (a if rule.modifier == "addr" else n))
         return value
 
     def _run(self, rule: Rule, view: MessageView, lowered: Dict[str, str]) -> int:
