@@ -113,3 +113,27 @@ def test_no_recipient_is_an_error(lab):
     a, _ = _two(lab)
     with pytest.raises(ValueError):
         mua.send(a, [], subject="x")
+
+
+def test_mailx_command_sends_with_attachment(lab, tmp_path):
+    import subprocess
+    import sys
+    a, _ = _two(lab)
+    f = tmp_path / "data.csv"
+    f.write_text("a,b\n1,2\n")
+    ip, port = a.endpoints["smtp"]
+    r = subprocess.run([sys.executable, "-m", "labmail", "mailx", "-s", "From the shell",
+                        "-r", "Alice <alice@example.com>", "-a", str(f), "-v",
+                        "--smtp", f"{ip}:{port}", "bob@example.com"],
+                       input=b"hello from mailx\n", capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(b"250 2.0.0 Ok: queued as ")
+    assert wait_for(lambda: len(a.mailbox("bob")) == 1)
+    [msg] = [email.message_from_bytes(m.as_bytes(), policy=email.policy.default)
+             for m in a.mailbox("bob")]
+    assert msg["Subject"] == "From the shell"
+    assert [p.get_filename() for p in msg.iter_attachments()] == ["data.csv"]
+    r = subprocess.run([sys.executable, "-m", "labmail", "mailx", "-s", "x", "--smtp",
+                        f"{ip}:{port}", "nobody@example.com"], input=b"x\n",
+                       capture_output=True, timeout=60)
+    assert r.returncode == 1 and b"nobody@example.com: 550" in r.stderr
