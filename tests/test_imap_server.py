@@ -375,3 +375,28 @@ def test_literal_plus_and_sync_literal_over_the_wire(imap):
     s.sendall(b"c LOGOUT\r\n")
     assert f.readline() == b"* BYE Logging out\r\n"
     s.close()
+
+
+def test_special_use_from_dovecot_conf(tmp_path):
+    host = FakeHost(tmp_path)
+    host.add_user("alice", "secret")
+    (tmp_path / "etc/dovecot").mkdir(parents=True)
+    (tmp_path / "etc/dovecot/dovecot.conf").write_text(
+        "protocols = imap\ndisable_plaintext_auth = no\nmail_location = maildir:~/Maildir\n"
+        "namespace inbox {\n  inbox = yes\n  separator = .\n"
+        "  mailbox Sent-Mail {\n    special_use = \\Sent\n    auto = subscribe\n  }\n"
+        "  mailbox Spam {\n    special_use = \\Junk\n    auto = create\n  }\n"
+        "  mailbox Archive {\n    special_use = \\Archive\n  }\n}\n")
+    lt = LoopThread()
+    server = lt.run(start_imap_server(host, "127.0.0.1", 0))
+    try:
+        m = connect(server.sockets[0].getsockname()[1])
+        listing = m.list()[1]
+        assert b'(\\HasNoChildren \\Sent) "." Sent-Mail' in listing
+        assert b'(\\HasNoChildren \\Junk) "." Spam' in listing
+        assert not any(b"Archive" in x for x in listing)        # no auto = not created
+        assert m.lsub()[1] == [b'(\\Sent) "." Sent-Mail']
+        m.logout()
+    finally:
+        lt.close_server(server)
+        lt.stop()

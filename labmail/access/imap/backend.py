@@ -311,19 +311,21 @@ class FolderView:
 class Mailboxes:
     """One user's folders with special-use attributes (RFC 6154)."""
 
-    def __init__(self, store: Store, special_use: Optional[Dict[str, str]] = None,
-                 autocreate: Iterable[str] = ()) -> None:
+    def __init__(self, store: Store, special_use: Optional[Dict[str, str]] = None) -> None:
         self.store = store
         self.separator = store.separator
         self.special = dict(DEFAULT_SPECIAL_USE if special_use is None else special_use)
-        self.autocreate = tuple(autocreate)
 
-    def ensure_special_folders(self, names: Optional[Iterable[str]] = None) -> None:
-        """Create (and subscribe) the special-use folders, as Dovecot's ``auto = subscribe``."""
-        for name in (self.special if names is None else names):
+    def ensure_special_folders(self, names: Optional[Iterable[str]] = None,
+                               subscribe: Optional[Iterable[str]] = None) -> None:
+        """Create missing folders, as Dovecot's ``auto = create``; those in
+        *subscribe* (default: all of them) are also subscribed (``auto = subscribe``)."""
+        names = list(self.special if names is None else names)
+        subs = set(names if subscribe is None else subscribe)
+        for name in names:
             if not self.store.has_folder(name):
                 self.store.create_folder(name)
-                if name not in self.store.subscriptions():
+                if name in subs and name not in self.store.subscriptions():
                     self.store.subscribe(name)
 
     def list(self) -> List[str]:

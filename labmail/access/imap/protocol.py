@@ -53,7 +53,8 @@ class ImapConfig:
     disable_plaintext_auth: bool = True               # disable_plaintext_auth
     tls_available: bool = False                       # ssl = yes and a certificate
     special_use: Dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SPECIAL_USE))
-    autocreate: Tuple[str, ...] = ("Drafts", "Junk", "Sent", "Trash")  # auto = subscribe
+    autocreate: Tuple[str, ...] = ("Drafts", "Junk", "Sent", "Trash")  # auto = create
+    autosubscribe: Tuple[str, ...] = ("Drafts", "Junk", "Sent", "Trash")  # auto = subscribe
     mechanisms: Tuple[str, ...] = ("PLAIN", "LOGIN")   # auth_mechanisms
 
 
@@ -297,8 +298,10 @@ class ImapSession(FolderCommands, SelectedCommands):
             return False
         self.user = canonical
         self.mailboxes = self.mailboxes_for(canonical)
+        self.mailboxes.special = dict(self.config.special_use)
         if self.config.autocreate:
-            self.mailboxes.ensure_special_folders(self.config.autocreate)
+            self.mailboxes.ensure_special_folders(self.config.autocreate,
+                                                  self.config.autosubscribe)
         self.state = State.AUTHENTICATED
         self.send(tagged(tag, "OK", REPLIES["login_ok"][2],
                          "CAPABILITY " + " ".join(CAPABILITIES)))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import ssl
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional, Tuple
@@ -32,6 +33,7 @@ IDLE_NOTIFY = 120.0         # Dovecot's imap_idle_notify_interval: "* OK Still h
 TRANSCRIPT_LINES = 40       # server lines recorded per reply before summarising
 
 _STORES: Dict[Tuple[str, str, str], Any] = {}
+_MAILBOX_BLOCK = re.compile(r"^[ \t]*mailbox[ \t]+(\"[^\"]+\"|\S+)[ \t]*\{([^{}]*)\}", re.M)
 
 
 class HostServices:
@@ -74,11 +76,43 @@ class HostServices:
             cfg.mechanisms = mechs or ("PLAIN",)
         else:
             cfg.disable_plaintext_auth = False
+        special = self._special_use()
+        if special is not None:
+            cfg.special_use, cfg.autocreate, cfg.autosubscribe = special
         # lessons and tests may shorten timers: host.imap_overrides = {"idle_timeout": 2}
         for key, value in (getattr(self.host, "imap_overrides", None) or {}).items():
             if hasattr(cfg, key):
                 setattr(cfg, key, value)
         return cfg
+
+    def _special_use(self) -> Optional[Tuple[Dict[str, str], Tuple[str, ...], Tuple[str, ...]]]:
+        """``mailbox NAME { special_use = \\X  auto = create|subscribe }`` blocks.
+
+        The access layer's DovecotConfig does not keep namespace blocks, so
+        they are read here from the checked file; None when there are none.
+        """
+        if self.dovecot is None:
+            return None
+        try:
+            text = Path(self.host.path("/etc/dovecot/dovecot.conf")).read_text(encoding="utf-8")
+        except OSError:
+            return None
+        special: Dict[str, str] = {}
+        auto: list = []
+        subscribed: list = []
+        for m in _MAILBOX_BLOCK.finditer(text):
+            name, body = m.group(1).strip('"'), m.group(2)
+            use = re.search(r"^\s*special_use\s*=\s*(\\\w+)", body, re.M)
+            if use:
+                special[name] = use.group(1)
+            how = re.search(r"^\s*auto\s*=\s*(\w+)", body, re.M)
+            if how and how.group(1) in ("create", "subscribe"):
+                auto.append(name)
+                if how.group(1) == "subscribe":
+                    subscribed.append(name)
+        if not special and not auto:
+            return None
+        return special, tuple(auto), tuple(subscribed)
 
     def is_secured(self, peer_ip: str, local_ip: str) -> bool:
         if self.dovecot is not None:
