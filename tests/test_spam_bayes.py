@@ -113,6 +113,7 @@ def test_sa_learn_command(tmp_path, capsys):
     assert "Learned tokens from 0 message(s) (3 message(s) examined)" in capsys.readouterr().out
     assert main(["sa-learn", "--dump", "magic", "--dbpath", str(tmp_path / "db")]) == 0
     out = capsys.readouterr().out
-    assert "          3          0  non-token data: nspam" in out
+    assert "0.000          0          3          0  non-token data: nspam\n" in out
+    assert len(out.splitlines()) == 10 and out.splitlines()[-1].endswith("non-token data: last expire reduction count")
     assert main(["sa-learn", "--forget", "--dbpath", str(tmp_path / "db"), str(folder / "0.eml")]) == 0
     assert "Forgot tokens from 1 message(s)" in capsys.readouterr().out

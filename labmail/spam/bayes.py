@@ -22,6 +22,7 @@ True
 """
 from __future__ import annotations
 
+import email.utils
 import hashlib
 import json
 import logging
@@ -88,6 +89,14 @@ def tokenize(view: MessageView) -> Set[str]:
     for ctype in view.content_types:
         toks.add("MIME:" + ctype)
     return toks
+
+
+def _message_time(view: MessageView) -> int:
+    """When the message was sent (its Date:), as SpamAssassin stamps token access times."""
+    try:
+        return int(email.utils.parsedate_to_datetime(view.header("Date")).timestamp())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return int(time.time())
 
 
 def chi2q(x2: float, v: int) -> float:
@@ -186,7 +195,7 @@ class BayesStore:
         if mid in self.seen:
             self.forget(view)
         self._probs.clear()
-        now = int(time.time())
+        now = _message_time(view)
         col = 0 if spam else 1
         for tok in tokenize(view):
             entry = self.tokens.setdefault(tok, [0, 0, now])
@@ -256,9 +265,12 @@ class BayesStore:
         return combine(probs)
 
     def dump_magic(self) -> str:
-        """``sa-learn --dump magic``: the database's counters."""
+        """``sa-learn --dump magic``: the database's counters, in sa-learn's layout."""
+        atimes = [e[2] for e in self.tokens.values()]
         rows = [(3, "bayes db version"), (self.nspam, "nspam"), (self.nham, "nham"),
-                (len(self.tokens), "ntokens")]
+                (len(self.tokens), "ntokens"), (min(atimes, default=0), "oldest atime"),
+                (max(atimes, default=0), "newest atime"), (0, "last journal sync atime"),
+                (0, "last expiry atime"), (0, "last expire atime delta"), (0, "last expire reduction count")]
         return "".join(f"0.000 {0:>10} {n:>10} {0:>10}  non-token data: {what}\n" for n, what in rows)
 
 
