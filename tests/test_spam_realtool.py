@@ -12,6 +12,7 @@ import email.policy
 import os
 import re
 import subprocess
+import sys
 
 import pytest
 
@@ -305,3 +306,28 @@ def test_every_rule_kind_hits_what_spamassassin_hits(tmp_path):
 
     assert probes(lab) == probes(real)
     assert len(probes(real)) >= 15
+
+
+def test_sa_learn_output_matches_real_sa_learn(tmp_path):
+    exe = need_tool("sa-learn")
+    from labmail.spam.corpus import load
+    folder = tmp_path / "junk"
+    folder.mkdir()
+    for s in [s for s in load() if s.label == "spam"][:5]:
+        (folder / s.path.name).write_bytes(s.data)
+    env = dict(os.environ, HOME=str(tmp_path / "real"))
+    real_learn = subprocess.run([exe, "--spam", str(folder)], capture_output=True, timeout=120, env=env, check=True)
+    real_dump = subprocess.run([exe, "--dump", "magic"], capture_output=True, timeout=60, env=env, check=True)
+    lab = [sys.executable, "-c", "import sys; from labmail.cli import main; sys.exit(main(sys.argv[1:]))"]
+    lab_learn = subprocess.run(lab + ["sa-learn", "--spam", "--dbpath", str(tmp_path / "lab"), str(folder)],
+                               capture_output=True, timeout=60, check=True)
+    lab_dump = subprocess.run(lab + ["sa-learn", "--dump", "magic", "--dbpath", str(tmp_path / "lab")],
+                              capture_output=True, timeout=60, check=True)
+    assert lab_learn.stdout == real_learn.stdout == b"Learned tokens from 5 message(s) (5 message(s) examined)\n"
+    row = re.compile(r"0\.000 +\d+ +(\d+) +\d+  non-token data: (.+)")
+    real_rows = [row.fullmatch(l).groups() for l in real_dump.stdout.decode().splitlines()]
+    lab_rows = [row.fullmatch(l).groups() for l in lab_dump.stdout.decode().splitlines()]
+    assert [r[1] for r in lab_rows] == [r[1] for r in real_rows]
+    assert [r[0] for r in lab_rows[:3]] == [r[0] for r in real_rows[:3]]      # version, nspam, nham
+    assert [len(l) for l in lab_dump.stdout.decode().splitlines()[:3]] == \
+           [len(l) for l in real_dump.stdout.decode().splitlines()[:3]]
