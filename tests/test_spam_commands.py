@@ -134,3 +134,15 @@ def test_dnsbl_rule_against_the_lab_dns_server(host):
 def test_message_view_accepts_any_bytes(data):
     view = MessageView.parse(data)
     assert isinstance(view.body_paragraphs, list)
+
+
+def test_spamassassin_dns_server_setting_queries_the_lab_dns(host, tmp_path):
+    lab = host.lab
+    lab.dns.add("9.0.0.127.bl.lab.test", "A", "127.0.0.2")
+    dns_ip, dns_port = lab.dns.address
+    msg = (b"Received: from stranger.example (stranger.example [127.0.0.9])\n\tby mail.example.com\n"
+           b"From: x@stranger.example\nTo: bob@example.com\nSubject: hello\n\nHello there.\n")
+    r = labmail(tmp_path, "spamassassin", "--no-bayes", "--cf", f"dns_server {dns_ip}:{dns_port}", stdin=msg)
+    assert b"RCVD_IN_LAB_BL" in r.stdout, r.stderr
+    r = labmail(tmp_path, "spamassassin", "-L", "--no-bayes", "--cf", f"dns_server {dns_ip}:{dns_port}", stdin=msg)
+    assert b"RCVD_IN_LAB_BL" not in r.stdout, "-L: local tests only"

@@ -227,3 +227,8 @@ def test_any_line_gives_a_config_or_a_config_error(line):
     b.feed_text(line + "\n", "fuzz.cf")
     b.freeze()
     assert all(isinstance(e, ConfigError) and e.path == "fuzz.cf" for e in b.errors)
+
+
+def test_dns_server():
+    cf = parse_config("dns_server 127.0.0.1:10053\ndns_server [::1]:53\ndns_server 192.0.2.1\n")
+    assert cf.dns_servers == (("127.0.0.1", 10053), ("::1", 53), ("192.0.2.1", 53))

@@ -24,6 +24,7 @@ examples:
   labmail spamassassin --cf 'report_safe 0' --cf 'required_score 3' < message.eml
   labmail spamassassin --lint --siteconfigpath state/etc/mail/spamassassin
   labmail spamassassin -d < filtered.eml            # the message before filtering
+  labmail spamassassin --cf 'dns_server 127.0.0.1:10053' < msg.eml   # DNSBLs via the lab's DNS
 """
 
 
@@ -78,8 +79,13 @@ def run(args: argparse.Namespace) -> int:
     bayes = None
     if config.use_bayes and not args.no_bayes:
         bayes = BayesStore(Path(os.path.expanduser(config.bayes_path)).parent, autosave=True)
+    resolver = None
+    if config.dns_servers and not args.local:
+        # dns_server in local.cf (or --cf) points at a name server, e.g. the lab's on port 10053
+        from ..net.resolver import LabResolver
+        resolver = LabResolver(*config.dns_servers[0], timeout=3.0).addresses
     message = sys.stdin.buffer.read()
-    result = Engine(config, bayes=bayes).check(message)
+    result = Engine(config, bayes=bayes, resolver=resolver).check(message)
     ctx = ReportContext(args.hostname or socket.gethostname())
     out = rewrite(result, ctx)
     sys.stdout.buffer.write(out)

@@ -76,6 +76,7 @@ class Config:
     report_charset: str = "UTF-8"
     encapsulated_content_description: str = "original message before SpamAssassin"
     report_safe_copy_headers: Tuple[str, ...] = ()
+    dns_servers: Tuple[Tuple[str, int], ...] = ()      # dns_server 127.0.0.1:10053
     notes: Tuple[str, ...] = ()
     files: Tuple[str, ...] = ()
 

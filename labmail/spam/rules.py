@@ -67,7 +67,7 @@ _SIMPLE: Dict[str, Tuple[str, Callable[[str], object]]] = {
 _IGNORED = frozenset({
     "lock_method", "ok_locales", "ok_languages", "dns_available", "bayes_ignore_header",
     "bayes_learn_to_journal", "envelope_sender_header", "internal_networks", "msa_networks",
-    "clear_trusted_networks", "clear_internal_networks", "priority", "lang", "dns_server",
+    "clear_trusted_networks", "clear_internal_networks", "priority", "lang",
     "normalize_charset", "bayes_file_mode", "bayes_store_module", "bayes_sql_dsn",
     "add_header_all", "util_rb_tld", "util_rb_2tld",
     "clear_originating_ip_headers", "originating_ip_headers", "bayes_expiry_max_db_size",
@@ -98,6 +98,7 @@ class ConfigBuilder:
         self.block: List[str] = []
         self.trusted: List[ipaddress._BaseNetwork] = []
         self.copy_headers: List[str] = []
+        self.dns: List[Tuple[str, int]] = []
         self.notes: List[str] = []
         self.files: List[str] = []
 
@@ -223,6 +224,11 @@ class ConfigBuilder:
                 if len(template) > 1 and template[0] == template[-1] == '"':
                     template = template[1:-1]
                 self.headers.append((which, name, template))
+        elif word == "dns_server":
+            m = re.fullmatch(r"\[([^\]]+)\](?::(\d+))?|([^:\s]+)(?::(\d+))?", rest.strip())
+            if not m:
+                raise ValueError("dns_server takes ADDRESS[:PORT] or [IPV6]:PORT")
+            self.dns.append((m.group(1) or m.group(3), int(m.group(2) or m.group(4) or 53)))
         elif word == "report_safe_copy_headers":
             self.copy_headers.extend(rest.split())
         elif word == "clear_headers":
@@ -324,7 +330,7 @@ class ConfigBuilder:
             headers=tuple(self.headers), report_template=tuple(self.report),
             unsafe_report_template=tuple(self.unsafe), welcomelist_from=tuple(self.welcome),
             blocklist_from=tuple(self.block), trusted_networks=tuple(self.trusted),
-            report_safe_copy_headers=tuple(self.copy_headers),
+            report_safe_copy_headers=tuple(self.copy_headers), dns_servers=tuple(self.dns),
             notes=tuple(self.notes), files=tuple(self.files), **self.values)  # type: ignore[arg-type]
 
 
