@@ -37,11 +37,12 @@ from .mta.smtpclient import SmtpTransport
 from .mta.smtpd import make_protocol_factory, settings_from
 from .trace import Transcript, TranscriptStore
 from .access.auth import add_user as add_passwd_user
-from .access.dovecotconf import default_dovecot_conf
+from .access.dovecotconf import default_dovecot_conf, mail_location_for
 from .access.imap.server import start_imap_server
 from .access.pop3.server import load_host_config, start_pop3_server, stop_pop3_server
 from .net.certs import generate_key, install_ca_bundle, make_snakeoil
 from .net.tlsctx import dovecot_server_context, postfix_client_context, postfix_server_context
+from .store import notify_delivery
 from .users import Accounts
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -119,12 +120,15 @@ class Host:
             cf.parent.mkdir(parents=True, exist_ok=True)
             cf.write_text(main_cf if main_cf is not None
                           else DEFAULT_MAIN_CF.format(hostname=self.hostname), encoding="utf-8")
-        dovecot = self.path("/etc/dovecot/dovecot.conf")
-        if not dovecot.exists():
-            dovecot.parent.mkdir(parents=True, exist_ok=True)
-            dovecot.write_text(default_dovecot_conf(), encoding="utf-8")
         self.smtpd_tls: Optional[ssl.SSLContext] = None
         self.config: MainCf = self._load_config()
+        dovecot = self.path("/etc/dovecot/dovecot.conf")
+        if not dovecot.exists():
+            # Dovecot reads mail where Postfix's local(8) writes it
+            dovecot.parent.mkdir(parents=True, exist_ok=True)
+            dovecot.write_text(default_dovecot_conf(mail_location=mail_location_for(
+                self.config.get("home_mailbox"), self.config.get("mail_spool_directory"))),
+                encoding="utf-8")
         self.smtpd_settings: Dict[str, Any] = settings_from(self.config, self.hostname)
         self.queue = Queue(self.state_dir, self.clock, self.ids, group_commit=True)
         self.qmgr: Optional[QueueManager] = None
@@ -170,11 +174,16 @@ class Host:
         return list(new.warnings)
 
     # -- users and mailboxes -------------------------------------------------
-    def add_user(self, name: str, password: Optional[str] = None) -> None:
-        """Create an account *name* (with a Maildir) and remember its password."""
+    def add_user(self, name: str, password: Optional[str] = None, *,
+                 scheme: str = "SHA512-CRYPT") -> None:
+        """Create an account *name* (with a Maildir) and its POP3/IMAP password.
+
+        The password goes into Dovecot's passwd-file ``/etc/dovecot/users``
+        hashed with *scheme* (``PLAIN`` keeps it readable, which APOP needs).
+        """
         self.users.add(name)
         if password is not None:
-            add_passwd_user(self.path("/etc/dovecot/users"), name, password,
+            add_passwd_user(self.path("/etc/dovecot/users"), name, password, scheme,
                             home=self.users.home(name))
         if self.smtpd_settings["home_mailbox"].endswith("/"):
             ensure_maildir(self.maildir_path(name))
@@ -296,6 +305,7 @@ class Host:
                                 self.maillog.pid(logfmt.LOCAL), self.ids.counter(), key)
             # concurrent deliveries share their fsyncs; each returns only when durable
             await self._maildir_commit.commit(root / "new" / name, data, tmp=root / "tmp" / name)
+            notify_delivery(str(root))              # wakes IMAP IDLE sessions at once
             return "delivered to maildir"
         if box:
             target = self.path(self.users.home(user)) / box
@@ -304,6 +314,7 @@ class Host:
         loop = asyncio.get_running_loop()
         result = await loop.run_in_executor(None, lambda: deliver_mbox(
             target, data, sender=sender, when=self.clock.now()))
+        notify_delivery(str(target))
         return result.how
 
     def _smtp_transport(self) -> SmtpTransport:

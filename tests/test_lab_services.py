@@ -101,3 +101,25 @@ def test_wrong_password_is_refused(host):
     p.user("alice")
     with pytest.raises(poplib.error_proto):
         p.pass_("wrong")
+
+
+def test_mbox_spool_delivery_read_over_pop3(lab):
+    h = lab.add_host("mail.example.com", users={"alice": "secret"}, main_cf=(
+        "myhostname = mail.example.com\n"
+        "mydestination = $myhostname, localhost.$mydomain, localhost, $mydomain\n"
+        "mail_spool_directory = /var/mail\n"))
+    lab.start()
+    for i in range(3):
+        with smtplib.SMTP(*h.endpoints["smtp"], local_hostname="laptop") as s:
+            s.sendmail("bob@example.org", ["alice@example.com"],
+                       MSG.replace(b"services", f"mbox {i}".encode()))
+    h.settle()
+    spool = h.path("/var/mail/alice").read_bytes()
+    assert spool.count(b"\nFrom bob@example.org ") + spool.startswith(b"From bob@") == 3
+    assert "status=sent (delivered to mailbox)" in h.maillog.read()
+    p = poplib.POP3(*h.endpoints["pop3"], timeout=5)
+    p.user("alice")
+    p.pass_("secret")
+    assert p.stat()[0] == 3
+    assert b"Subject: mbox 1" in p.retr(2)[1]
+    p.quit()

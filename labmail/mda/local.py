@@ -112,9 +112,12 @@ def deliver_mbox(path: Path, content: bytes, *, sender: str,
                  when: _dt.datetime) -> DeliveryResult:
     """Append *content* to the mbox file *path* (``From `` line, ``>From`` quoting).
 
-    Locks with ``fcntl`` as Postfix's ``mailbox_delivery_lock`` does on Linux,
-    so concurrent deliveries and readers never interleave.
+    Locks as Postfix's ``mailbox_delivery_lock = fcntl, dotlock`` does on
+    Linux: ``<path>.lock`` (which also keeps out other threads of this
+    process, where fcntl locks do not) and an fcntl lock on the file, so
+    concurrent deliveries and POP3/IMAP readers never interleave.
     """
+    from ..store.locking import dotlock
     path.parent.mkdir(parents=True, exist_ok=True)
     stamp = when.strftime("%a %b %d %H:%M:%S %Y").replace(" 0", "  ", 1) \
         if when.day < 10 else when.strftime("%a %b %d %H:%M:%S %Y")
@@ -127,11 +130,12 @@ def deliver_mbox(path: Path, content: bytes, *, sender: str,
         body.append(b">" + line if stripped.startswith(b"From ") else line)
     blob = (f"From {sender or 'MAILER-DAEMON'} {stamp}\n".encode("utf-8")
             + b"\n".join(body) + b"\n\n")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    try:
-        fcntl.lockf(fd, fcntl.LOCK_EX)
-        os.write(fd, blob)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    with dotlock(path):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX)
+            os.write(fd, blob)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
     return DeliveryResult(path, "delivered to mailbox")
