@@ -103,7 +103,11 @@ class SpamdService:
         for err in errors:
             log.warning("config: %s", err)
             self._log(f"config: {err}")
-        engine = Engine(config, bayes=self.bayes_for(user, config), resolver=self.resolver)
+        resolver = self.resolver
+        if config.dns_servers:             # local.cf's dns_server wins over the lab's resolver
+            from ..net.resolver import LabResolver
+            resolver = LabResolver(*config.dns_servers[0], timeout=3.0).addresses
+        engine = Engine(config, bayes=self.bayes_for(user, config), resolver=resolver)
         self._configs[key] = (stamp, config, engine)
         return engine
 
