@@ -814,9 +814,364 @@ lab
 """.replace("{nav}", NAV_05)),
 ]
 
+NAV_06 = ("*previous:* [05 · The mail queue](05-the-mail-queue.ipynb) | "
+          "[contents](../README.md#lessons) | "
+          "*next:* 07 · Fighting spam (SpamAssassin, procmail)")
+
+L06: List[Cell] = [
+    ("md", f"""
+# 06 · Testing and reading the logs
+
+**Time:** about 60 minutes &nbsp;·&nbsp; **Before:** [05 · The mail queue](05-the-mail-queue.ipynb)
+
+**Questions**
+
+* How do I test a new mail server, step by step?
+* What does each line of `/var/log/maillog` say, and which one matters when
+  mail goes missing?
+* How do I find the cause of a failure from the log alone?
+
+**After this lab you can**
+
+* test a server as administrators do: a local user first, then a remote
+  site, then mail coming in from outside, with a command-line client
+  (subject, sender, attachment);
+* follow one message through the log by its queue id and explain every
+  field of a delivery line (`relay`, `delay`, `delays`, `dsn`, `status`);
+* diagnose a server that is down, a wrong MX record and a wrong address
+  from their log lines, and fix each;
+* summarise a log in the way `pflogsumm` does, as numbers and as a chart.
+
+{NAV_06}
+"""),
+    ("md", """
+## The test plan
+
+A new mail server is tested in three steps, each adding one thing that can
+go wrong:
+
+1. mail **to another user on the same server**: only this server is
+   involved (the MTA, the local delivery, the mailbox);
+2. mail **to a remote site**: now DNS, the network and the other server take
+   part;
+3. mail **from a remote site**: your MX record, your firewall and your
+   `mydestination` must be right for others to reach you.
+
+And at each step, when something fails: **read the log**.
+
+Three servers again.  Alice and Bob share `mail.example.com`; Carol is at
+`example.org`; `mail.example.net` plays a third party.
+"""),
+    ("code", f"""
+import sys
+import labmail
+from labmail import mua
+from labmail.course_queue import show_log, log_of
+
+lab = labmail.Lab(seed=1, {SETUP_CLOCK})
+com = lab.add_host("mail.example.com", users={{"alice": "wonderland", "bob": "builder"}})
+org = lab.add_host("mail.example.org", users={{"carol": "singer"}})
+net = lab.add_host("mail.example.net", users={{"dave": "diver"}})
+lab.start()
+lab
+"""),
+    ("md", """
+## Step 1: another user on the same server
+
+On the server itself, the classic test is the `mailx` (or `mail`) command:
+
+```sh
+echo "Hello Bob, this is a test." | mailx -s "Test 1" -r "Alice <alice@example.com>" bob@example.com
+```
+
+`-s` sets the subject, `-r` the sender (a name and an address), the body
+comes from standard input.  `mua.send` is the lab's `mailx`: it builds the
+same message and hands it to the server.  (`labmail mailx` does it from a
+shell, with the same options.)
+"""),
+    ("code", """
+test1 = mua.send(com, "bob@example.com", subject="Test 1", body="Hello Bob, this is a test.",
+                 sender="Alice <alice@example.com>")
+test1
+"""),
+    ("md", """
+`250 … queued as …`: the server has it.  Did Bob get it?
+"""),
+    ("code", """
+from labmail.notebook import messages
+
+path, msg = messages(com, "bob", subject="Test 1")[-1]
+print(msg)
+"""),
+    ("md", """
+Besides the headers `mailx` wrote (`From`, `To`, `Subject`, `Date`, `MIME-Version`,
+`Content-Type`), the server added `Message-Id` (cleanup), `Received` (the trace of the hop), and
+at delivery `Return-Path` (the envelope sender) and `Delivered-To`.
+
+## Step 2: a remote site, with an attachment
+
+`mailx -a FILE` attaches a file; the message becomes `multipart/mixed`, one
+part for the text and one per file:
+
+```sh
+echo "The figures, as promised." | mailx -s "Test 2" -r "Alice <alice@example.com>" -a report.csv carol@example.org
+```
+"""),
+    ("code", """
+import pathlib, tempfile
+
+report = pathlib.Path(tempfile.mkdtemp()) / "report.csv"
+report.write_text("month,messages\\nOctober,120\\nNovember,164\\n")
+test2 = mua.send(com, "carol@example.org", subject="Test 2", body="The figures, as promised.",
+                 sender="Alice <alice@example.com>", attachments=[report])
+lab.settle()
+path, msg = messages(org, "carol", subject="Test 2")[-1]
+for part in msg.walk():
+    print(part.get_content_type(), part.get_filename() or "")
+print(msg.get_body(("plain",)).get_content())
+for attachment in msg.iter_attachments():
+    print(attachment.get_filename(), "->", attachment.get_content())
+"""),
+    ("md", """
+## Step 3: mail from a remote site
+
+Carol answers from her own server.  This proves the other direction: the MX
+record of `example.com`, and Alice's server accepting mail for its domain
+from a stranger.
+"""),
+    ("code", """
+test3 = mua.send(org, "alice@example.com", subject="Re: Test 2", body="Got it, thanks!",
+                 sender="Carol <carol@example.org>")
+lab.settle()
+[subject for subject in (m["Subject"] for _, m in messages(com, "alice"))]
+"""),
+    ("md", """
+All three steps passed.  Now the log, which tells what happened at each.
+
+## Reading the maillog line by line
+
+Postfix logs through syslog; on Red Hat systems the lines go to
+`/var/log/maillog`, on Debian and Ubuntu to `/var/log/mail.log` (or wherever
+`rsyslogd` is told to put the `mail` facility).  The lab host writes the
+same file under its state directory.  The first thing to do with a queue id
+is `grep` for it:
+"""),
+    ("code", """
+!grep {test2.queue_id} {com.maillog.path}
+"""),
+    ("md", """
+Each line starts with the syslog prefix: *date and time*, *host name*,
+*program[process id]*, then the program's message, which (for a message)
+starts with the queue id.  In order:
+
+| program | line | meaning |
+|---|---|---|
+| `smtpd` | `client=localhost[127.0.0.1]` | a client connected and started a transaction; the queue id is given at the first accepted `RCPT` |
+| `cleanup` | `message-id=<…>` | the message was written to the queue (with the `Message-Id` it has, or was given) |
+| `qmgr` | `from=<…>, size=…, nrcpt=… (queue active)` | the queue manager took it: sender, size in bytes, number of recipients |
+| `smtp` or `local` | `to=<…>, relay=…, delay=…, delays=…, dsn=…, status=…` | one delivery attempt for one recipient: **the line to read** |
+| `qmgr` | `removed` | all recipients done: the queue file is deleted |
+
+The fields of the delivery line:
+
+* `relay=` where it went: `local` (a mailbox here), `host[address]:port` (another
+  server), `none` (no connection was made);
+* `delay=` seconds from arrival to the end of this attempt;
+* `delays=a/b/c/d`: time **b**efore the queue manager, **i**n the queue manager,
+  **c**onnecting (DNS, TCP, greeting, TLS), **t**ransmitting;
+* `dsn=` the enhanced status code (`2.x.x` delivered, `4.x.x` try again,
+  `5.x.x` failed for good);
+* `status=` `sent`, `deferred` or `bounced`, and in parentheses the reason
+  (for `smtp`, the remote server's own words and its queue id).
+
+The lab's log reader splits lines into these fields:
+"""),
+    ("code", """
+for record in log_of(com, test2.queue_id):
+    print(f"{record.service:<8} {record.event:<11} {record.fields}")
+"""),
+    ("md", """
+Lines without a queue id tell about connections: `connect from`, and
+`disconnect from` with a count of each command the client sent (useful to
+spot clients that never get as far as `DATA`):
+"""),
+    ("code", """
+print(*org.maillog.lines("connect from mail.example.com"), sep="\\n")
+"""),
+    ("md", """
+## Exercises: three broken set-ups
+
+Each cell below breaks something in the lab, the way real set-ups break,
+and sends a test message.  It does not say what it broke.  For each:
+
+1. read the log of the message (`show_log(com, sent.queue_id)`, or
+   `com.maillog.tail(…)`), and name the cause as one of `"down"`
+   (the other server does not answer), `"mx"` (DNS sends the mail to the
+   wrong server), `"user"` (the address does not exist there) or `"dns"`
+   (the domain cannot be found);
+2. fix it, so that the message (or a new copy of it) arrives.
+
+Useful tools: `mailq`, `com.flush()`, `lab.dns.query(…)`, `mx_of(lab, …)`,
+`lab.dns.remove(…)`, `host.start()`, and `/etc/aliases` of the receiving host
+(`host.path("/etc/aliases")`, then `host.users.reload()`, the lab's
+`newaliases`).
+
+**Set-up 1.**  An hour later, Alice tests again:
+"""),
+    ("code", """
+from labmail import course_queue
+from labmail.course_queue import mx_of
+
+lab.clock.advance(hours=1)
+sent1 = course_queue.break_destination_down(lab, com, org, "carol@example.org", subject="Test 4")
+print(com.mailq())
+"""),
+    ("code", """
+### BEGIN SOLUTION
+print(show_log(com, sent1.queue_id))
+answer1 = "down"
+### END SOLUTION
+"""),
+    ("code", """
+course_queue.check_diagnosis(com, sent1.queue_id, answer1)
+"""),
+    ("md", """
+Now fix it, and get the waiting message delivered:
+"""),
+    ("code", """
+### BEGIN SOLUTION
+org.start()
+com.flush()
+### END SOLUTION
+"""),
+    ("code", """
+course_queue.check_delivered(org, "carol", "Test 4")
+"""),
+    ("md", """
+**Set-up 2.**  Another hour; someone has edited DNS:
+"""),
+    ("code", """
+lab.clock.advance(hours=1)
+sent2 = course_queue.break_mx_record(lab, com, "example.org", net, "carol@example.org", subject="Test 5")
+print(com.mailq())
+"""),
+    ("code", """
+### BEGIN SOLUTION
+print(show_log(com, sent2.queue_id))
+print(mx_of(lab, "example.org"))
+answer2 = "mx"
+### END SOLUTION
+"""),
+    ("code", """
+course_queue.check_diagnosis(com, sent2.queue_id, answer2)
+"""),
+    ("code", """
+### BEGIN SOLUTION
+lab.dns.remove("example.org", "MX", "5 mail.example.net.")
+com.flush()
+### END SOLUTION
+"""),
+    ("code", """
+print(course_queue.check_mx(lab, "example.org", "mail.example.org"))
+print(course_queue.check_delivered(org, "carol", "Test 5"))
+"""),
+    ("md", """
+**Set-up 3.**  Alice writes to Carol by another name:
+"""),
+    ("code", """
+lab.clock.advance(hours=1)
+sent3 = course_queue.break_recipient_name(lab, com, "karol@example.org", subject="Test 6")
+print(com.mailq())
+"""),
+    ("code", """
+### BEGIN SOLUTION
+print(show_log(com, sent3.queue_id))
+answer3 = "user"
+### END SOLUTION
+"""),
+    ("code", """
+course_queue.check_diagnosis(com, sent3.queue_id, answer3)
+"""),
+    ("md", """
+This message is not in any queue: a `5xx` answer bounced it at once (Alice
+has the bounce).  Suppose `karol` is a spelling people often use: make
+`mail.example.org` accept it for Carol with an alias, then send the test
+(`Test 6`, to `karol@example.org`) again.
+"""),
+    ("code", """
+### BEGIN SOLUTION
+aliases = org.path("/etc/aliases")
+aliases.write_text(aliases.read_text() + "karol: carol\\n")
+org.users.reload()
+mua.send(com, "karol@example.org", subject="Test 6", body="Second try.", sender="alice@example.com")
+### END SOLUTION
+"""),
+    ("code", """
+course_queue.check_delivered(org, "carol", "Test 6")
+"""),
+    ("md", """
+## The summary: pflogsumm
+
+On a busy server nobody reads every line.  `pflogsumm` reads a day's log
+and prints totals: messages received, delivered, deferred, bounced and
+rejected, traffic per hour and per domain, and the most common reasons for
+deferrals and rejections.  The lab's version, for Alice's server:
+"""),
+    ("code", """
+from labmail.logread import summarize, chart
+
+summary = summarize(log_of(com))
+print(summary.report())
+"""),
+    ("md", """
+The same numbers per hour, as a chart (one bar per hour of lab time; each
+exercise above happened an hour after the one before):
+"""),
+    ("code", """
+%matplotlib inline
+figure = chart(summary)
+"""),
+    ("md", """
+Stop the lab:
+"""),
+    ("code", """
+lab.stop()
+lab
+"""),
+    ("md", """
+## Key points
+
+* Test in steps: a local user, a remote site, then mail from outside; each
+  step adds one part that can fail.
+* `mailx -s SUBJECT -r "Name <address>" -a FILE to` builds a complete
+  message; the server adds `Message-Id`, `Received`, `Return-Path`.
+* In `/var/log/maillog` (`/var/log/mail.log` on Debian), follow a message
+  by its queue id: `smtpd`, `cleanup`, `qmgr`, then one `smtp`/`local` line
+  per delivery attempt, then `removed`.
+* The delivery line's `status=` and the text in parentheses say what
+  happened; `relay=` says where; `dsn=` says how final it is.
+* `Connection refused` → the other server is down; `Relay access denied`
+  from an unexpected host → check the MX records; `User unknown` → the
+  address; `Host or domain name not found` → the domain's DNS.
+* `pflogsumm` turns a log into totals and per-hour traffic.
+
+## Further reading
+
+* Postfix logging, and what the delivery line's fields mean:
+  <https://www.postfix.org/MAILLOG_README.html> and `delays=` in
+  <https://www.postfix.org/postconf.5.html#delay_logging_resolution_limit>
+* Postfix debugging how-to: <https://www.postfix.org/DEBUG_README.html>
+* `mailx` (POSIX): <https://pubs.opengroup.org/onlinepubs/9699919799/utilities/mailx.html>
+* pflogsumm: <https://jimsun.linxnet.com/postfix_contrib.html>
+
+{nav}
+""".replace("{nav}", NAV_06)),
+]
+
 LESSONS: Dict[str, List[Cell]] = {
     "04-dns-mx-and-relaying.ipynb": L04,
     "05-the-mail-queue.ipynb": L05,
+    "06-testing-and-logs.ipynb": L06,
 }
 
 if __name__ == "__main__":
