@@ -233,3 +233,16 @@ def test_spamc_falls_back_safely_when_spamd_is_down():
     out, err, status = spamc_run(["-d", "127.0.0.1", "-p", "1", "-x", "-l"], HAM)
     assert (out, status) == (b"", 69) and "connect to spamd on 127.0.0.1 failed" in err
     assert spamc_run(["-d", "127.0.0.1", "-p", "1", "-x", "-X"], HAM)[2] == 75
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=300), st.booleans())
+def test_client_parser_never_crashes(data, eof):
+    conn = ClientConnection()
+    try:
+        resp = conn.receive_data(data)
+        if eof and resp is None:
+            resp = conn.receive_eof()
+    except RemoteProtocolError:
+        return
+    assert resp is None or isinstance(resp, Response)
