@@ -39,7 +39,7 @@ RULE_KINDS = ("header", "body", "rawbody", "uri", "full", "meta")
 KNOWN_PLUGINS = frozenset(
     "Mail::SpamAssassin::Plugin::" + n for n in
     ("Bayes", "DNSEval", "HeaderEval", "BodyEval", "MIMEEval", "HTMLEval", "WLBLEval",
-     "Check", "URIDetail", "AutoLearnThreshold", "ReplaceTags", "FreeMail"))
+     "Check", "AutoLearnThreshold"))
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _EVAL = re.compile(r"^eval:(\w+)\((.*)\)\s*$")
 
