@@ -23,6 +23,7 @@ The protocol core needs a little more than the shared store gives POP3:
 """
 from __future__ import annotations
 
+import bisect
 import datetime as _dt
 import json
 import logging
@@ -38,7 +39,7 @@ from ...store.base import Folder, Store
 if TYPE_CHECKING:  # pragma: no cover
     from .fetch import MessageView
 
-__all__ = ["Msg", "Mailboxes", "FolderView", "ModSeqTable", "DEFAULT_SPECIAL_USE"]
+__all__ = ["Msg", "Mailboxes", "FolderView", "ModSeqTable", "UidMap", "DEFAULT_SPECIAL_USE"]
 
 logger = logging.getLogger(__name__)
 
@@ -354,3 +355,55 @@ class Mailboxes:
 
     def subscribe(self, name: str, on: bool = True) -> None:
         self.store.subscribe(name, on)
+
+
+class UidMap:
+    """uid -> Msg of the selected folder, as two parallel lists sorted by uid.
+
+    A session keeps one entry per message; two list slots cost far less than
+    a dict entry, which keeps a session on a 5,000-message folder small.
+
+    >>> m = UidMap([Msg(3, frozenset(), 10, None, False, 1)])
+    >>> 3 in m, m.get(4), m.uids
+    (True, None, [3])
+    """
+
+    __slots__ = ("uids", "msgs")
+
+    def __init__(self, msgs: Any = ()) -> None:
+        self.msgs: List["Msg"] = list(msgs)
+        self.uids: List[int] = [m.uid for m in self.msgs]
+
+    def _index(self, uid: int) -> int:
+        i = bisect.bisect_left(self.uids, uid)
+        return i if i < len(self.uids) and self.uids[i] == uid else -1
+
+    def get(self, uid: int) -> Optional["Msg"]:
+        i = self._index(uid)
+        return self.msgs[i] if i >= 0 else None
+
+    def __contains__(self, uid: object) -> bool:
+        return isinstance(uid, int) and self._index(uid) >= 0
+
+    def __getitem__(self, uid: int) -> "Msg":
+        m = self.get(uid)
+        if m is None:
+            raise KeyError(uid)
+        return m
+
+    def __setitem__(self, uid: int, m: "Msg") -> None:
+        i = self._index(uid)
+        if i < 0:
+            raise KeyError(uid)
+        self.msgs[i] = m
+
+    def __len__(self) -> int:
+        return len(self.uids)
+
+    def append(self, m: "Msg") -> None:
+        self.uids.append(m.uid)
+        self.msgs.append(m)
+
+    def delete_at(self, i: int) -> None:
+        del self.uids[i]
+        del self.msgs[i]

@@ -12,7 +12,7 @@ message expunged by another session stays a "ghost" until a later command.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple
 
 from ...store.base import NoSuchFolder, NoSuchMessage, StoreError
 from .fetch import MessageView, fetch_item
@@ -21,6 +21,8 @@ from .parser import Command, FetchAtt
 from .response import Response
 from .search import Candidate, matches
 from .states import MUST_NOT_EXPUNGE
+
+from .backend import UidMap
 
 if TYPE_CHECKING:  # pragma: no cover
     from .backend import FolderView, Msg
@@ -48,11 +50,15 @@ class SelectedCommands:
     SELECTED_ONLY = frozenset({"CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "SEARCH", "FETCH",
                                "STORE", "COPY", "MOVE"})
 
+    @property
+    def uids(self) -> List[int]:
+        """uid of each sequence number (index 0 is message 1)."""
+        return self.msgs.uids
+
     def init_selected(self) -> None:
         self.box: Optional["FolderView"] = None
         self.readonly = False
-        self.uids: List[int] = []
-        self.msgs: Dict[int, "Msg"] = {}
+        self.msgs = UidMap()
         self.recent: set = set()        # \Recent as this session first saw it
         self.on_folder_change: Optional[Callable[[], None]] = None
         self._unwatch: Optional[Callable[[], None]] = None
@@ -108,8 +114,7 @@ class SelectedCommands:
             return False
         msgs = box.messages()
         self.box, self.readonly = box, readonly
-        self.uids = [m.uid for m in msgs]
-        self.msgs = {m.uid: m for m in msgs}
+        self.msgs = UidMap(msgs)
         self.recent = box.claim_recent(msgs)
         self._token = box.stamp()
         keywords = box.keywords()
@@ -139,7 +144,7 @@ class SelectedCommands:
     def unselect(self) -> None:
         if self._unwatch is not None:
             self._unwatch()
-        self.box, self._unwatch, self.uids, self.msgs = None, None, [], {}
+        self.box, self._unwatch, self.msgs = None, None, UidMap()
         self.recent = set()
 
     def cmd_close(self, cmd: Command) -> bool:
@@ -181,23 +186,22 @@ class SelectedCommands:
                 uid = self.uids[i]
                 if uid not in current:
                     self.send(Response("*", b"%d EXPUNGE" % (i + 1)))
-                    del self.uids[i]
-                    self.msgs.pop(uid, None)
+                    self.msgs.delete_at(i)
                     self.recent.discard(uid)
-        for seq, uid in enumerate(self.uids, 1):
-            new, old = current.get(uid), self.msgs.get(uid)
-            if new is None or old is None:
+        mine = self.msgs.msgs
+        for i, old in enumerate(mine):
+            new = current.get(old.uid)
+            if new is None:
                 continue
             if new.flags != old.flags:
-                self.send(self._flags_fetch(seq, uid, new, cmd is not None and cmd.uid))
-            self.msgs[uid] = new
+                self.send(self._flags_fetch(i + 1, old.uid, new, cmd is not None and cmd.uid))
+            mine[i] = new
         top = self.uids[-1] if self.uids else 0
         fresh = [m for m in msgs if m.uid > top]
         if fresh:
             self.recent |= box.claim_recent(fresh)
             for m in fresh:
-                self.uids.append(m.uid)
-                self.msgs[m.uid] = m
+                self.msgs.append(m)
             self.send(Response("*", b"%d EXISTS" % len(self.uids)))
             if len(self.recent) != self._recent_sent:      # Dovecot: only when it changed
                 self._recent_sent = len(self.recent)
