@@ -21,7 +21,7 @@ import logging
 import mailbox
 import ssl
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from .errors import LabError
 from .log import MailLog
@@ -32,6 +32,10 @@ from .mta import cleanup, logfmt
 from .mta.mailq import mailq as format_mailq
 from .mta.maincf import MainCf
 from .mta.qmgr import Outcome, QmgrSettings, QueueManager
+from .mta.replies import reply
+from .mta.check import CheckResult, check_host, load_checked
+from .mta.postconf import host_postconf
+from .mta.restrictions import Context, Restrictions, Stage
 from .mta.queue import Queue, QueueFile, Recipient
 from .mta.smtpclient import SmtpTransport
 from .mta.smtpd import make_protocol_factory, settings_from
@@ -41,6 +45,7 @@ from .access.dovecotconf import default_dovecot_conf, mail_location_for
 from .access.imap.server import start_imap_server
 from .access.pop3.server import load_host_config, start_pop3_server, stop_pop3_server
 from .net.certs import generate_key, install_ca_bundle, make_snakeoil
+from .net.resolver import DNSLookupError
 from .net.tlsctx import dovecot_server_context, postfix_client_context, postfix_server_context
 from .store import notify_delivery
 from .users import Accounts
@@ -66,6 +71,10 @@ DEFAULT_MAIN_CF = """\
 # here keep Postfix's defaults: see them with host.postconf() or
 # 'labmail postconf -d'.  After editing, check and reload:
 #     host.check(); host.reload()        (postfix check; postfix reload)
+
+# Use the defaults of Postfix 3.6 and later (as Debian's main.cf does):
+# among them, relaying only for mynetworks and authenticated clients.
+compatibility_level = 3.6
 
 # The server's own internet host name; mydomain is derived from it.
 myhostname = {hostname}
@@ -121,6 +130,7 @@ class Host:
             cf.write_text(main_cf if main_cf is not None
                           else DEFAULT_MAIN_CF.format(hostname=self.hostname), encoding="utf-8")
         self.smtpd_tls: Optional[ssl.SSLContext] = None
+        self._tls_files()       # what Debian's ssl-cert package makes at installation
         self.config: MainCf = self._load_config()
         dovecot = self.path("/etc/dovecot/dovecot.conf")
         if not dovecot.exists():
@@ -155,14 +165,34 @@ class Host:
         return {"myhostname": self.hostname, "mynetworks": " ".join(nets)}
 
     def _load_config(self) -> MainCf:
-        return MainCf.from_file(self.path("/etc/postfix/main.cf"),
-                                overrides=self._config_overrides())
+        # the same checks as `postfix check`: every error listed, nothing half-applied
+        cf, _restrictions, self._check_result = load_checked(
+            self.path("/etc/postfix/main.cf"), overrides=self._config_overrides(),
+            path_map=self.path)
+        return cf
+
+    def check(self) -> CheckResult:
+        """``postfix check``: every problem in ``main.cf`` as ``file, line N: ...``.
+
+        >>> print("\n".join(host.check().lines()) or "no problems")    # doctest: +SKIP
+        """
+        return check_host(self)
+
+    def postconf(self, *names: str, n: bool = False, d: bool = False, x: bool = False,
+                 h: bool = False, e: Sequence[str] = (), X: Sequence[str] = ()) -> str:
+        """``postconf`` on this host, with its flags (``n=True`` is ``-n`` ...).
+
+        >>> host.postconf("myorigin", x=True)                        # doctest: +SKIP
+        myorigin = mail.example.com
+        """
+        return host_postconf(self, *names, n=n, d=d, x=x, h=h, e=e, X=X)
 
     def reload(self) -> List[str]:
         """Read ``main.cf`` again, like ``postfix reload``; returns its warnings.
 
-        A broken file raises :class:`~labmail.ConfigError` and the old settings
-        stay in force.  Sessions already open finish under the old settings.
+        A broken file raises :class:`~labmail.ConfigError` listing every error
+        (as ``postfix check`` would) and the old settings stay in force.
+        Sessions already open finish under the old settings.
         """
         new = self._load_config()
         settings = settings_from(new, self.hostname)
@@ -248,6 +278,50 @@ class Host:
         if self.qmgr is not None:
             self.qmgr.submit(qf)
         return qf
+
+    async def check_recipient(self, *, client_ip: str, client_name: str, helo: Optional[str],
+                              sender: Optional[str], recipient: str, esmtp: bool = True,
+                              sasl_username: Optional[str] = None,
+                              queue_id: Optional[str] = None) -> Optional[Tuple[str, str]]:
+        """smtpd's verdict on ``RCPT TO``: None to accept, else (reply, log line).
+
+        Postfix's order: the restriction lists of ``main.cf`` (client, helo,
+        sender, relay, recipient — all at RCPT time with ``smtpd_delay_reject
+        = yes``), then the local recipient table for our own domains.
+        """
+        settings = self.smtpd_settings
+        restrictions: Restrictions = settings["restrictions"]
+        domain = recipient.rpartition("@")[2]
+        local = self.is_local_domain(domain)
+        answers: Dict[str, Optional[bool]] = {}
+        if settings["needs_dns"]:
+            for d in {domain, (sender or "").rpartition("@")[2]} - {""}:
+                answers[d] = await self._domain_exists(d)
+        ctx = Context(client_ip, client_name, helo, sender, recipient, sasl_username, esmtp,
+                      recipient_is_local=local or None, local_addresses=(self.ip,),
+                      queue_id=queue_id, dns=lambda d: answers.get(d.lower().rstrip(".")))
+        decision = restrictions.check(Stage.RCPT, ctx)
+        if decision is not None:
+            return decision.reply, decision.log
+        if local:
+            key = recipient.rpartition("@")[0].lower()
+            for ch in settings["recipient_delimiter"] or "":
+                key = key.split(ch, 1)[0]
+            if not self.users.known(key):
+                text = reply("user_unknown", rcpt=recipient)
+                return text, restrictions.log_line(Stage.RCPT, ctx, text)
+        return None
+
+    async def _domain_exists(self, domain: str) -> Optional[bool]:
+        """True (MX or A), False (does not exist) or None (temporary failure)."""
+        resolver = self.lab.resolver
+        if resolver is None:
+            return None
+        try:
+            await resolver.amx_hosts(domain)
+            return True
+        except DNSLookupError as exc:
+            return False if exc.permanent else None
 
     def is_local_domain(self, domain: str) -> bool:
         """True when mail for *domain* is delivered here (``mydestination``)."""
@@ -407,7 +481,6 @@ class Host:
 
     async def _start_services(self, ip: str) -> None:
         """Listen on every service; raises OSError if an address/port is taken."""
-        await asyncio.get_running_loop().run_in_executor(None, self._tls_files)
         smtpd_tls = self._smtpd_tls()
         self.smtpd_tls = smtpd_tls
         dovecot_tls = self._dovecot_tls()

@@ -72,7 +72,7 @@ def test_serve_sigint_exits_0(tmp_path):
 def test_serve_reads_main_cf_from_config_dir(tmp_path):
     conf = tmp_path / "conf"
     conf.mkdir()
-    (conf / "main.cf").write_text("myhostname = mx.example.net\nsmtpd_banner = $myhostname ESMTP\n"
+    (conf / "main.cf").write_text("compatibility_level = 3.6\nmyhostname = mx.example.net\nsmtpd_banner = $myhostname ESMTP\n"
                                   "home_mailbox = Maildir/\n")
     proc, lines = _serve("--hostname", "mx.example.net", "--config-dir", str(conf),
                          state=tmp_path / "state")

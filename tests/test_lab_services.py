@@ -105,7 +105,7 @@ def test_wrong_password_is_refused(host):
 
 def test_mbox_spool_delivery_read_over_pop3(lab):
     h = lab.add_host("mail.example.com", users={"alice": "secret"}, main_cf=(
-        "myhostname = mail.example.com\n"
+        "compatibility_level = 3.6\nmyhostname = mail.example.com\n"
         "mydestination = $myhostname, localhost.$mydomain, localhost, $mydomain\n"
         "mail_spool_directory = /var/mail\n"))
     lab.start()

@@ -153,7 +153,7 @@ def test_data_line_over_1000_octets_is_refused_nothing_delivered(host):
 
 def test_message_over_size_limit(lab):
     h = lab.add_host("mail.example.com", users={"alice": "x"}, main_cf=(
-        "myhostname = mail.example.com\nmydestination = $myhostname, $mydomain\n"
+        "compatibility_level = 3.6\nmyhostname = mail.example.com\nmydestination = $myhostname, $mydomain\n"
         "home_mailbox = Maildir/\nmessage_size_limit = 2000\n"))
     lab.start()
     c = Raw(h.endpoints["smtp"])

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from .replies import reply, translate
+from .restrictions import LIST_PARAMETERS, Restrictions
 from .smtp_states import SessionState, State
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -246,15 +247,6 @@ class SmtpdHandler:
                     break
         return local.lower()
 
-    def _reject_log(self, session: Session, envelope: Envelope, status: str, rcpt: str) -> None:
-        proto = "ESMTP" if session.extended_smtp else "SMTP"
-        conn: LabSMTP = session._lab_conn  # type: ignore[attr-defined]
-        helo = f" helo=<{session.host_name}>" if session.host_name else ""
-        self.host.maillog.write(
-            "postfix/smtpd",
-            f"NOQUEUE: reject: RCPT from {conn.client_name}[{conn.client_ip}]: {status}; "
-            f"from=<{envelope.mail_from or ''}> to=<{rcpt}> proto={proto}{helo}")
-
     # -- hooks -----------------------------------------------------------------
     async def handle_EHLO(self, server: LabSMTP, session: Session, envelope: Envelope,
                           hostname: str, responses: List[str]) -> List[str]:
@@ -293,15 +285,15 @@ class SmtpdHandler:
             return reply("bad_recipient")
         if "@" not in address:
             address = f"{address}@{self.settings['myorigin']}"
-        local, _, domain = address.rpartition("@")
-        status: Optional[str] = None
-        if not self.is_local_domain(domain):
-            if not self.host.in_mynetworks(server.client_ip):
-                status = reply("relay_denied", rcpt=address)
-        elif not self.host.users.known(self.local_part(local)):
-            status = reply("user_unknown", rcpt=address)
-        if status is not None:
-            self._reject_log(session, envelope, status, address)
+        verdict = await self.host.check_recipient(
+            client_ip=server.client_ip, client_name=server.client_name,
+            helo=session.host_name, sender=envelope.mail_from, recipient=address,
+            esmtp=bool(session.extended_smtp),
+            sasl_username=getattr(session, "login_data", None) and _login(session),
+            queue_id=getattr(envelope, "queue_id", None))
+        if verdict is not None:
+            status, logline = verdict
+            self.host.maillog.write("postfix/smtpd", logline)
             return status
         if getattr(envelope, "queue_id", None) is None:
             envelope.queue_id = self.host.ids.queue_id()  # type: ignore[attr-defined]
@@ -329,6 +321,14 @@ class SmtpdHandler:
         finally:
             envelope.queue_id = None  # type: ignore[attr-defined]
         return reply("queued", queue_id=queue_id)
+
+
+def _login(session: Session) -> Optional[str]:
+    """The SASL login name of an authenticated session, if any."""
+    data = getattr(session, "login_data", None)
+    if isinstance(data, bytes):
+        return data.decode("utf-8", "replace")
+    return str(data) if data else None
 
 
 def _valid_address(address: str) -> bool:
@@ -359,6 +359,8 @@ def settings_from(cfg: Any, hostname: str) -> Dict[str, Any]:
         "home_mailbox": cfg.get("home_mailbox"),
         "mail_spool_directory": cfg.get("mail_spool_directory"),
         "mynetworks": _networks(cfg.get_list("mynetworks")),
+        "restrictions": Restrictions.from_config(cfg),
+        "needs_dns": any("reject_unknown_" in cfg.get(p) for p in LIST_PARAMETERS),
     }
 
 
