@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from pathlib import Path
-from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, List, Optional, Sequence, Tuple, Union
 
 from .errors import LabError
 
@@ -135,18 +135,21 @@ def compose(to: Addresses, subject: str = "", body: str = "", *,
     return msg
 
 
-def _endpoint(target: Union["Host", "Lab", Tuple[str, int]]) -> Tuple[Tuple[str, int], Optional["Host"]]:
+def _endpoint(target: Union["Host", "Lab", Tuple[str, int]]
+              ) -> Tuple[Tuple[str, int], Optional["Host"]]:
+    """The SMTP address to submit to, and the host behind it (None for a bare address)."""
     if isinstance(target, tuple):
         return target, None
+    host: Any = target
     hosts = getattr(target, "hosts", None)
     if isinstance(hosts, dict):                      # a Lab: its first host is "this server"
         if not hosts:
             raise LabError("the lab has no host yet: lab.add_host(...) first")
-        target = next(iter(hosts.values()))
-    host = target  # type: ignore[assignment]
-    if "smtp" not in host.endpoints:                 # type: ignore[union-attr]
-        raise LabError(f"{host.hostname} is not running: start the lab (lab.start())")  # type: ignore[union-attr]
-    return tuple(host.endpoints["smtp"]), host       # type: ignore[union-attr,return-value]
+        host = next(iter(hosts.values()))
+    if "smtp" not in host.endpoints:
+        raise LabError(f"{host.hostname} is not running: start the lab (lab.start())")
+    ip, port = host.endpoints["smtp"]
+    return (str(ip), int(port)), host
 
 
 def submit(endpoint: Tuple[str, int], sender: str, recipients: Sequence[str], data: bytes, *,

@@ -24,7 +24,7 @@ import os
 import sys
 from email.parser import BytesHeaderParser
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import NoReturn, List, Optional, Sequence, Tuple
 
 NAME = "sendmail"
 ORDER = 43
@@ -62,11 +62,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="the host's name (default: myhostname from its main.cf)")
     p.add_argument("recipients", nargs="*", help="recipient addresses")
 
-    def error(message: str) -> None:          # Postfix prints its usage and exits 75
+    def error(message: str) -> "NoReturn":    # Postfix prints its usage and exits 75
         print(f"sendmail: {message}", file=sys.stderr)
         print("sendmail: fatal: usage: sendmail [options]", file=sys.stderr)
         raise SystemExit(EX_TEMPFAIL)
-    p.error = error  # type: ignore[method-assign]
+    p.error = error  # type: ignore[method-assign,assignment]
 
 
 def _fatal(message: str, status: int = EX_TEMPFAIL) -> int:
@@ -151,9 +151,14 @@ def submit(state: Path, data: bytes, recipients: Sequence[str], *, sender: Optio
     Returns the queue id.  Raises ``ValueError`` when there is no recipient
     and ``FileNotFoundError`` when *state* has no queue.
 
-    >>> import tempfile, pathlib                              # doctest: +SKIP
-    >>> submit(pathlib.Path("/tmp/lab/mail.example.com"), b"Subject: x\\n\\nhi\\n", ["alice"], sender=None)
-    '3F1A22C0E4B'
+    >>> import tempfile, pathlib
+    >>> from labmail.clock import Clock, IdGenerator
+    >>> from labmail.mta.queue import Queue
+    >>> state = pathlib.Path(tempfile.mkdtemp()) / "mail.example.com"
+    >>> queue = Queue(state, Clock(), IdGenerator())
+    >>> qid = submit(state, b"Subject: x\\n\\nhi\\n", ["alice"], sender="root")
+    >>> [r.address for r in queue.load(qid).recipients]
+    ['alice@mail.example.com']
     """
     from ..clock import Clock, IdGenerator
     from ..log import MailLog
