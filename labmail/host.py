@@ -130,6 +130,7 @@ class Host:
             cf.write_text(main_cf if main_cf is not None
                           else DEFAULT_MAIN_CF.format(hostname=self.hostname), encoding="utf-8")
         self.smtpd_tls: Optional[ssl.SSLContext] = None
+        self.path("/var/mail").mkdir(parents=True, exist_ok=True)   # the central spool, as installed
         self._tls_files()       # what Debian's ssl-cert package makes at installation
         self.config: MainCf = self._load_config()
         dovecot = self.path("/etc/dovecot/dovecot.conf")
