@@ -46,7 +46,7 @@ def test_spamassassin_cf_test_mode_and_exit_code(tmp_path):
     assert r.returncode == 1, r.stderr.decode()
     text = r.stdout.decode()
     assert text, r.stderr.decode()
-    assert "Subject: [SPAM] gtube" in text and "X-Spam-Report: \n\t* 1000 GTUBE" in text
+    assert "Subject: [SPAM] gtube" in text and "X-Spam-Report: \n\t* " in text and "\n\t* 1000 GTUBE BODY: " in text
     report = text.split("Content analysis details:", 1)[1]          # -t appends the report
     assert "1000 GTUBE                  BODY: Generic Test for Unsolicited Bulk Email" in report
     r = labmail(tmp_path, "spamassassin", "-e", stdin=HAM)

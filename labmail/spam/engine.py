@@ -310,17 +310,26 @@ class Engine:
                 order.append(rule.name)
 
         lowered: Dict[str, str] = {}
-        for kind in ("header", "body", "uri", "rawbody", "full"):
-            for rule in self.by_kind[kind]:
-                record(rule, self._run(rule, view, lowered))
         if self.bayes is not None and self.config.use_bayes:
             ctx.bayes = self.bayes.probability(view, self.config)  # type: ignore[attr-defined]
-        for rule in self.evals + (self.net if self.use_network else []):
+
+        def run_eval(rule: Rule) -> None:
             fn = EVAL_FUNCTIONS.get(rule.eval_name or "")
             if fn is None or (rule.eval_name == "check_bayes" and not self.config.use_bayes_rules):
                 counts[rule.name] = 0
-                continue
-            record(rule, int(bool(fn(ctx, rule.eval_args))))
+            else:
+                record(rule, int(bool(fn(ctx, rule.eval_args))))
+
+        # SpamAssassin's order: each kind's regex rules, then its eval rules;
+        # network (DNSBL) answers arrive last; meta rules after everything.
+        for kind in ("header", "body", "uri", "rawbody", "full"):
+            for rule in self.by_kind[kind]:
+                record(rule, self._run(rule, view, lowered))
+            for rule in self.evals:
+                if rule.kind == kind:
+                    run_eval(rule)
+        for rule in self.net if self.use_network else []:
+            run_eval(rule)
         for rule in self.metas:
             value = rule.meta.evaluate(counts) if rule.meta else 0
             record(rule, 1 if value else 0)
