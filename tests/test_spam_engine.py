@@ -182,3 +182,12 @@ def test_all_pseudo_header_lists_every_header_line():
     r = run("header TWO_RCVD ALL =~ /^Received: .*\\nReceived: /m\nheader ENDS ALL =~ /^Date: [^\\n]+\\n\\z/m\n",
             b"Received: from a\nReceived: from b\nSubject: x\nDate: today\n\nbody\n")
     assert r.tests == ["ENDS", "TWO_RCVD"]
+
+
+def test_result_summary_and_notebook_view():
+    r = run("body LAB_A /First/\nscore LAB_A 5.5\ndescribe LAB_A Says <first>\n")
+    lines = r.summary().split("\n")
+    assert lines[0] == "score=5.5 required=5.0 -> spam"
+    assert lines[3] == " 5.5 LAB_A                  BODY: Says <first>"
+    html = r._repr_html_()
+    assert "<code>LAB_A</code>" in html and "BODY: Says &lt;first&gt;" in html and ">spam<" in html

@@ -77,6 +77,30 @@ class Result:
         """Names of the scored rules that hit, alphabetically."""
         return sorted(h.name for h in self.hits)
 
+    def summary(self) -> str:
+        """The report's table: score, rule and description of each hit (as ``-t`` shows).
+
+        >>> print(Engine(Config()).check(b"Subject: x\\n\\nhi\\n").summary())
+        score=0.0 required=5.0 -> ham
+         pts rule name              description
+        ---- ---------------------- --------------------------------------------------
+        """
+        from .report import _summary
+        verdict = "spam" if self.is_spam else "ham"
+        return (f"score={self.score:.1f} required={self.required:.1f} -> {verdict}\n"
+                " pts rule name              description\n"
+                "---- ---------------------- --------------------------------------------------\n"
+                + _summary(self)).rstrip("\n")
+
+    def _repr_html_(self) -> str:
+        """A notebook shows the verdict and the table of hits."""
+        import html
+        rows = "".join(f"<tr><td style='text-align:right'>{h.score:.1f}</td><td><code>{html.escape(h.name)}</code></td>"
+                       f"<td>{html.escape(h.text)}</td></tr>" for h in self.hits)
+        verdict = "<b style='color:#b00'>spam</b>" if self.is_spam else "<b style='color:#070'>ham</b>"
+        return (f"<div>score {self.score:.1f} / required {self.required:.1f}: {verdict}"
+                f"<table><tr><th>pts</th><th>rule</th><th>description</th></tr>{rows}</table></div>")
+
 
 class _Context:
     """Per-message scratch space shared by eval functions."""
