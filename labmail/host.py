@@ -38,7 +38,7 @@ from .mta.postconf import host_postconf
 from .mta.restrictions import Context, Restrictions, Stage
 from .mta.queue import Queue, QueueFile, Recipient
 from .mta.smtpclient import SmtpTransport
-from .mta.smtpd import make_protocol_factory, settings_from
+from .mta.smtpd import settings_from, smtpd_services
 from .trace import Transcript, TranscriptStore
 from .access.auth import add_user as add_passwd_user
 from .access.dovecotconf import default_dovecot_conf, mail_location_for
@@ -485,13 +485,11 @@ class Host:
         smtpd_tls = self._smtpd_tls()
         self.smtpd_tls = smtpd_tls
         dovecot_tls = self._dovecot_tls()
-        loop = self.lab.loop
-        services: Dict[str, Callable[[int], Any]] = {
-            "smtp": lambda port: loop.create_server(make_protocol_factory(self), host=ip,
-                                                    port=port, reuse_address=True),
+        services: Dict[str, Callable[[int], Any]] = dict(smtpd_services(self, ip))
+        services.update({
             "pop3": lambda port: start_pop3_server(self, ip, port, ssl_context=dovecot_tls),
             "imap": lambda port: start_imap_server(self, ip, port, ssl_context=dovecot_tls),
-        }
+        })
         if dovecot_tls is not None:
             services["pop3s"] = lambda port: start_pop3_server(
                 self, ip, port, ssl_context=dovecot_tls, implicit_tls=True)

@@ -397,3 +397,17 @@ def make_protocol_factory(host: "Host") -> Any:
                        loop=host.lab.loop, timeout=300, tls_context=host.smtpd_tls,
                        auth_require_tls=True)
     return factory
+
+
+def smtpd_services(host: "Host", ip: str) -> Dict[str, Any]:
+    """The SMTP-family listeners of a host, as master.cf would define them.
+
+    Returns ``{service name: async function(port) -> asyncio.Server}``; the
+    host picks the ports (``port_base + standard port``) and starts them.
+    """
+    loop = host.lab.loop
+
+    async def smtp(port: int) -> Any:
+        return await loop.create_server(make_protocol_factory(host), host=ip, port=port,
+                                        reuse_address=True)
+    return {"smtp": smtp}
