@@ -113,3 +113,83 @@ def test_postconf_n_agrees_with_real_postconf(case):
         assert ours.stdout == real.stdout
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+# -- $-expansion against real postconf -x ------------------------------------------
+
+_POOL = ["p1", "p2", "p3", "p4", "nope", "mail_name", "relayhost", "myhostname"]
+
+
+@st.composite
+def _expr(draw, depth: int, allowed: list):
+    kind = draw(st.sampled_from(["word", "word", "ref", "brace", "paren", "if", "unless", "ifelse", "dollar",
+                                 "plainif", "spaced", "expr"]
+                                if depth < 2 else ["word", "ref"]))
+    name = draw(st.sampled_from(allowed))
+    inner = lambda: draw(_text(depth + 1, allowed))   # noqa: E731
+    if kind == "word":
+        return draw(st.text(alphabet="abcxyz.-_@:/[]", min_size=1, max_size=6))
+    if kind == "ref":
+        return f"${name}" + draw(st.sampled_from(["", " ", ".", "-"]))
+    if kind == "brace":
+        return "${" + name + "}"
+    if kind == "paren":
+        return "$(" + name + ")"
+    if kind == "if":
+        return "${" + name + "?{" + inner() + "}}"
+    if kind == "plainif":
+        return "${" + name + draw(st.sampled_from(["?", ":"])) + draw(st.text(alphabet="abc.-", max_size=4)) + "}"
+    if kind == "spaced":
+        return "${ " + name + " }"
+    if kind == "expr":
+        op = draw(st.sampled_from(["==", "!="]))
+        return ("${{$" + name + "} " + op + " {" + draw(st.sampled_from(["", "Postfix", "abc"])) + "} ? {"
+                + inner() + "} : {" + inner() + "}}")
+    if kind == "unless":
+        return "${" + name + ":{" + inner() + "}}"
+    if kind == "ifelse":
+        return "${" + name + "?{" + inner() + "}:{" + inner() + "}}"
+    return "$$"
+
+
+@st.composite
+def _text(draw, depth: int, allowed: list):
+    parts = draw(st.lists(_expr(depth, allowed), min_size=1, max_size=3))
+    return draw(st.sampled_from(["", " "])).join(parts)
+
+
+@st.composite
+def _macro_cf(draw):
+    lines = []
+    for i, name in enumerate(["p1", "p2", "p3", "p4"]):
+        if draw(st.booleans()) or i == 0:
+            # only later names and known parameters: no loops
+            allowed = _POOL[i + 1:] if i < 3 else ["nope", "mail_name", "relayhost", "myhostname"]
+            lines.append(f"{name} = {draw(_text(0, allowed))}")
+    if draw(st.booleans()):
+        lines.append("relayhost = [smtp.example.net]")
+    lines.append("myhostname = mail.example.com")
+    lines.append("2bounce_notice_recipient = $p1")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.realtool
+@pytest.mark.skipif(POSTCONF is None, reason="postconf not installed; apt-get install postfix")
+@given(_macro_cf())
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_expansion_agrees_with_real_postconf_x(text):
+    from labmail.mta.postconf import postconf_dir
+    d = Path(tempfile.mkdtemp(prefix="labmail-hypx-"))
+    try:
+        (d / "main.cf").write_text(text)
+        os.utime(d / "main.cf", (1_600_000_000, 1_600_000_000))
+        names = ["2bounce_notice_recipient"] + [n for n in ("p1", "p2", "p3", "p4")
+                                                if f"\n{n} =" in "\n" + text]
+        real = subprocess.run([POSTCONF, "-c", str(d), "-x", "-h", *names], capture_output=True,
+                              text=True, timeout=30)
+        ours = postconf_dir(str(d), names=names, expand=True, hide_names=True)
+        assert (ours.status == 0) == (real.returncode == 0), (real.stderr, ours.stderr)
+        if real.returncode == 0:
+            assert ours.stdout == real.stdout
+    finally:
+        shutil.rmtree(d, ignore_errors=True)

@@ -481,7 +481,9 @@ class MainCf:
             elif tail:
                 raise self._fail(origin, f'unexpected text after {{...}} in "{whole}"')
             alt = stripped[1:k]
-        value = self._lookup_for_expansion(name, depth, origin) if self.is_defined(name) else ""
+        # Postfix tests the parameter's value as written, before expansion:
+        # with p = ${unset}, ${p?yes} is "yes" (mac_expand looks at the raw text)
+        value = self.raw(name) if self.is_defined(name) else ""
         chosen = bool(value) if rest[0] == "?" else not value
         picked = alt if chosen else other
         return self._expand(picked, depth + 1, origin, current=name) if picked else ""
