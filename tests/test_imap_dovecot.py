@@ -14,7 +14,7 @@ import time
 import pytest
 
 from labmail.access.imap.realdovecot import RealDovecotImap, dovecot_available
-from labmail.access.imap.samples import SAMPLES
+from labmail.access.imap.samples import EDGE_SAMPLES, SAMPLES
 
 from test_imap_server import FakeHost, LoopThread, start_imap_server  # noqa: E402
 
@@ -87,13 +87,13 @@ def _normalise(out: bytes) -> bytes:
     return out
 
 
-def _prepare(port: int) -> Raw:
+def _prepare(port: int, samples: dict = SAMPLES) -> Raw:
     c = Raw(port)
     c.cmd(b"LOGIN alice secret")
     c.cmd(b"SELECT INBOX")
     c.cmd(b"STORE 1:* +FLAGS.SILENT (\\Deleted)")
     c.cmd(b"EXPUNGE")
-    for raw in SAMPLES.values():
+    for raw in samples.values():
         data = raw.replace(b"\n", b"\r\n")
         c.cmd(b'APPEND INBOX (\\Seen) "27-Nov-2026 09:00:00 +0000" {%d+}\r\n' % len(data) + data)
     c.cmd(b"SELECT INBOX")
@@ -108,6 +108,9 @@ FETCHES = [
     b"BODY.PEEK[2.2.1]", b"BODY.PEEK[3]", b"BODY.PEEK[HEADER.FIELDS (From Subject X-Missing)]",
     b"BODY.PEEK[HEADER.FIELDS.NOT (From Subject)]", b"BODY.PEEK[TEXT]<10.20>",
     b"BODY.PEEK[]<0.1>", b"BODY.PEEK[1]<5000.10>",
+    # Dovecot's item order: the cheap items first, then those that read the message
+    b"ENVELOPE RFC822.SIZE FLAGS INTERNALDATE", b"BODY.PEEK[HEADER.FIELDS (Subject)] "
+    b"BODYSTRUCTURE RFC822.SIZE ENVELOPE BODY INTERNALDATE FLAGS",
 ]
 
 
@@ -117,6 +120,24 @@ def test_fetch_data_equal(dovecot, labmail_port, item):
     for port in (dovecot, labmail_port):
         c = _prepare(port)
         outs.append(_normalise(c.cmd(b"FETCH 1:* (" + item + b")")))
+        c.close()
+    assert outs[1] == outs[0]
+
+
+EDGE_FETCHES = [
+    b"ENVELOPE BODYSTRUCTURE BODY RFC822.SIZE",
+    b"BODY.PEEK[1] BODY.PEEK[1.MIME] BODY.PEEK[1.1] BODY.PEEK[1.1.1] BODY.PEEK[1.2.1]",
+    b"BODY.PEEK[2] BODY.PEEK[2.MIME] BODY.PEEK[2.HEADER] BODY.PEEK[2.TEXT] BODY.PEEK[2.1]",
+    b"BODY.PEEK[2.1.1] BODY.PEEK[2.1.MIME] BODY.PEEK[2.2] BODY.PEEK[1.TEXT] BODY.PEEK[TEXT]",
+]
+
+
+@pytest.mark.parametrize("items", EDGE_FETCHES, ids=range(len(EDGE_FETCHES)))
+def test_fetch_edge_messages_equal(dovecot, labmail_port, items):
+    outs = []
+    for port in (dovecot, labmail_port):
+        c = _prepare(port, EDGE_SAMPLES)
+        outs.append(_normalise(c.cmd(b"FETCH 1:* (" + items + b")")))
         c.close()
     assert outs[1] == outs[0]
 

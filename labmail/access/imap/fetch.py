@@ -26,6 +26,7 @@ __all__ = ["MessageView", "parse_addresses", "fetch_item", "CONTENT_ITEMS"]
 
 #: what Dovecot reports as the host of an address without a domain
 MISSING_DOMAIN = b"MISSING_DOMAIN"
+MISSING_MAILBOX = b"MISSING_MAILBOX"
 
 Address = Tuple[Optional[bytes], Optional[bytes], Optional[bytes], Optional[bytes]]
 
@@ -92,6 +93,9 @@ def parse_addresses(value: Optional[bytes]) -> Optional[List[Address]]:
             name = _phrase(toks[i:j])
             if local is not None or domain is not None:
                 out.append((name, adl, local, domain if domain is not None else MISSING_DOMAIN))
+            elif not inner:
+                # "<>" (a null address): Dovecot fills in placeholders
+                out.append((name, adl, MISSING_MAILBOX, MISSING_DOMAIN))
             i = k + 1
             while i < n and toks[i][0] == "comment":
                 i += 1
@@ -210,9 +214,19 @@ class MessageView:
     def envelope_bytes(self) -> bytes:
         """ENVELOPE already encoded: the same bytes as ``encode(self.envelope())``, faster."""
         first: dict = {}
-        for name, value, _ in header_fields(self.top_header):
+        folded: set = set()
+        for name, value, raw in header_fields(self.top_header):
             if name in _ENVELOPE_FIELDS and name not in first:
                 first[name] = value
+                if b"\n" in raw[:-2]:
+                    folded.add(name)
+
+        def text(name: str) -> bytes:
+            value = first.get(name)
+            if value is not None and name in folded:
+                # Dovecot sends a header that was folded as a literal, CR LF removed
+                return encode(Literal(value))
+            return _ns(value)
 
         def addrs(name: str) -> Optional[bytes]:
             found = parse_addresses(first.get(name))
@@ -221,10 +235,10 @@ class MessageView:
             return b"(" + b"".join(b"(" + _ns(a[0]) + b" " + _ns(a[1]) + b" " + _ns(a[2])
                                    + b" " + _ns(a[3]) + b")" for a in found) + b")"
         frm = addrs("from")
-        parts = [_ns(first.get("date")), _ns(first.get("subject")), frm or b"NIL",
+        parts = [text("date"), text("subject"), frm or b"NIL",
                  addrs("sender") or frm or b"NIL", addrs("reply-to") or frm or b"NIL",
                  addrs("to") or b"NIL", addrs("cc") or b"NIL", addrs("bcc") or b"NIL",
-                 _ns(first.get("in-reply-to")), _ns(first.get("message-id"))]
+                 text("in-reply-to"), text("message-id")]
         return b"(" + b" ".join(parts) + b")"
 
     # -- BODYSTRUCTURE ----------------------------------------------------
@@ -237,18 +251,18 @@ class MessageView:
             kids = [self._structure(c, ext) for c in part.children]
             if not kids:
                 kids = [self._structure(Part(b"\r\n", b""), ext)]
-            out: List[Any] = [Run(tuple(kids)), part.subtype]
+            out: List[Any] = [Run(tuple(kids)), part.type_text[1]]
             if ext:
                 out.append(_flat(part.params) or None)
                 out.extend(self._ext_tail(part))
             return out
         enc = part.get("content-transfer-encoding")
         params = list(part.params)
-        if part.ctype == "text" and not any(k == "charset" for k, _ in params):
+        if part.ctype == "text" and not any(k.lower() == "charset" for k, _ in params):
             params.append(("charset", "us-ascii"))     # RFC 2045 §5.2 default
-        out = [part.ctype, part.subtype, _flat(tuple(params)) or None,
+        out = [part.type_text[0], part.type_text[1], _flat(tuple(params)) or None,
                part.get("content-id"), part.get("content-description"),
-               enc.decode("latin-1").lower() if enc else "7bit", len(part.body)]
+               enc.decode("latin-1") if enc else "7bit", len(part.body)]
         if part.is_message:
             assert part.message is not None
             out.append(self.envelope(part.message))
@@ -268,7 +282,7 @@ class MessageView:
             toks = [t for t in tokenize(disp, b'()<>@,;:\\"/[]?=') if t[0] != "comment"]
             if toks and toks[0][0] == "atom":
                 params = _flat(parse_params(tokenize(disp, b'()<>@,;:\\"/[]?=')))
-                disposition = [toks[0][1].decode("latin-1").lower(), params or None]
+                disposition = [toks[0][1].decode("latin-1"), params or None]
         lang = part.get("content-language")
         language: Any = None
         if lang is not None:
@@ -280,15 +294,21 @@ class MessageView:
     def find(self, numbers: Tuple[int, ...]) -> Optional[Part]:
         """The part with these part numbers (RFC 3501 §6.4.5), or None."""
         part = self.root
+        # Dovecot: a single-part entity reached as a message or as a multipart
+        # child is also its own part 1, once (BODY[1.1] of a multipart's text
+        # part is that text; BODY[1.1] of a single-part message is empty)
+        fresh = True
         for n in numbers:
             if part.is_message and part.message is not None:
-                part = part.message
+                part, fresh = part.message, True
             if part.is_multipart:
                 if n > len(part.children):
                     return None
-                part = part.children[n - 1]
-            elif n != 1:
+                part, fresh = part.children[n - 1], True
+            elif n != 1 or not fresh:
                 return None
+            else:
+                fresh = False
         return part
 
     def section(self, section: Section, partial: Optional[Tuple[int, int]] = None) -> Optional[bytes]:

@@ -107,15 +107,26 @@ def tokenize(value: bytes, specials: bytes = _SPECIALS) -> List[Tuple[str, bytes
     return out
 
 
+_SECTION_RE = re.compile(r"^(.+)\*(\d+)(\*?)$")
+
+
 def parse_params(tokens: List[Tuple[str, bytes]]) -> Tuple[Tuple[str, str], ...]:
-    """``; name=value`` pairs after a Content-Type / Content-Disposition value."""
+    """``; name=value`` pairs after a Content-Type / Content-Disposition value.
+
+    Names keep their case (Dovecot reports them as written).  RFC 2231
+    continuations ``name*0``, ``name*1`` are joined into ``name`` (``name*``
+    when the sections are extended ``name*0*``), as Dovecot does.
+
+    >>> parse_params(tokenize(b'x; Name*0="a "; Name*1=b; q=1', b';='))
+    (('Name', 'a b'), ('q', '1'))
+    """
     params: List[Tuple[str, str]] = []
     toks = [t for t in tokens if t[0] != "comment"]
     i = 0
     while i < len(toks):
         if toks[i] == ("special", b";") and i + 2 < len(toks) and toks[i + 1][0] == "atom" \
                 and toks[i + 2] == ("special", b"="):
-            name = toks[i + 1][1].decode("latin-1").lower()
+            name = toks[i + 1][1].decode("latin-1")
             value = b""
             if i + 3 < len(toks) and toks[i + 3][0] in ("atom", "quoted"):
                 value = toks[i + 3][1]
@@ -124,7 +135,29 @@ def parse_params(tokens: List[Tuple[str, bytes]]) -> Tuple[Tuple[str, str], ...]
             i += 3
         else:
             i += 1
-    return tuple(params)
+    if not any("*" in k for k, _ in params):
+        return tuple(params)
+    merged: List[Tuple[str, str]] = []
+    sections: dict = {}
+    for k, v in params:
+        m = _SECTION_RE.match(k)
+        if m is None:
+            merged.append((k, v))
+            continue
+        base = m.group(1)
+        if base not in sections:
+            sections[base] = []
+            merged.append((base, ""))          # placeholder keeps the order
+        sections[base].append((int(m.group(2)), bool(m.group(3)), v))
+    out = []
+    for k, v in merged:
+        if k in sections and v == "":
+            parts = sorted(sections.pop(k))
+            name = k + ("*" if any(ext for _, ext, _ in parts) else "")
+            out.append((name, "".join(val for _, _, val in parts)))
+        else:
+            out.append((k, v))
+    return tuple(out)
 
 
 @dataclass
@@ -139,6 +172,7 @@ class Part:
     children: List["Part"] = field(default_factory=list)
     message: Optional["Part"] = None     # the encapsulated message of message/rfc822
     explicit_type: bool = False
+    type_text: Tuple[str, str] = ("text", "plain")   # as written (Dovecot keeps the case)
 
     def fields(self) -> List[Tuple[str, bytes, bytes]]:
         return header_fields(self.header)
@@ -151,14 +185,16 @@ class Part:
         return None
 
     def param(self, name: str) -> Optional[str]:
+        """A parameter's value; names compare case-insensitively."""
         for k, v in self.params:
-            if k == name:
+            if k.lower() == name:
                 return v
         return None
 
     @property
     def is_multipart(self) -> bool:
-        return self.ctype == "multipart" and bool(self.param("boundary"))
+        # Dovecot treats multipart/* without a boundary as a multipart with no parts
+        return self.ctype == "multipart"
 
     @property
     def is_message(self) -> bool:
@@ -171,12 +207,13 @@ def _content_type(part: Part, default: Tuple[str, str]) -> None:
         toks = [t for t in tokenize(value, _TSPECIALS) if t[0] != "comment"]
         if len(toks) >= 3 and toks[0][0] == "atom" and toks[1] == ("special", b"/") \
                 and toks[2][0] == "atom":
-            part.ctype = toks[0][1].decode("latin-1").lower()
-            part.subtype = toks[2][1].decode("latin-1").lower()
+            part.type_text = (toks[0][1].decode("latin-1"), toks[2][1].decode("latin-1"))
+            part.ctype, part.subtype = (t.lower() for t in part.type_text)
             part.params = parse_params(tokenize(value, _TSPECIALS))
             part.explicit_type = True
             return
     part.ctype, part.subtype = default
+    part.type_text = default
     part.params = (("charset", "us-ascii"),) if default == ("text", "plain") else ()
 
 
@@ -204,6 +241,8 @@ def parse_message(data: bytes) -> Part:
 
 def _split_multipart(body: bytes, boundary: str) -> List[bytes]:
     """The raw entities between ``--boundary`` lines (RFC 2046 §5.1.1)."""
+    if not boundary:
+        return []
     delim = b"--" + boundary.encode("latin-1", "replace")
     parts: List[bytes] = []
     pos = 0
@@ -218,8 +257,12 @@ def _split_multipart(body: bytes, boundary: str) -> List[bytes]:
             closing = rest.startswith(b"--")
             if closing or not rest.strip(b" \t"):
                 if start is not None:
-                    # the CRLF before the delimiter belongs to the delimiter
-                    parts.append(body[start:max(start, pos - 2)])
+                    # the CRLF before the delimiter belongs to the delimiter,
+                    # unless an inner close delimiter's line already took it
+                    chunk = body[start:max(start, pos - 2)]
+                    if pos - 2 >= start and _ends_with_close_delimiter(chunk):
+                        chunk = body[start:pos]
+                    parts.append(chunk)
                 if closing:
                     return parts
                 start = line_end + 2
@@ -229,3 +272,23 @@ def _split_multipart(body: bytes, boundary: str) -> List[bytes]:
     if start is not None and start <= n:
         parts.append(body[start:])
     return parts
+
+
+def _ends_with_close_delimiter(raw: bytes, depth: int = 0) -> bool:
+    """Does this entity end with its own multipart's ``--boundary--`` line?
+
+    Dovecot reads that line together with its CRLF, so the CRLF is part of
+    the entity (and of its size and line count).
+    """
+    if depth > MAX_DEPTH:
+        return False
+    header, body = split_header(raw)
+    probe = Part(header, body)
+    _content_type(probe, ("text", "plain"))
+    if probe.ctype == "message" and probe.subtype == "rfc822":
+        return _ends_with_close_delimiter(body, depth + 1)
+    boundary = probe.param("boundary") if probe.ctype == "multipart" else None
+    if not boundary:
+        return False
+    last = body.rsplit(b"\r\n", 1)[-1]
+    return last.startswith(b"--" + boundary.encode("latin-1", "replace") + b"--")

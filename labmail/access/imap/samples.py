@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Dict
 
-__all__ = ["SAMPLES"]
+__all__ = ["SAMPLES", "EDGE_SAMPLES"]
 
 PLAIN = b"""\
 Return-Path: <alice@example.com>
@@ -156,4 +156,113 @@ coffee 2.50
 SAMPLES: Dict[str, bytes] = {
     "plain": PLAIN, "alternative": ALTERNATIVE, "attachment": ATTACHMENT,
     "forward": FORWARD, "nomime": NOMIME, "rfc2231": RFC2231,
+}
+
+#: Unusual but real-world shapes: upper-case types, multipart/digest, a
+#: multipart without boundary, an empty body, RFC 2231 continuations, folded
+#: encoded words, null and group addresses, deeply nested multiparts.
+EDGE_SAMPLES: Dict[str, bytes] = {
+"upper": b"""From: A <a@x.org>
+Subject: upper case types
+MIME-Version: 1.0
+Content-Type: TEXT/HTML; CHARSET=ISO-8859-1; Format=Flowed
+Content-Transfer-Encoding: QUOTED-PRINTABLE
+Content-ID: <X@Y>
+Content-MD5: Q2hlY2sgSW50ZWdyaXR5IQ==
+Content-Location: http://example.org/x.html
+Content-Language: en, de
+
+<p>caf=E9</p>
+""",
+"digest": b"""From: list@x.org
+Subject: digest
+MIME-Version: 1.0
+Content-Type: multipart/digest; boundary=d
+
+--d
+
+From: one@x.org
+Subject: first
+
+body one
+--d
+Content-Type: message/rfc822
+
+From: two@x.org
+Subject: second
+
+body two
+--d--
+""",
+"noboundary": b"""From: a@x.org
+Subject: broken multipart
+MIME-Version: 1.0
+Content-Type: multipart/mixed
+
+no boundary here
+""",
+"emptybody": b"""From: a@x.org
+Subject: empty
+Content-Type: text/plain
+
+""",
+"continuation": b"""From: a@x.org
+Subject: =?utf-8?q?long?=
+ =?utf-8?q?_folded?= subject
+To: "Last, First" <first.last@x.org>, (comment only) <c@x.org>, d@x.org (Dee)
+Cc: <>
+Reply-To: list:;
+MIME-Version: 1.0
+Content-Type: multipart/related; boundary="r"; type="text/html"
+Content-Disposition: inline; filename*0="a very"; filename*1=" long name.txt"
+
+preamble
+--r
+Content-Type: text/html
+
+<img src="cid:i">
+--r
+Content-Type: image/png; name=i.png
+Content-Transfer-Encoding: base64
+Content-ID: <i>
+Content-Disposition: INLINE; FILENAME="i.png"; size=3
+
+iVBO
+--r--
+epilogue
+""",
+"nested": b"""From: a@x.org
+Subject: nested multiparts
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary=a
+
+--a
+Content-Type: multipart/alternative; boundary=b
+
+--b
+Content-Type: text/plain
+
+plain
+--b
+Content-Type: multipart/related; boundary=c
+
+--c
+Content-Type: text/html
+
+<b>x</b>
+--c--
+--b--
+--a
+Content-Type: message/rfc822
+
+Subject: inner
+Content-Type: multipart/mixed; boundary=z
+
+--z
+Content-Type: text/plain
+
+inner text
+--z--
+--a--
+""",
 }

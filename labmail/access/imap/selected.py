@@ -32,6 +32,7 @@ __all__ = ["SelectedCommands"]
 _SYSTEM_ORDER = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
 _SETS_SEEN = ("RFC822", "RFC822.TEXT")
 _CACHED_ITEMS = frozenset({"ENVELOPE", "BODYSTRUCTURE", "BODY"})
+_BUFFERED = frozenset({"UID", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "MODSEQ"})
 
 
 def _uses_modseq(key: tuple) -> bool:
@@ -230,6 +231,10 @@ class SelectedCommands:
             atts.append(FetchAtt("MODSEQ"))
         if cmd.uid and not any(a.name == "UID" for a in atts):
             atts.insert(0, FetchAtt("UID"))
+        # Dovecot writes the cheap items first, then the ones that read the message
+        atts = ([a for a in atts if a.name in _BUFFERED and a.section is None]
+                + [a for a in atts if not (a.name in _BUFFERED and a.section is None)])
+        n_buffered = sum(1 for a in atts if a.name in _BUFFERED and a.section is None)
         sets_seen = not self.readonly and any(
             (a.section is not None and not a.peek) or a.name in _SETS_SEEN for a in atts)
         needs_body = any(a.section is not None or a.name in
@@ -247,6 +252,7 @@ class SelectedCommands:
             if needs_body:
                 view = box.view(uid)
             parts: List[bytes] = []
+            implicit_flags = False
             if sets_seen and "\\Seen" not in m.flags:
                 try:
                     box.set_flags(uid, m.flags | {"\\Seen"})
@@ -254,10 +260,12 @@ class SelectedCommands:
                     continue
                 m = type(m)(m.uid, m.flags | {"\\Seen"}, m.size, m.internaldate, m.recent, m.modseq)
                 self.msgs[uid] = m
-                if not any(a.name == "FLAGS" for a in atts):
-                    parts.append(b"FLAGS " + self.flag_text(m.flags, uid in self.recent).encode())
+                implicit_flags = not any(a.name == "FLAGS" for a in atts)
             try:
-                for att in atts:
+                for i, att in enumerate(atts):
+                    if i == n_buffered and implicit_flags:
+                        # RFC 3501 §6.4.5: the client learns about the \Seen it caused
+                        parts.append(b"FLAGS " + self.flag_text(m.flags, uid in self.recent).encode())
                     parts.append(self._fetch_att(att, m, view))
             except (NoSuchMessage, OSError):
                 continue            # expunged by someone else meanwhile
