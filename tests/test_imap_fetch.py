@@ -6,7 +6,7 @@ from hypothesis import given, settings, strategies as st
 
 from labmail.access.imap.fetch import MessageView, fetch_item, parse_addresses
 from labmail.access.imap.parser import FetchAtt, Section, parse_command
-from labmail.access.imap.samples import SAMPLES
+from labmail.access.imap.samples import EDGE_SAMPLES, SAMPLES
 
 DOVECOT_BODYSTRUCTURE = {
     'plain': b'BODYSTRUCTURE ("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 52 5 NIL NIL NIL NIL)',
@@ -23,6 +23,23 @@ DOVECOT_ENVELOPE = {
     'forward': b'ENVELOPE ("Sun, 29 Nov 2026 12:00:00 +0000" "Fwd: Lunch on Friday?" (("Dave" NIL "dave" "example.com")) (("Dave" NIL "dave" "example.com")) (("Dave" NIL "dave" "example.com")) (("Alice Example" NIL "alice" "example.com")) NIL NIL NIL "<fwd-4@example.com>")',
     'nomime': b'ENVELOPE (NIL "" (({13}\r\nQuoted "Name" NIL "q" "example.com")(NIL "@relay.example.com" "route" "example.com")) (({13}\r\nQuoted "Name" NIL "q" "example.com")(NIL "@relay.example.com" "route" "example.com")) (({13}\r\nQuoted "Name" NIL "q" "example.com")(NIL "@relay.example.com" "route" "example.com")) ((NIL NIL "plainuser" "MISSING_DOMAIN")) NIL NIL NIL NIL)',
     'rfc2231': b'ENVELOPE ("Mon, 30 Nov 2026 08:00:00 +0000" "=?ISO-8859-1?Q?Caf=E9?= menu" ((NIL NIL "erin" "example.com")) ((NIL NIL "erin" "example.com")) ((NIL NIL "erin" "example.com")) ((NIL NIL "frank" "example.com")) NIL NIL NIL NIL)',
+}
+
+DOVECOT_EDGE_BODYSTRUCTURE = {
+    'upper': b'BODYSTRUCTURE ("TEXT" "HTML" ("CHARSET" "ISO-8859-1" "Format" "Flowed") "<X@Y>" NIL "QUOTED-PRINTABLE" 15 1 "Q2hlY2sgSW50ZWdyaXR5IQ==" NIL ("en" "de") "http://example.org/x.html")',
+    'digest': b'BODYSTRUCTURE (("message" "rfc822" NIL NIL NIL "7bit" 43 (NIL "first" ((NIL NIL "one" "x.org")) ((NIL NIL "one" "x.org")) ((NIL NIL "one" "x.org")) NIL NIL NIL NIL NIL) ("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 8 0 NIL NIL NIL NIL) 3 NIL NIL NIL NIL)("message" "rfc822" NIL NIL NIL "7bit" 44 (NIL "second" ((NIL NIL "two" "x.org")) ((NIL NIL "two" "x.org")) ((NIL NIL "two" "x.org")) NIL NIL NIL NIL NIL) ("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 8 0 NIL NIL NIL NIL) 3 NIL NIL NIL NIL) "digest" ("boundary" "d") NIL NIL NIL)',
+    'noboundary': b'BODYSTRUCTURE (("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 0 0 NIL NIL NIL NIL) "mixed" NIL NIL NIL NIL)',
+    'emptybody': b'BODYSTRUCTURE ("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 0 0 NIL NIL NIL NIL)',
+    'continuation': b'BODYSTRUCTURE (("text" "html" ("charset" "us-ascii") NIL NIL "7bit" 17 0 NIL NIL NIL NIL)("image" "png" ("name" "i.png") "<i>" NIL "base64" 4 NIL ("INLINE" ("FILENAME" "i.png" "size" "3")) NIL NIL) "related" ("boundary" "r" "type" "text/html") ("inline" ("filename" "a very long name.txt")) NIL NIL)',
+    'nested': b'BODYSTRUCTURE ((("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 5 0 NIL NIL NIL NIL)(("text" "html" ("charset" "us-ascii") NIL NIL "7bit" 8 0 NIL NIL NIL NIL) "related" ("boundary" "c") NIL NIL NIL) "alternative" ("boundary" "b") NIL NIL NIL)("message" "rfc822" NIL NIL NIL "7bit" 113 (NIL "inner" NIL NIL NIL NIL NIL NIL NIL NIL) (("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 10 0 NIL NIL NIL NIL) "mixed" ("boundary" "z") NIL NIL NIL) 8 NIL NIL NIL NIL) "mixed" ("boundary" "a") NIL NIL NIL)',
+}
+DOVECOT_EDGE_ENVELOPE = {
+    'upper': b'ENVELOPE (NIL "upper case types" (("A" NIL "a" "x.org")) (("A" NIL "a" "x.org")) (("A" NIL "a" "x.org")) NIL NIL NIL NIL NIL)',
+    'digest': b'ENVELOPE (NIL "digest" ((NIL NIL "list" "x.org")) ((NIL NIL "list" "x.org")) ((NIL NIL "list" "x.org")) NIL NIL NIL NIL NIL)',
+    'noboundary': b'ENVELOPE (NIL "broken multipart" ((NIL NIL "a" "x.org")) ((NIL NIL "a" "x.org")) ((NIL NIL "a" "x.org")) NIL NIL NIL NIL NIL)',
+    'emptybody': b'ENVELOPE (NIL "empty" ((NIL NIL "a" "x.org")) ((NIL NIL "a" "x.org")) ((NIL NIL "a" "x.org")) NIL NIL NIL NIL NIL)',
+    'continuation': b'ENVELOPE (NIL {44}\r\n=?utf-8?q?long?= =?utf-8?q?_folded?= subject ((NIL NIL "a" "x.org")) ((NIL NIL "a" "x.org")) ((NIL NIL "list" NIL)(NIL NIL NIL NIL)) (("Last, First" NIL "first.last" "x.org")(NIL NIL "c" "x.org")("Dee" NIL "d" "x.org")) ((NIL NIL "MISSING_MAILBOX" "MISSING_DOMAIN")) NIL NIL NIL)',
+    'nested': b'ENVELOPE (NIL "nested multiparts" ((NIL NIL "a" "x.org")) ((NIL NIL "a" "x.org")) ((NIL NIL "a" "x.org")) NIL NIL NIL NIL NIL)',
 }
 
 
@@ -109,3 +126,10 @@ def test_multipart_part_count(parts, boundary):
     v = MessageView(raw)
     assert len(v.root.children) == len(parts)
     assert isinstance(fetch_item(v, att("BODYSTRUCTURE")), bytes)
+
+
+@pytest.mark.parametrize("name", sorted(EDGE_SAMPLES))
+def test_edge_messages_match_dovecot(name):
+    v = MessageView(EDGE_SAMPLES[name])
+    assert fetch_item(v, att("BODYSTRUCTURE")) == DOVECOT_EDGE_BODYSTRUCTURE[name]
+    assert fetch_item(v, att("ENVELOPE")) == DOVECOT_EDGE_ENVELOPE[name]
