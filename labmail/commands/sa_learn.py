@@ -36,6 +36,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..spam.bayes import BayesStore, learn_paths
+    from ..spam.corpus import progress_text
     from ..spam.rules import load_config
     if args.dbpath:
         db_dir = Path(args.dbpath).expanduser()
@@ -54,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         if args.showdots:
             sys.stderr.write(".")
         elif tty:
-            sys.stderr.write(f"\r{done}/{total} messages")
+            sys.stderr.write("\r" + progress_text(done, total))
         sys.stderr.flush()
 
     spam = None if args.forget else bool(args.spam)

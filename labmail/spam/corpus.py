@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable, Iterable, List, Optional, Sequence, Tuple
 
 __all__ = ["CORPUS_DIR", "Sample", "Confusion", "Evaluation", "load", "halves", "train", "evaluate",
-           "confusion"]
+           "confusion", "progress_html", "progress_text"]
 
 CORPUS_DIR = Path(__file__).resolve().parent.parent / "data" / "corpus"
 
@@ -128,3 +128,22 @@ def evaluate(engine, samples: Sequence[Sample]) -> Evaluation:
         if result.is_spam != (s.label == "spam"):
             wrong.append(s)
     return Evaluation(tuple(scores), confusion(scores, engine.config.required_score), tuple(wrong))
+
+
+def progress_text(done: int, total: int, what: str = "messages") -> str:
+    """A terminal counter line, as ``sa-learn`` shows while it learns.
+
+    >>> progress_text(12, 240)
+    '12/240 messages (5%)'
+    """
+    pct = 100 * done // total if total else 100
+    return f"{done}/{total} {what} ({pct}%)"
+
+
+def progress_html(done: int, total: int, what: str = "messages learnt") -> str:
+    """The same as an HTML progress bar (put it in an ``ipywidgets.HTML`` in a notebook).
+
+    >>> progress_html(1, 4)
+    '<progress value="1" max="4" style="width:20em"></progress> 1/4 messages learnt'
+    """
+    return f'<progress value="{done}" max="{total}" style="width:20em"></progress> {done}/{total} {what}'
