@@ -24,7 +24,7 @@ import os
 import sys
 from email.parser import BytesHeaderParser
 from pathlib import Path
-from typing import NoReturn, List, Optional, Sequence, Tuple
+from typing import Any, NoReturn, List, Optional, Sequence, Tuple
 
 NAME = "sendmail"
 ORDER = 43
@@ -145,11 +145,15 @@ def _host_settings(state: Path, hostname: Optional[str]) -> Tuple[str, str, str]
 
 def submit(state: Path, data: bytes, recipients: Sequence[str], *, sender: Optional[str],
            extract: bool = False, hostname: Optional[str] = None, full_name: Optional[str] = None,
-           user: Optional[str] = None, uid: Optional[int] = None) -> str:
+           user: Optional[str] = None, uid: Optional[int] = None,
+           clock: Optional[Any] = None, ids: Optional[Any] = None) -> str:
     """Queue *data* on the host at *state* like sendmail/postdrop/pickup/cleanup.
 
     Returns the queue id.  Raises ``ValueError`` when there is no recipient
-    and ``FileNotFoundError`` when *state* has no queue.
+    and ``FileNotFoundError`` when *state* has no queue.  A lesson passes the
+    lab's *clock* and *ids* (and a fixed *user*/*uid*) so the queue id, the
+    dates and the log lines repeat from run to run; ``host.run_queue()``
+    then delivers at once instead of at the queue manager's next poll.
 
     >>> import tempfile, pathlib
     >>> from labmail.clock import Clock, IdGenerator
@@ -164,7 +168,9 @@ def submit(state: Path, data: bytes, recipients: Sequence[str], *, sender: Optio
     from ..log import MailLog
     from ..mta import cleanup, logfmt
     from ..mta.queue import Queue, normalize_crlf
-    queue = Queue(state, Clock(), IdGenerator(), create=False)
+    clock = clock or Clock()
+    ids = ids or IdGenerator()
+    queue = Queue(state, clock, ids, create=False)
     myhostname, origin, mail_name = _host_settings(state, hostname)
     if user is None:
         try:
@@ -182,7 +188,6 @@ def submit(state: Path, data: bytes, recipients: Sequence[str], *, sender: Optio
                          "Recipient addresses must be specified on the command line or "
                          "via the -t option")
     envelope = qualify(sender if sender is not None else user, origin)
-    clock = Clock()
     now = clock.now()
     qid = queue.new_id()
     content = normalize_crlf(data)
@@ -195,10 +200,10 @@ def submit(state: Path, data: bytes, recipients: Sequence[str], *, sender: Optio
     # pickup(8)'s trace header for mail that did not come in over SMTP
     received = (f"Received: by {myhostname} ({mail_name}, from userid {uid})\r\n"
                 f"\tid {qid}; {cleanup.rfc2822_date(now)}\r\n").encode("utf-8")
-    log = MailLog(state / "var" / "log" / "maillog", myhostname, clock, IdGenerator())
+    log = MailLog(state / "var" / "log" / "maillog", myhostname, clock, ids)
     qf = queue.make(envelope, rcpts, received + content, queue_id=qid,
                     attrs={"rewrite_context": "local", "uid": str(uid)})
-    queue.write(qf)
+    # logged before the file appears in incoming/, where a running qmgr may take it at once
     log.write(logfmt.PICKUP, f"{qid}: uid={uid} from=<{sender if sender is not None else user}>")
     msgid = ""
     for line in (received + content).split(b"\r\n"):
@@ -207,6 +212,7 @@ def submit(state: Path, data: bytes, recipients: Sequence[str], *, sender: Optio
         if line.lower().startswith(b"message-id:"):
             msgid = line.split(b":", 1)[1].strip().decode("utf-8", "replace")
     log.write(logfmt.CLEANUP, logfmt.cleanup_message_id(qid, msgid))
+    queue.write(qf)
     log.close()
     return qid
 
