@@ -152,6 +152,15 @@ SESSION = [
     b"SEARCH SENTSINCE 28-Nov-2026", b"SEARCH SENTBEFORE 28-Nov-2026", b"SEARCH 2:4 NOT 3",
     b"SEARCH TEXT Berlin", b"SEARCH BODY lunch", b"SEARCH CC dave", b"SEARCH TO bob",
     b"SEARCH CHARSET UTF-8 SUBJECT caf", b"SEARCH BADKEY", b"SEARCH ON 27-Nov-2026",
+    b'SEARCH HEADER X-Note ""', b"SEARCH NEW", b"SEARCH OLD", b"SEARCH RECENT",
+    b"SEARCH SMALLER 500", b"SEARCH BEFORE 28-Nov-2026", b"SEARCH SINCE 28-Nov-2026",
+    b"SEARCH UID 2:4", b"SEARCH NOT (OR FROM alice (SUBJECT lunch))", b"SEARCH 1,3:*",
+    b"SEARCH BCC x", b"SEARCH DRAFT", b"SEARCH UNDRAFT UNDELETED",
+    # (not KEYWORD/UNKEYWORD: Dovecot registers a searched keyword in the folder
+    # and announces new FLAGS, which the lab's store has no place for)
+    b'SEARCH FROM "M\xc3\xbcller"', b"SEARCH CHARSET UTF-8 FROM J\xc3\xbcrgen",
+    b"SEARCH TEXT \"multi-part message\"", b"SEARCH BODY JVBERi0", b"SEARCH 7", b"SEARCH UID 7:*",
+    b"UID SEARCH 2:3", b"SEARCH SENTON 27-Nov-2026", b"SEARCH HEADER Content-Type mixed",
     b"STORE 1 FLAGS (\\Flagged)", b"STORE 2 -FLAGS (\\Seen)", b"STORE 3 +FLAGS.SILENT (\\Answered)",
     b"FETCH 1:3 FLAGS", b"SEARCH UNSEEN", b"SEARCH FLAGGED", b"SEARCH ANSWERED",
     b"COPY 1:2 Work", b"COPY 1 Nope", b"FETCH 99 FLAGS", b"STORE 1 +FLAGS (\\Bogus)",

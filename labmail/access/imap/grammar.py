@@ -178,8 +178,13 @@ class Reader:
             raise ParseError("Invalid tag")
         return raw.decode("ascii")
 
+    def _no_8bit(self) -> None:
+        if self.pos < len(self.data) and self.data[self.pos] >= 0x80:
+            raise ParseError("8bit data in atom")
+
     def atom(self) -> str:
         raw = self._span(_is_atom_char)
+        self._no_8bit()
         if not raw:
             raise ParseError("Expected atom")
         return raw.decode("ascii")
@@ -247,6 +252,7 @@ class Reader:
         if c in (b'"', b"{"):
             return self.string()
         raw = self._span(lambda b: _is_atom_char(b) or b == 0x5D)
+        self._no_8bit()
         if not raw:
             raise ParseError("Expected string")
         return raw.decode("ascii")

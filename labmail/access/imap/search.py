@@ -26,6 +26,7 @@ from .mime import Part, header_fields
 
 __all__ = ["Candidate", "matches", "decode_header_text"]
 
+_EPOCH = _dt.date(1970, 1, 1)
 _FLAG_KEYS = {
     "ANSWERED": ("\\Answered", True), "DELETED": ("\\Deleted", True),
     "DRAFT": ("\\Draft", True), "FLAGGED": ("\\Flagged", True), "SEEN": ("\\Seen", True),
@@ -129,8 +130,7 @@ def _known(charset: Optional[str]) -> bool:
 
 
 def _body_has(view: MessageView, needle: str) -> bool:
-    if needle in view.root.body.decode("utf-8", "replace").casefold():
-        return True
+    # the decoded text parts only: no preamble, no base64 of attachments (as Dovecot)
     return any(needle in t.casefold() for t in _decoded_texts(view.root))
 
 
@@ -192,8 +192,8 @@ def matches(key: tuple, c: Candidate, max_seq: int, max_uid: int) -> bool:
         day = c.internaldate.date() if c.internaldate else None
         return _cmp_date(word, day, key[1])
     if word in ("SENTBEFORE", "SENTON", "SENTSINCE"):
-        # like Dovecot, a message without a usable Date: counts as sent when received
-        sent = _sent_date(c.message()) or (c.internaldate.date() if c.internaldate else None)
+        # like Dovecot, a message without a usable Date: was "sent" at the epoch
+        sent = _sent_date(c.message()) or _EPOCH
         return _cmp_date(word, sent, key[1])
     if word in ("FROM", "TO", "CC", "BCC", "SUBJECT"):
         return _header_has(c.message(), word, key[1].casefold())
