@@ -400,3 +400,55 @@ def test_special_use_from_dovecot_conf(tmp_path):
     finally:
         lt.close_server(server)
         lt.stop()
+
+
+def test_concurrent_sessions_stay_consistent(imap, caplog):
+    import random
+    import threading
+    host, port = imap
+    fill(host)
+    errors = []
+
+    def worker(seed: int) -> None:
+        rnd = random.Random(seed)
+        try:
+            m = connect(port)
+            m.select("INBOX")
+            deadline = time.monotonic() + 1.5
+            while time.monotonic() < deadline:
+                op = rnd.choice(["store", "fetch", "append", "expunge", "search", "noop"])
+                if op == "store":
+                    m.store("1:*", rnd.choice(["+FLAGS", "-FLAGS"]), "(\\Flagged)")
+                elif op == "fetch":
+                    m.fetch("1:*", "(FLAGS ENVELOPE)")
+                elif op == "append":
+                    m.append("INBOX", None, None, SAMPLES["plain"].replace(b"\n", b"\r\n"))
+                elif op == "expunge":
+                    typ, data = m.search(None, "ALL")
+                    ids = data[0].split()
+                    if len(ids) > 3:
+                        m.store(ids[-1], "+FLAGS", "(\\Deleted)")
+                        m.expunge()
+                elif op == "search":
+                    m.search(None, "OR FLAGGED FROM alice")
+                else:
+                    m.noop()
+            # once everyone stopped, a NOOP brings every session to the folder's state
+            barrier.wait(20)
+            m.noop()
+            typ, data = m.search(None, "ALL")
+            count = len(data[0].split())
+            typ, data = m.status("INBOX", "(MESSAGES)")
+            assert f"MESSAGES {count})".encode() in data[0], (count, data)
+            m.logout()
+        except Exception as exc:  # collected for the main thread
+            errors.append(repr(exc))
+
+    barrier = threading.Barrier(6)
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
