@@ -10,6 +10,8 @@
 ...     len(host.mailbox("alice"))
 1
 """
+__version__ = "0.1.0"    # first: submodules (the spam report headers) read it
+
 from .clock import Clock, IdGenerator
 from .errors import ConfigError, LabError
 from .host import STANDARD_PORTS, Host
@@ -17,4 +19,3 @@ from .lab import Lab
 
 __all__ = ["Lab", "Host", "STANDARD_PORTS", "Clock", "IdGenerator", "ConfigError",
            "LabError"]
-__version__ = "0.1.0"

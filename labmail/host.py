@@ -47,6 +47,7 @@ from .access.pop3.server import load_host_config, start_pop3_server, stop_pop3_s
 from .net.certs import generate_key, install_ca_bundle, make_snakeoil
 from .net.resolver import DNSLookupError
 from .net.tlsctx import dovecot_server_context, postfix_client_context, postfix_server_context
+from .spam.spamd import start_spamd_server
 from .store import notify_delivery
 from .users import Accounts
 
@@ -489,6 +490,7 @@ class Host:
         services.update({
             "pop3": lambda port: start_pop3_server(self, ip, port, ssl_context=dovecot_tls),
             "imap": lambda port: start_imap_server(self, ip, port, ssl_context=dovecot_tls),
+            "spamd": lambda port: start_spamd_server(self, ip, port),
         })
         if dovecot_tls is not None:
             services["pop3s"] = lambda port: start_pop3_server(

@@ -123,3 +123,17 @@ def test_mbox_spool_delivery_read_over_pop3(lab):
     assert p.stat()[0] == 3
     assert b"Subject: mbox 1" in p.retr(2)[1]
     p.quit()
+
+
+def test_spamd_answers_spamc_protocol(host):
+    import socket
+    assert "spamd" in host.endpoints
+    msg = b"Subject: hello\r\n\r\nJust a note.\r\n"
+    with socket.create_connection(host.endpoints["spamd"], timeout=10) as s:
+        s.sendall(b"CHECK SPAMC/1.5\r\nContent-length: %d\r\nUser: alice\r\n\r\n" % len(msg) + msg)
+        s.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := s.recv(4096):
+            answer += chunk
+    assert answer.startswith(b"SPAMD/1.")
+    assert b"Spam: False ; " in answer
