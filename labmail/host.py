@@ -295,14 +295,16 @@ class Host:
         restrictions: Restrictions = settings["restrictions"]
         domain = recipient.rpartition("@")[2]
         local = self.is_local_domain(domain)
-        answers: Dict[str, Optional[bool]] = {}
-        if settings["needs_dns"]:
-            for d in {domain, (sender or "").rpartition("@")[2]} - {""}:
-                answers[d] = await self._domain_exists(d)
         ctx = Context(client_ip, client_name, helo, sender, recipient, sasl_username, esmtp,
                       recipient_is_local=local or None, local_addresses=(self.ip,),
-                      queue_id=queue_id, dns=lambda d: answers.get(d.lower().rstrip(".")))
-        decision = restrictions.check(Stage.RCPT, ctx)
+                      queue_id=queue_id, dns=self._domain_exists)
+        if settings["needs_dns"]:
+            # Restrictions that ask DNS run off the loop: the lab's DNS server
+            # answers on this very loop, so a lookup here would wait forever.
+            loop = asyncio.get_running_loop()
+            decision = await loop.run_in_executor(None, restrictions.check, Stage.RCPT, ctx)
+        else:
+            decision = restrictions.check(Stage.RCPT, ctx)
         if decision is not None:
             return decision.reply, decision.log
         if local:
@@ -314,13 +316,16 @@ class Host:
                 return text, restrictions.log_line(Stage.RCPT, ctx, text)
         return None
 
-    async def _domain_exists(self, domain: str) -> Optional[bool]:
-        """True (MX or A), False (does not exist) or None (temporary failure)."""
+    def _domain_exists(self, domain: str) -> Optional[bool]:
+        """True (MX or A), False (does not exist) or None (temporary failure).
+
+        Blocking: called by the restriction evaluator in a worker thread.
+        """
         resolver = self.lab.resolver
         if resolver is None:
             return None
         try:
-            await resolver.amx_hosts(domain)
+            resolver.mx_hosts(domain)
             return True
         except DNSLookupError as exc:
             return False if exc.permanent else None

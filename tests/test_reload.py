@@ -62,3 +62,21 @@ def test_closing_an_open_relay_with_mynetworks(lab):
     assert s2.rcpt("bob@example.org") == (454, b"4.7.1 <bob@example.org>: Relay access denied")
     s.close()
     s2.close()
+
+
+def test_reject_unknown_sender_domain_asks_the_lab_dns(lab):
+    h = lab.add_host("mail.example.com", users={"alice": "x"})
+    lab.add_host("mail.example.org")
+    lab.start()
+    cf = h.path("/etc/postfix/main.cf")
+    cf.write_text(cf.read_text() + "smtpd_sender_restrictions = reject_unknown_sender_domain\n")
+    h.reload()
+    s = smtplib.SMTP(*h.endpoints["smtp"], source_address=("127.0.0.9", 0))
+    s.mail("someone@no-such-domain.example")
+    code, text = s.rcpt("alice@example.com")
+    assert code == 450 or code == 550, (code, text)
+    assert b"Sender address rejected: Domain not found" in text
+    s.rset()
+    s.mail("bob@example.org")
+    assert s.rcpt("alice@example.com")[0] == 250
+    s.close()
