@@ -228,7 +228,7 @@ def _caps_free(out: bytes) -> bytes:
 
 
 PRELOGIN = [
-    b"NOOP", b"SELECT INBOX", b"LOGIN alice wrong", b"AUTHENTICATE X-NOPE", b"FOO BAR",
+    b"NOOP", b"CAPABILITY", b"SELECT INBOX", b"LOGIN alice wrong", b"AUTHENTICATE X-NOPE", b"FOO BAR",
     b'LOGIN "alice" "secret"', b"CAPABILITY", b"LOGIN alice secret",
 ]
 

@@ -97,6 +97,7 @@ class ImapSession(FolderCommands, SelectedCommands):
         self._auth: Optional[Tuple[str, str, List[str]]] = None   # tag, mech, collected
         self._idle_tag: Optional[str] = None
         self._last_mech = ""
+        self._asked_capability = False
         self.current: Optional[str] = None     # command being executed
         self.init_selected()
 
@@ -237,7 +238,9 @@ class ImapSession(FolderCommands, SelectedCommands):
     # -- any state -------------------------------------------------------------
     def cmd_capability(self, cmd: Command) -> bool:
         self.send(untagged("CAPABILITY", " ".join(self.capabilities())))
-        self.finish(cmd, "capability_auth")
+        logged_in = self.state in (State.AUTHENTICATED, State.SELECTED)
+        self._asked_capability = True
+        self.finish(cmd, "capability_auth" if logged_in else "capability")
         return True
 
     def cmd_noop(self, cmd: Command) -> bool:
@@ -303,8 +306,13 @@ class ImapSession(FolderCommands, SelectedCommands):
             self.mailboxes.ensure_special_folders(self.config.autocreate,
                                                   self.config.autosubscribe)
         self.state = State.AUTHENTICATED
-        self.send(tagged(tag, "OK", REPLIES["login_ok"][2],
-                         "CAPABILITY " + " ".join(CAPABILITIES)))
+        if self._asked_capability:
+            # Dovecot: a client that asked CAPABILITY may ignore response codes
+            self.send(untagged("CAPABILITY", " ".join(CAPABILITIES)))
+            self.send(tagged(tag, "OK", REPLIES["login_ok"][2]))
+        else:
+            self.send(tagged(tag, "OK", REPLIES["login_ok"][2],
+                             "CAPABILITY " + " ".join(CAPABILITIES)))
         how = "TLS" if self.tls else ("secured" if self.secure else "")
         self._log(f"imap-login: Login: user=<{canonical}>, method={mech}, rip={self.peer[0]}, "
                   f"lip={self.local[0]}, mpid={self.pid}, {how + ', ' if how else ''}"
