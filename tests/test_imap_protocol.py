@@ -318,7 +318,8 @@ def test_logout_and_timeout_logging(store):
     t = session(store)
     t.timed_out()
     assert t.data_to_send() == b"* BYE Disconnected for inactivity.\r\n"
-    assert t.logs[-1].startswith("imap-login: Disconnected (no auth attempts in 0 secs)")
+    assert t.logs[-1] == ("imap-login: Disconnected: Inactivity (no auth attempts in 0 secs): "
+                          "user=<>, rip=127.0.0.1, lip=127.0.0.2, session=<S1>")
 
 
 _fragments = st.sampled_from([

@@ -22,6 +22,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple
 
+from ..dovelog import ConnInfo, login_disconnect_line, login_line
 from .backend import DEFAULT_SPECIAL_USE, Mailboxes
 from .folders import FolderCommands
 from .framing import Framer, NeedContinuation, TooLong
@@ -36,6 +37,10 @@ __all__ = ["ImapConfig", "ImapSession"]
 logger = logging.getLogger(__name__)
 
 Authenticator = Callable[[str, str], Optional[str]]
+
+_LOGIN_REASONS = {"Logged out": "Aborted login by logging out",
+                  "Too many invalid IMAP commands.": "Too many invalid commands",
+                  "Disconnected for inactivity": "Inactivity"}
 
 #: Dovecot's imap-login gives up after 3 invalid commands, imap after 20
 MAX_BAD_PRELOGIN = 3
@@ -313,10 +318,7 @@ class ImapSession(FolderCommands, SelectedCommands):
         else:
             self.send(tagged(tag, "OK", REPLIES["login_ok"][2],
                              "CAPABILITY " + " ".join(CAPABILITIES)))
-        how = "TLS" if self.tls else ("secured" if self.secure else "")
-        self._log(f"imap-login: Login: user=<{canonical}>, method={mech}, rip={self.peer[0]}, "
-                  f"lip={self.local[0]}, mpid={self.pid}, {how + ', ' if how else ''}"
-                  f"session=<{self.session_id}>")
+        self._log(login_line("imap", self._conn(), canonical, mech))
         return True
 
     def cmd_authenticate(self, cmd: Command) -> bool:
@@ -415,13 +417,15 @@ class ImapSession(FolderCommands, SelectedCommands):
                       f"expunged={self.expunged_count} trashed=0 hdr_count=0 hdr_bytes=0 "
                       f"body_count=0 body_bytes=0")
         else:
-            if self.auth_attempts:
-                what = f"auth failed, {self.auth_attempts} attempts in 0 secs"
-                who = f"user=<{getattr(self, '_attempted_user', '')}>, method={self._last_mech}, "
-            else:
-                what, who = "no auth attempts in 0 secs", "user=<>, "
-            self._log(f"imap-login: Disconnected ({what}): {who}rip={self.peer[0]}, "
-                      f"lip={self.local[0]}, session=<{self.session_id}>")
+            # imap-login's wording for the same events (Dovecot 2.3)
+            reason = _LOGIN_REASONS.get(why, why)
+            self._log(login_disconnect_line(
+                "imap", self._conn(), reason, getattr(self, "_attempted_user", ""),
+                self._last_mech, self.auth_attempts, 0))
+
+    def _conn(self) -> ConnInfo:
+        return ConnInfo(rip=self.peer[0], lip=self.local[0], session=self.session_id,
+                        mpid=self.pid, secured=self.secure and not self.tls, tls=self.tls)
 
     def connection_lost(self) -> None:
         """The peer went away (or the adapter closed the socket)."""
