@@ -273,7 +273,7 @@ org.stop()
 sent = mua.send(com, "bob@example.org", subject="While you were down", body="Anyone there?",
                 sender="Alice <alice@example.com>")
 com.settle()
-print(*com.maillog.lines("connect to mail.example.org"), sep="\n")
+print(*com.maillog.lines("connect to mail.example.org"), sep="\\n")
 print(show_log(com, sent.queue_id))
 """),
     ("md", """
@@ -907,6 +907,27 @@ print(msg)
 Besides the headers `mailx` wrote (`From`, `To`, `Subject`, `Date`, `MIME-Version`,
 `Content-Type`), the server added `Message-Id` (cleanup), `Received` (the trace of the hop), and
 at delivery `Return-Path` (the envelope sender) and `Delivered-To`.
+
+On a real server, `mailx` does not speak SMTP at all: it runs the server's
+`sendmail` command, which drops the message into the queue directory through
+`postdrop`; Postfix's `pickup` daemon then hands it to `cleanup`.  Scripts
+and cron jobs use the same door (`printf 'Subject: …' | sendmail bob`).  The
+lab's version is `labmail sendmail`; here is the same from Python, as user
+`root`, to the bare name `bob`:
+"""),
+    ("code", """
+from labmail.commands.sendmail import submit
+
+qid = submit(com.state_dir, b"Subject: Nightly backup\\n\\nThe backup finished.\\n", ["bob"],
+             sender=None, user="root", uid=0, clock=lab.clock, ids=lab.ids)
+com.run_queue()
+print(show_log(com, qid))
+"""),
+    ("md", """
+No `smtpd` line this time, but `pickup` with the user id and the login
+name; the bare names were completed with `myorigin`
+(`root@mail.example.com`, `bob@mail.example.com`), as `trivial-rewrite`
+does for mail written on the server itself.
 
 ## Step 2: a remote site, with an attachment
 
