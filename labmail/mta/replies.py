@@ -74,6 +74,17 @@ REPLIES = {
     "write_failed": Reply(451, "4.3.0", "Error: queue file write error"),
     "tls_not_available": Reply(454, "4.7.0", "TLS not available due to local problem"),
     "tls_ready": Reply(220, "2.0.0", "Ready to start TLS"),
+    "tls_active": Reply(554, "5.5.1", "Error: TLS already active"),
+    "not_implemented": Reply(502, "5.5.1", "Error: command not implemented"),
+    "starttls_first": Reply(530, "5.7.0", "Must issue a STARTTLS command first"),
+    # SMTP AUTH (RFC 4954), as Postfix 3.7 with Dovecot SASL answers
+    "auth_ok": Reply(235, "2.7.0", "Authentication successful"),
+    "auth_failed": Reply(535, "5.7.8", "Error: authentication failed: {reason}"),
+    "auth_aborted": Reply(501, "5.7.0", "Authentication aborted"),
+    "auth_not_enabled": Reply(503, "5.5.1", "Error: authentication not enabled"),
+    "auth_again": Reply(503, "5.5.1", "Error: already authenticated"),
+    "auth_in_transaction": Reply(503, "5.5.1", "Error: MAIL transaction in progress"),
+    "auth_syntax": Reply(501, "5.5.4", "Syntax: AUTH mechanism"),
 }
 
 

@@ -8,7 +8,12 @@ overrides of its protocol class:
   see Postfix's codes and wording (with RFC 3463 enhanced status codes);
 * every line in and out is recorded in the host's transcript store;
 * the session is logged in the maillog as Postfix logs it (``connect from``,
-  ``client=``, ``NOQUEUE: reject:``, ``disconnect from ... commands=N``).
+  ``client=``, ``NOQUEUE: reject:``, ``disconnect from ... commands=N``);
+* STARTTLS follows ``smtpd_tls_security_level`` (RFC 3207: the session starts
+  over after the handshake and commands pipelined behind STARTTLS are
+  dropped), implicit TLS serves the submissions port (RFC 8314), and SMTP
+  AUTH (RFC 4954, :mod:`labmail.mta.sasl`) checks Dovecot's passwd-file as
+  Postfix with ``smtpd_sasl_type = dovecot`` does.
 
 The handler decides: which recipients are accepted (``mydestination``, the
 local recipient table, ``mynetworks`` for relaying) and what happens to the
@@ -18,11 +23,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+import inspect
+import ssl
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, List, Optional
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from . import smtpd_tls
 from .replies import reply, translate
+from .sasl import MECHANISMS, Aborted, Challenge, SaslExchange, Success
 from .restrictions import LIST_PARAMETERS, Restrictions
 from .smtp_states import SessionState, State
 
@@ -41,6 +50,8 @@ _COUNTED = {"HELO": "helo", "EHLO": "ehlo", "STARTTLS": "starttls", "AUTH": "aut
             "QUIT": "quit"}
 _ORDER = ["helo", "ehlo", "starttls", "auth", "mail", "rcpt", "data", "bdat",
           "rset", "noop", "vrfy", "etrn", "quit", "unknown"]
+#: what ``smtpd_tls_security_level = encrypt`` lets through before STARTTLS (measured)
+_BEFORE_TLS = {"EHLO", "HELO", "NOOP", "STARTTLS", "QUIT"}
 
 
 class _RecordingReader:
@@ -74,10 +85,18 @@ class _RecordingReader:
 class LabSMTP(SMTP):
     """One SMTP connection of a lab host (aiosmtpd protocol, Postfix manners)."""
 
-    def __init__(self, handler: "SmtpdHandler", **kwargs: Any) -> None:
+    def __init__(self, handler: "SmtpdHandler", *, implicit_tls: bool = False,
+                 **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
         self.lab_host: "Host" = handler.host
         self.settings = handler.settings
+        self.program = handler.program
+        self.implicit_tls = implicit_tls
+        self.tls_summary = ""                         # Postfix's "TLSv1.3 with cipher ..."
+        self._in_auth = False                         # reading AUTH continuation lines
+        for verb, method in list(self._smtp_methods.items()):
+            if verb not in _BEFORE_TLS:
+                self._smtp_methods[verb] = self._tls_gate(method)
         self.transcript: Optional["Transcript"] = None
         self.client_ip = "unknown"
         self.client_name = "unknown"
@@ -100,29 +119,54 @@ class LabSMTP(SMTP):
                 "smtp", peer[:2] if peer else None, local[:2] if local else None)
             self.transcript.state = self.state
             self.lab_host._connections.add(self)
+        # RFC 3207 §4.2: what the client pipelined behind STARTTLS came in clear
+        # text and is dropped (aiosmtpd clears the buffer); the transcript says so.
+        pending = getattr(self._reader, "_buffer", b"") if not first else b""
+        dropped = bytes(pending) if pending else b""
         super().connection_made(transport)
-        if not first and self.session is not None and self.session.ssl is not None:
-            obj = transport.get_extra_info("ssl_object")
-            version = obj.version() if obj else ""
-            cipher = (obj.cipher() or ("",))[0] if obj else ""
-            self.transcript.start_tls(version or "", cipher or "")
-            self.tls_info = (version, cipher)
+        if first and self.implicit_tls:
+            self._tls_established(transport, log=False)   # logged after "connect from"
+        elif not first and self.session is not None and self.session.ssl is not None:
+            if dropped and self.transcript is not None:
+                self.transcript.note(f"discarded {len(dropped)} bytes sent before the TLS "
+                                     f"handshake (RFC 3207 §4.2): {dropped[:60]!r}")
+            self._tls_established(transport)
+
+    @property
+    def tls_active(self) -> bool:
+        """True once the connection is encrypted (STARTTLS done, or implicit TLS)."""
+        return self.tls_info is not None
+
+    def _tls_established(self, transport: asyncio.BaseTransport, log: bool = True) -> None:
+        obj = transport.get_extra_info("ssl_object")
+        version, cipher, summary = smtpd_tls.tls_details(obj, self.settings["tls_signature"])
+        self.tls_info = (version, cipher)
+        self.tls_summary = summary
+        if self.transcript is not None:
+            self.transcript.start_tls(version, cipher)
+        if log:
+            self._log_tls()
+
+    def _log_tls(self) -> None:
+        if self.settings["smtpd_tls_loglevel"] >= 1:
             self.lab_host.maillog.write(
-                "postfix/smtpd", f"Anonymous TLS connection established from "
-                f"{self.client_name}[{self.client_ip}]: {version} with cipher {cipher}")
+                self.program, f"Anonymous TLS connection established from "
+                f"{self.client_name}[{self.client_ip}]: {self.tls_summary}")
 
     async def _handle_client(self) -> None:
         # Postfix looks the client up in DNS before it greets (smtpd_peername_lookup)
         self.client_name = await self.lab_host.lab.areverse_name(self.client_ip)
         self.lab_host.maillog.write(
-            "postfix/smtpd", f"connect from {self.client_name}[{self.client_ip}]")
+            self.program, f"connect from {self.client_name}[{self.client_ip}]")
+        if self.implicit_tls and self.tls_active:
+            self._log_tls()
         await super()._handle_client()
 
     def connection_lost(self, error: Optional[Exception]) -> None:
         if self.transcript is not None and not self.transcript.closed:
             self.transcript.close()
             self.lab_host.maillog.write(
-                "postfix/smtpd",
+                self.program,
                 f"disconnect from {self.client_name}[{self.client_ip}]{self._command_stats()}")
         self.lab_host._connections.discard(self)
         super().connection_lost(error)
@@ -136,7 +180,7 @@ class LabSMTP(SMTP):
         t = self.transcript
         if t is None:
             return
-        if not t._in_content:
+        if not t._in_content and not self._in_auth:
             verb = text.split(" ", 1)[0].split(":", 1)[0].upper()
             self._current = _COUNTED.get(verb, "unknown") if text else "unknown"
             self._verb = verb
@@ -146,6 +190,8 @@ class LabSMTP(SMTP):
         if status[3:4] == "-" or not status[:3].isdigit():
             return
         code = int(status[:3])
+        if code == 334:            # an AUTH challenge: the command is still going on
+            return
         if self.state.state is State.DATA:
             self.state.advance("CONTENT", code)
         elif self._verb:
@@ -224,13 +270,88 @@ class LabSMTP(SMTP):
             shown = addr if "@" in addr else addr
             await self.push(reply("user_unknown", rcpt=shown))
 
+    # -- TLS and AUTH ----------------------------------------------------------
+    def _tls_gate(self, method: Callable[[Any], Awaitable[None]]) -> Callable[[Any], Awaitable[None]]:
+        """RFC 3207 §4: with ``smtpd_tls_security_level = encrypt`` only a few
+        commands are answered before STARTTLS."""
+        async def gated(arg: Any) -> None:
+            if self.settings["smtpd_tls_security_level"] == "encrypt" and not self.tls_active:
+                await self.push(reply("starttls_first"))
+                return
+            await method(arg)
+        return gated
+
+    async def smtp_STARTTLS(self, arg: str) -> None:
+        """STARTTLS as Postfix answers it; the handshake itself is aiosmtpd's."""
+        if self.tls_active:
+            await self.push(reply("tls_active"))
+        elif self.tls_context is None or self.settings["smtpd_tls_security_level"] == "none":
+            await self.push(reply("not_implemented"))
+        elif arg:
+            await self.push("501 5.5.4 Syntax: STARTTLS")
+        else:
+            await super().smtp_STARTTLS(arg)
+
+    def auth_offered(self) -> bool:
+        """Whether EHLO lists AUTH now (``smtpd_tls_auth_only`` hides it before TLS)."""
+        return bool(self.settings["smtpd_sasl_auth_enable"]) and (
+            self.tls_active or not self.settings["smtpd_tls_auth_only"])
+
+    async def smtp_AUTH(self, arg: Optional[str]) -> None:
+        """SMTP AUTH (RFC 4954) with Postfix's replies and log lines."""
+        session = self.session
+        assert session is not None
+        if not self.auth_offered():
+            await self.push(reply("auth_not_enabled"))
+            return
+        if not arg:
+            await self.push(reply("auth_syntax"))
+            return
+        if getattr(session, "sasl", None):
+            await self.push(reply("auth_again"))
+            return
+        if self.envelope is not None and self.envelope.mail_from is not None:
+            await self.push(reply("auth_in_transaction"))
+            return
+        mechanism, _, initial = arg.partition(" ")
+        exchange = SaslExchange(self._verify_password)
+        step = exchange.start(mechanism, initial.strip() or None)
+        while isinstance(step, Challenge):
+            await self.push(step.reply)
+            self._in_auth = True
+            try:
+                line = await self._reader.readline()
+            finally:
+                self._in_auth = False
+            if not line:
+                return
+            step = exchange.respond(line.decode("ascii", "replace"))
+        client = f"{self.client_name}[{self.client_ip}]"
+        if isinstance(step, Success):
+            session.sasl = (step.method, step.username)  # type: ignore[attr-defined]
+        else:
+            self.lab_host.maillog.write(self.program, step.log(client))
+        await self.push(step.reply)
+
+    def _verify_password(self, user: str, password: str) -> bool:
+        """Dovecot's passwd-file, where Postfix's Dovecot SASL looks too."""
+        from ..access.auth import verify
+        path = self.lab_host.path("/etc/dovecot/users")
+        try:
+            return verify(path, user, password)
+        except OSError:
+            logger.warning("cannot read %s; AUTH fails", path)
+            return False
+
 
 class SmtpdHandler:
     """aiosmtpd handler hooks: recipient checks and local delivery for one host."""
 
-    def __init__(self, host: "Host", settings: Dict[str, Any]) -> None:
+    def __init__(self, host: "Host", settings: Dict[str, Any], *, service: str = "smtp") -> None:
         self.host = host
         self.settings = settings
+        self.service = service
+        self.program = f"{settings.get('syslog_name') or 'postfix'}/smtpd"
 
     # -- helpers -------------------------------------------------------------
     def is_local_domain(self, domain: str) -> bool:
@@ -257,7 +378,12 @@ class SmtpdHandler:
         keywords = ["PIPELINING", f"SIZE {limit}" if limit else "SIZE"]
         if not self.settings["disable_vrfy_command"]:
             keywords.append("VRFY")
-        keywords += [r[4:] for r in responses if r[4:].startswith(("STARTTLS", "AUTH"))]
+        if self.settings["smtpd_tls_security_level"] != "none":   # reload may turn TLS off
+            keywords += [r[4:] for r in responses if r[4:].startswith("STARTTLS")]
+        if server.auth_offered():
+            keywords.append("AUTH " + " ".join(MECHANISMS))
+            if self.settings["broken_sasl_auth_clients"]:
+                keywords.append("AUTH=" + " ".join(MECHANISMS))
         keywords += ["ENHANCEDSTATUSCODES", "8BITMIME", "SMTPUTF8"]
         lines = [f"250-{self.settings['myhostname']}"]
         lines += [f"250-{k}" for k in keywords[:-1]] + [f"250 {keywords[-1]}"]
@@ -285,21 +411,26 @@ class SmtpdHandler:
             return reply("bad_recipient")
         if "@" not in address:
             address = f"{address}@{self.settings['myorigin']}"
-        verdict = await self.host.check_recipient(
-            client_ip=server.client_ip, client_name=server.client_name,
-            helo=session.host_name, sender=envelope.mail_from, recipient=address,
-            esmtp=bool(session.extended_smtp),
-            sasl_username=getattr(session, "login_data", None) and _login(session),
-            queue_id=getattr(envelope, "queue_id", None))
+        sasl = _sasl(session)
+        args = dict(client_ip=server.client_ip, client_name=server.client_name,
+                    helo=session.host_name, sender=envelope.mail_from, recipient=address,
+                    esmtp=bool(session.extended_smtp),
+                    sasl_username=sasl[1] if sasl else None,
+                    queue_id=getattr(envelope, "queue_id", None))
+        if smtpd_tls.SERVICES.get(self.service):   # master.cf -o restrictions of its own
+            verdict = await smtpd_tls.check_recipient(self.host, self.settings, **args)
+        else:
+            verdict = await self.host.check_recipient(**args)
         if verdict is not None:
             status, logline = verdict
-            self.host.maillog.write("postfix/smtpd", logline)
+            self.host.maillog.write(self.program, logline)
             return status
         if getattr(envelope, "queue_id", None) is None:
             envelope.queue_id = self.host.ids.queue_id()  # type: ignore[attr-defined]
-            self.host.maillog.write(
-                "postfix/smtpd",
-                f"{envelope.queue_id}: client={server.client_name}[{server.client_ip}]")  # type: ignore[attr-defined]
+            who = f"{envelope.queue_id}: client={server.client_name}[{server.client_ip}]"  # type: ignore[attr-defined]
+            if sasl:
+                who += f", sasl_method={sasl[0]}, sasl_username={sasl[1]}"
+            self.host.maillog.write(self.program, who)
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return reply("rcpt_ok")
@@ -307,13 +438,18 @@ class SmtpdHandler:
     async def handle_DATA(self, server: LabSMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or b""
         queue_id: str = envelope.queue_id  # type: ignore[attr-defined]
-        protocol = "ESMTP" if session.extended_smtp else "SMTP"
+        protocol = smtpd_tls.protocol_name(esmtp=bool(session.extended_smtp),
+                                           tls=server.tls_active, auth=bool(_sasl(session)))
+        extra: Dict[str, Any] = {}
+        if server.tls_active and self.settings["smtpd_tls_received_header"] \
+                and _accepts_tls(self.host):
+            extra["tls"] = smtpd_tls.received_tls_text(server.tls_summary)
         try:
             await self.host.accept_message(
                 sender=envelope.mail_from or "", recipients=list(envelope.rcpt_tos),
                 content=content, queue_id=queue_id, helo=session.host_name,
                 client_ip=server.client_ip, client_name=server.client_name,
-                protocol=protocol)
+                protocol=protocol, **extra)
         except OSError as exc:
             logger.exception("writing message %s failed", queue_id)
             self.host.maillog.write("postfix/cleanup", f"{queue_id}: warning: write error: {exc}")
@@ -323,12 +459,17 @@ class SmtpdHandler:
         return reply("queued", queue_id=queue_id)
 
 
-def _login(session: Session) -> Optional[str]:
-    """The SASL login name of an authenticated session, if any."""
-    data = getattr(session, "login_data", None)
-    if isinstance(data, bytes):
-        return data.decode("utf-8", "replace")
-    return str(data) if data else None
+def _sasl(session: Session) -> Optional[tuple]:
+    """(method, username) of an authenticated session; STARTTLS forgets it (new session)."""
+    return getattr(session, "sasl", None)
+
+
+def _accepts_tls(host: "Host") -> bool:
+    """Whether ``host.accept_message`` takes ``tls=`` (the Received header's TLS line)."""
+    try:
+        return "tls" in inspect.signature(host.accept_message).parameters
+    except (TypeError, ValueError):  # pragma: no cover
+        return False
 
 
 def _valid_address(address: str) -> bool:
@@ -343,10 +484,20 @@ def _valid_address(address: str) -> bool:
     return True
 
 
-def settings_from(cfg: Any, hostname: str) -> Dict[str, Any]:
-    """The smtpd settings, read once per reload from the parsed ``main.cf``."""
+def settings_from(cfg: Any, hostname: str, path: Optional[Callable[[str], Any]] = None
+                  ) -> Dict[str, Any]:
+    """The smtpd settings, read once per reload from the parsed ``main.cf``.
+
+    *path* maps a configured file name into the lab host's files (for the
+    certificate's key type, shown in the TLS log line).
+    """
     dest = {d.lower().rstrip(".") for d in cfg.get_list("mydestination")}
+    tls = smtpd_tls.tls_settings(cfg)
+    cert = tls["smtpd_tls_cert_file"]
+    mapper = path or getattr(cfg, "map_path", None)
+    tls["tls_signature"] = smtpd_tls.server_signature(mapper(cert) if cert and mapper else None)
     return {
+        **tls,
         "myhostname": cfg.get("myhostname"),
         "myorigin": cfg.get("myorigin"),
         "mydestination": dest,
@@ -376,26 +527,61 @@ def _networks(items: List[str]) -> List[Any]:
     return nets
 
 
-def make_protocol_factory(host: "Host") -> Any:
+class _ServiceState:
+    """A service's handler and TLS context, rebuilt when the host reloads."""
+
+    def __init__(self, host: "Host", service: str) -> None:
+        self.host, self.service = host, service
+        self.key: Optional[tuple] = None
+        self.handler: Optional[SmtpdHandler] = None
+        self.tls: Optional[ssl.SSLContext] = None
+
+    def current(self) -> "tuple[SmtpdHandler, Optional[ssl.SSLContext]]":
+        host = self.host
+        key = (id(host.smtpd_settings), id(host.smtpd_tls))
+        if self.handler is None or key != self.key:
+            settings, tls = host.smtpd_settings, host.smtpd_tls
+            if smtpd_tls.SERVICES.get(self.service):
+                cfg = smtpd_tls.service_config(host.config, self.service)
+                settings = settings_from(cfg, host.hostname, host.path)
+                if tls is None and settings["smtpd_tls_security_level"] != "none":
+                    tls = _service_tls(cfg, host)
+            self.handler = SmtpdHandler(host, settings, service=self.service)
+            self.tls, self.key = tls, key
+        return self.handler, self.tls
+
+
+def _service_tls(cfg: Any, host: "Host") -> Optional[ssl.SSLContext]:
+    """A server context for a service that turns TLS on where main.cf has it off."""
+    from ..net.tlsctx import postfix_server_context
+    try:
+        return postfix_server_context(cfg.get, path=host.path)
+    except (OSError, ValueError, ssl.SSLError) as exc:
+        host.maillog.write("postfix/smtpd", f"warning: TLS library problem: {exc}")
+        return None
+
+
+def make_protocol_factory(host: "Host", service: str = "smtp", *,
+                          implicit_tls: bool = False) -> Any:
     """A factory for :meth:`asyncio.loop.create_server`.
 
     Each connection takes the host's settings as they are when it opens, so
     after a reload sessions already open finish under the old settings and new
-    ones get the new ones (as ``postfix reload`` behaves).
+    ones get the new ones (as ``postfix reload`` behaves).  On the implicit-TLS
+    port the connection is already encrypted, so there is no STARTTLS to offer.
     """
-    cache: Dict[int, SmtpdHandler] = {}
+    state = _ServiceState(host, service)
 
     def factory() -> LabSMTP:
-        settings = host.smtpd_settings
-        handler = cache.get(id(settings))
-        if handler is None or handler.settings is not settings:
-            cache.clear()
-            handler = cache[id(settings)] = SmtpdHandler(host, settings)
+        handler, tls = state.current()
+        settings = handler.settings
         limit = settings["message_size_limit"] or None
         return LabSMTP(handler, hostname=settings["myhostname"],
                        data_size_limit=limit, enable_SMTPUTF8=True, decode_data=False,
-                       loop=host.lab.loop, timeout=300, tls_context=host.smtpd_tls,
-                       auth_require_tls=True)
+                       loop=host.lab.loop, timeout=300,
+                       tls_context=None if implicit_tls else tls,
+                       auth_require_tls=False, implicit_tls=implicit_tls)
+    factory.service_state = state  # type: ignore[attr-defined]
     return factory
 
 
@@ -403,11 +589,28 @@ def smtpd_services(host: "Host", ip: str) -> Dict[str, Any]:
     """The SMTP-family listeners of a host, as master.cf would define them.
 
     Returns ``{service name: async function(port) -> asyncio.Server}``; the
-    host picks the ports (``port_base + standard port``) and starts them.
+    host picks the ports (``port_base + standard port``) and starts them:
+    ``smtp`` (25), ``submission`` (587, STARTTLS required, AUTH) and, when a
+    certificate is configured, ``smtps`` (465, implicit TLS — RFC 8314's
+    "submissions", Postfix's ``smtpd_tls_wrappermode = yes``).
     """
     loop = host.lab.loop
 
     async def smtp(port: int) -> Any:
         return await loop.create_server(make_protocol_factory(host), host=ip, port=port,
                                         reuse_address=True)
-    return {"smtp": smtp}
+
+    async def submission(port: int) -> Any:
+        return await loop.create_server(make_protocol_factory(host, "submission"),
+                                        host=ip, port=port, reuse_address=True)
+
+    async def smtps(port: int) -> Any:
+        factory = make_protocol_factory(host, "smtps", implicit_tls=True)
+        _handler, tls = factory.service_state.current()
+        return await loop.create_server(factory, host=ip, port=port, reuse_address=True,
+                                        ssl=tls, ssl_handshake_timeout=30)
+
+    services = {"smtp": smtp, "submission": submission}
+    if host.smtpd_tls is not None or host.config.get("smtpd_tls_cert_file"):
+        services["smtps"] = smtps
+    return services

