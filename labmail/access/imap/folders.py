@@ -228,7 +228,9 @@ class FolderCommands:
         for item in sorted(set(items), key=STATUS_ITEMS.index):   # Dovecot's fixed order
             out += [Atom(item), values[item]]
         self.send(untagged("STATUS", encode(mailbox_value(box.name)), encode(out)))
-        self.finish(cmd, "status_ok")
+        selected = self.box is not None and self.box.name == box.name
+        # Dovecot tells a client that asks STATUS of the folder it has selected
+        self.finish(cmd, "status_selected" if selected else "status_ok")
         return True
 
     # -- APPEND (RFC 3501 §6.3.11, APPENDUID RFC 4315) ------------------------------------

@@ -114,6 +114,7 @@ REPLIES: Dict[str, Tuple[str, str, str]] = {
     "list_ok": ("OK", "", "List completed."),
     "lsub_ok": ("OK", "", "Lsub completed."),
     "status_ok": ("OK", "", "Status completed."),
+    "status_selected": ("OK", "CLIENTBUG", "Status on selected mailbox completed."),
     "append_ok": ("OK", "APPENDUID {0} {1}", "Append completed."),
     "namespace_ok": ("OK", "", "Namespace completed."),
     "enable_ok": ("OK", "", "Enabled"),
