@@ -895,11 +895,21 @@ test1 = mua.send(com, "bob@example.com", subject="Test 1", body="Hello Bob, this
 test1
 """),
     ("md", """
-`250 … queued as …`: the server has it.  Did Bob get it?
+`250 … queued as …`: the server has it.  The same from a shell, with the
+lab's `mailx` (`-v` prints the server's answer; real `mailx` stays silent):
+"""),
+    ("code", """
+ip, port = com.endpoints["smtp"]
+!echo "Hello again, from a shell." | {sys.executable} -m labmail mailx -v -s "Test 1b" -r "Alice <alice@example.com>" --smtp {ip}:{port} bob@example.com
+"""),
+    ("md", """
+Did Bob get them?
 """),
     ("code", """
 from labmail.notebook import messages
 
+com.settle()
+print([m["Subject"] for _, m in messages(com, "bob")])
 path, msg = messages(com, "bob", subject="Test 1")[-1]
 print(msg)
 """),
