@@ -193,3 +193,38 @@ def test_expansion_agrees_with_real_postconf_x(text):
             assert ours.stdout == real.stdout
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+_VALUE = st.text(alphabet="ab=# \t$x{}", max_size=12)
+_LINE = st.one_of(
+    st.builds(lambda n, a, b, v: f"{n}{a}={b}{v}", st.sampled_from(["a", "b", "ab", "xa"]),
+              st.sampled_from(["", " ", "\t"]), st.sampled_from(["", " ", "\t"]), _VALUE),
+    st.builds(lambda w, v: w + v, st.sampled_from([" ", "\t", "  "]), _VALUE),     # continuation
+    st.sampled_from(["", "#", "# a = b", "   ", " # x"]),
+    st.text(alphabet="ab=# \t$x{}", max_size=6))                                   # anything
+
+
+# Postfix sleeps a second before exiting on a fatal error, so examples are kept
+# mostly valid (assignments, continuations, comments) and few.
+@pytest.mark.realtool
+@pytest.mark.skipif(POSTCONF is None, reason="postconf not installed; apt-get install postfix")
+@pytest.mark.slow
+@given(st.lists(_LINE, max_size=8))
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_raw_lines_parse_like_real_postconf(lines):
+    from labmail.mta.postconf import postconf_dir
+    text = "\n".join(lines) + "\n"
+    # reference every name so that postconf -n shows user-defined ones too
+    names = {w.split("=")[0].strip() for w in lines if "=" in w}
+    refs = " ".join(f"${{{n}?x}}" for n in names if n and not any(c in n for c in " \t#${}"))
+    d = Path(tempfile.mkdtemp(prefix="labmail-hypraw-"))
+    try:
+        (d / "main.cf").write_text(text + (f"2bounce_notice_recipient = {refs}\n" if refs else ""))
+        os.utime(d / "main.cf", (1_600_000_000, 1_600_000_000))
+        real = subprocess.run([POSTCONF, "-c", str(d), "-n"], capture_output=True, text=True, timeout=30)
+        ours = postconf_dir(str(d), nondefault=True)
+        assert (ours.status == 0) == (real.returncode == 0), (real.stderr, ours.stderr)
+        if real.returncode == 0:
+            assert ours.stdout == real.stdout
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
