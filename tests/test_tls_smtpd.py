@@ -50,6 +50,7 @@ class Raw:
         self.file = self.sock.makefile("rb")
 
     def close(self):
+        self.file.close()        # the makefile holds the descriptor open otherwise
         self.sock.close()
 
 
