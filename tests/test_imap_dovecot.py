@@ -292,3 +292,41 @@ def test_garbage_before_login_hangs_up_like_dovecot(dovecot, labmail_port):
                        b"b BAD Error in IMAP command received by server.\r\n"
                        b"* BYE Too many invalid IMAP commands.\r\n"), port
         c.close()
+
+
+# What a Thunderbird-class client sends when it opens an account (from the
+# IMAP it speaks; capabilities it needs only where both servers announce them)
+MUA_SESSION = [
+    b"CAPABILITY", b"NAMESPACE", b'ID ("name" "labmail-test" "version" "1.0")',
+    b"ENABLE CONDSTORE", b'LSUB "" "*"', b'LIST "" "*"', b'SELECT "INBOX" (CONDSTORE)',
+    b"UID FETCH 1:* (FLAGS)",
+    b"UID FETCH 1:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (From To Cc Bcc Subject "
+    b"Date Message-ID Priority X-Priority References Newsgroups In-Reply-To Content-Type "
+    b"Reply-To)])",
+    b"UID FETCH 2 (UID RFC822.SIZE BODY.PEEK[])", b"UID STORE 2 +FLAGS (\\Seen)",
+    b"UID STORE 2 +FLAGS (\\Flagged)", b"UID FETCH 1:* (FLAGS) (CHANGEDSINCE 1)",
+    b'UID COPY 1 "Sent"', b'UID MOVE 3 "Trash"', b'STATUS "Trash" (UIDNEXT MESSAGES UNSEEN RECENT)',
+    b"UID STORE 4 +FLAGS (\\Deleted)", b"UID EXPUNGE 4", b"NOOP", b"EXPUNGE", b"UID SEARCH UNDELETED",
+    b"CHECK", b"CLOSE", b"LOGOUT",
+]
+
+
+def test_mua_session_equal(dovecot, labmail_port):
+    results = []
+    for port in (dovecot, labmail_port):
+        c = _prepare(port)
+        c.cmd(b"UNSELECT")
+        for name in (b"Sent", b"Trash"):
+            c.cmd(b"SELECT " + name)
+            c.cmd(b"STORE 1:* +FLAGS.SILENT (\\Deleted)")
+            c.cmd(b"CLOSE")
+        out = [_modseq_free(_caps_free(_normalise(c.cmd(line)))) for line in MUA_SESSION]
+        c.close()
+        results.append(out)
+    diffs = []
+    for line, theirs, ours in zip(MUA_SESSION, *results):
+        if line.startswith((b"LIST", b"LSUB", b"ID")):
+            theirs, ours = sorted(theirs.split(b"\r\n")), sorted(ours.split(b"\r\n"))
+        if ours != theirs:
+            diffs.append((line, theirs, ours))
+    assert not diffs, "\n".join(f"{l!r}\n  dovecot: {t!r}\n  labmail: {o!r}" for l, t, o in diffs)

@@ -19,7 +19,7 @@ The protocol core needs a little more than the shared store gives POP3:
 ['INBOX', 'Drafts']
 >>> f = boxes.open("INBOX"); uid = f.append(b"Subject: hi\\n\\nhello\\n", ("\\\\Seen",))
 >>> [(m.uid, sorted(m.flags), m.modseq) for m in f.messages()]
-[(1, ['\\\\Seen'], 1)]
+[(1, ['\\\\Seen'], 2)]
 """
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ class ModSeqTable:
     def __init__(self, path: Optional[Path]) -> None:
         self.path = path
         self.lock = threading.RLock()
-        self.highest = 0
+        self.highest = 1               # an empty folder is at modseq 1 (as Dovecot)
         self.uidvalidity = 0
         self.entries: Dict[int, Tuple[int, FrozenSet[str]]] = {}
         # last scan of the folder, shared by every session:
@@ -77,6 +77,7 @@ class ModSeqTable:
         self.enabled = False            # a client has used CONDSTORE on this folder
         self.claimed: set = set()       # uids whose \Recent a session already took
         self.seen_uid = 0               # highest uid any session has seen
+        self.fresh: set = set()         # uids added by APPEND/COPY/MOVE (recent until seen)
         self.headers: Dict[int, bytes] = {}   # uid -> top header (messages never change)
         self.items: Dict[Tuple[int, str], bytes] = {}   # (uid, ENVELOPE/BODYSTRUCTURE) -> bytes
         self._load()
@@ -133,11 +134,20 @@ class ModSeqTable:
             mine = set()
             top = self.seen_uid
             for m in msgs:
-                if (m.recent or (top and m.uid > top)) and m.uid not in self.claimed:
+                if self._candidate(m, top) and m.uid not in self.claimed:
                     self.claimed.add(m.uid)
                     mine.add(m.uid)
                 self.seen_uid = max(self.seen_uid, m.uid)
             return mine
+
+    def _candidate(self, m: "Msg", top: int) -> bool:
+        return m.recent or m.uid in self.fresh or bool(top and m.uid > top)
+
+    def recent_count(self, msgs: Iterable["Msg"]) -> int:
+        """STATUS RECENT: messages still recent for whichever session comes next."""
+        with self.lock:
+            return sum(1 for m in msgs
+                       if self._candidate(m, self.seen_uid) and m.uid not in self.claimed)
 
     def sync(self, uidvalidity: int, infos: Iterable[Tuple[int, FrozenSet[str]]]) -> Dict[int, int]:
         """Give changed/new messages new modseqs; returns uid -> modseq."""
@@ -145,6 +155,7 @@ class ModSeqTable:
             dirty = False
             if uidvalidity != self.uidvalidity:
                 self.uidvalidity, self.entries, dirty = uidvalidity, {}, True
+                self.highest = max(self.highest, 1)
             out: Dict[int, int] = {}
             seen = set()
             for uid, flags in infos:
@@ -234,6 +245,10 @@ class FolderView:
         """See :meth:`ModSeqTable.claim_recent`."""
         return self.modseqs.claim_recent(msgs)
 
+    def recent_count(self, msgs: Iterable[Msg]) -> int:
+        """See :meth:`ModSeqTable.recent_count`."""
+        return self.modseqs.recent_count(msgs)
+
     def view(self, uid: int) -> "MessageView":
         """A FETCH/SEARCH view of one message that reads the file only when needed."""
         from .fetch import MessageView
@@ -293,6 +308,7 @@ class FolderView:
     def append(self, data: bytes, flags: Iterable[str] = (),
                internaldate: Optional[_dt.datetime] = None) -> int:
         uid = self.folder.append(data, flags, internaldate)
+        self.modseqs.fresh.add(uid)
         self._changed()
         return uid
 

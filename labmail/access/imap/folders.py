@@ -218,7 +218,7 @@ class FolderCommands:
         msgs = box.messages()
         values = {
             "MESSAGES": len(msgs),
-            "RECENT": sum(1 for m in msgs if m.recent),
+            "RECENT": box.recent_count(msgs),
             "UIDNEXT": box.uidnext,
             "UIDVALIDITY": box.uidvalidity,
             "UNSEEN": sum(1 for m in msgs if "\\Seen" not in m.flags),
