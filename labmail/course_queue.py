@@ -15,7 +15,6 @@ Correct: the queue of mail.example.com is empty.
 """
 from __future__ import annotations
 
-import logging
 import time
 from typing import TYPE_CHECKING, List, Optional, Sequence
 
@@ -26,13 +25,6 @@ from .logread import LogRecord, follow, read_log
 if TYPE_CHECKING:  # pragma: no cover
     from .host import Host
     from .lab import Lab
-
-# Work-around, to go once smtpd stops reading aiosmtpd's deprecated
-# Session.login_data (labmail/mta/smtpd.py): aiosmtpd logs a warning on every
-# RCPT that reaches a notebook's stderr from the lab's thread, in whichever
-# cell happens to run, and breaks the lessons' stored outputs.
-logging.getLogger("mail.log").addFilter(
-    lambda record: "login_data is deprecated" not in record.getMessage())
 
 __all__ = ["log_of", "show_log", "mx_of", "check_mx", "check_delivered", "check_queue_empty",
            "check_held", "check_not_queued", "break_destination_down", "break_mx_record",
