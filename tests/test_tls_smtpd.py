@@ -70,7 +70,7 @@ def test_may_offers_starttls_and_verifies_with_the_lab_ca(host, lab):
     log = host.maillog.read()
     assert ("Anonymous TLS connection established from localhost[127.0.0.1]: TLSv1.3 with "
             "cipher TLS_AES_256_GCM_SHA384 (256/256 bits) key-exchange X25519 "
-            "server-signature ECDSA (P-256) server-digest SHA256") in log
+            "server-signature ECDSA (prime256v1) server-digest SHA256") in log
     assert "ehlo=2 starttls=1 mail=1 rcpt=1 data=1 quit=1 commands=7" in log
 
 
@@ -85,7 +85,7 @@ def test_received_header_names_the_cipher_when_asked(host, lab):
         pytest.skip("host.accept_message does not take tls= yet (lead's host.py)")
     head = raw.split(b"\nSubject:")[0].decode()
     assert ("\t(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)\r\n"
-            "\t key-exchange X25519 server-signature ECDSA (P-256) server-digest SHA256)\r\n"
+            "\t key-exchange X25519 server-signature ECDSA (prime256v1) server-digest SHA256)\r\n"
             "\t(No client certificate requested)\r\n"
             "\tby mail.example.com (labmail) with ESMTPS id") in head
 

@@ -96,14 +96,17 @@ def tls_settings(cfg: MainCf) -> Dict[str, Any]:
 
 
 def server_signature(cert_file: Optional[Path]) -> str:
-    """``ECDSA (P-256)`` or ``RSA-PSS (2048 bits)``, from the server certificate's key."""
+    """``ECDSA (prime256v1)`` or ``RSA-PSS (2048 bits)``, from the server certificate's key.
+
+    Postfix prints OpenSSL's curve names (measured with posttls-finger).
+    """
     from ..net.certs import load_certs
     try:
         key = load_certs(Path(cert_file))[0].public_key() if cert_file else None
     except (OSError, ValueError, IndexError):
         key = None
     if isinstance(key, ec.EllipticCurvePublicKey):
-        names = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
+        names = {"secp256r1": "prime256v1"}
         return f"ECDSA ({names.get(key.curve.name, key.curve.name)})"
     if isinstance(key, rsa.RSAPublicKey):
         return f"RSA-PSS ({key.key_size} bits)"
@@ -114,7 +117,7 @@ def tls_details(obj: Optional[ssl.SSLObject], signature: str = "") -> Tuple[str,
     """(version, cipher, Postfix's summary) of an established TLS session.
 
     The summary reads ``TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)
-    key-exchange X25519 server-signature ECDSA (P-256) server-digest SHA256``.
+    key-exchange X25519 server-signature ECDSA (prime256v1) server-digest SHA256``.
     Python does not expose the key-exchange group; OpenSSL's first choice,
     X25519, is what every lab client negotiates.
     """
