@@ -15,7 +15,7 @@ b'body\\r\\n'
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .mime import (Part, header_fields, parse_message, parse_params, split_header, to_crlf,
                    tokenize)
@@ -199,7 +199,7 @@ class MessageView:
 
     def envelope(self, part: Optional[Part] = None) -> List[Any]:
         part = part or self.top
-        first = {}
+        first: Dict[str, bytes] = {}
         for name, value, _ in part.fields():
             first.setdefault(name, value)
         def addrs(name: str) -> Optional[List[Any]]:
@@ -213,7 +213,7 @@ class MessageView:
 
     def envelope_bytes(self) -> bytes:
         """ENVELOPE already encoded: the same bytes as ``encode(self.envelope())``, faster."""
-        first: dict = {}
+        first: Dict[str, bytes] = {}
         folded: set = set()
         for name, value, raw in header_fields(self.top_header):
             if name in _ENVELOPE_FIELDS and name not in first:

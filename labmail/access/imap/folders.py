@@ -20,7 +20,7 @@ from .parser import STATUS_ITEMS, Command
 from .response import Atom, Response, encode, mutf7_decode, untagged
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .backend import Mailboxes
+    from .backend import FolderView, Mailboxes
 
 __all__ = ["FolderCommands", "list_regex", "mailbox_value"]
 
@@ -56,6 +56,16 @@ class FolderCommands:
     """Commands on mailboxes as a whole (mixin; see module docstring)."""
 
     mailboxes: "Mailboxes"
+    condstore: bool
+
+    if TYPE_CHECKING:  # provided by ImapSession and SelectedCommands
+        box: Optional["FolderView"]
+
+        def send(self, response: Response) -> None: ...
+        def finish(self, cmd: Command, name: str, *args: object) -> None: ...
+        def reply(self, tag: str, name: str, *args: object) -> Response: ...
+        def close(self, why: str) -> None: ...
+        def select_mailbox(self, cmd: Command, readonly: bool) -> bool: ...
 
     def _valid_name(self, cmd: Command, name: str) -> bool:
         try:

@@ -432,7 +432,7 @@ def _id(r: Reader) -> tuple:
     if r.maybe(b"NIL"):
         return (None,)
     r.expect(b"(")
-    pairs = []
+    pairs: List[Tuple[str, Optional[str]]] = []
     while not r.maybe(b")"):
         if pairs:
             r.sp()

@@ -90,7 +90,7 @@ class ImapSession(FolderCommands, SelectedCommands):
         self._log = log or (lambda line: logger.info("%s", line))
         self.framer = Framer(config.max_line, config.max_literal)
         self.user: Optional[str] = None
-        self.mailboxes: Optional[Mailboxes] = None
+        self.mailboxes = None  # type: ignore[assignment]  # set at login
         self.starttls_requested = False
         self.closed = False
         self.bytes_in = self.bytes_out = 0

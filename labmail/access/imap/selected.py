@@ -12,6 +12,7 @@ message expunged by another session stays a "ghost" until a later command.
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple
 
 from ...store.base import NoSuchFolder, NoSuchMessage, StoreError
@@ -25,7 +26,7 @@ from .states import MUST_NOT_EXPUNGE
 from .backend import UidMap
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .backend import FolderView, Msg
+    from .backend import FolderView, Mailboxes, Msg
 
 __all__ = ["SelectedCommands"]
 
@@ -47,6 +48,19 @@ def _uses_modseq(key: tuple) -> bool:
 
 class SelectedCommands:
     """The selected folder and its commands (mixin of ImapSession)."""
+
+    condstore: bool
+    expunged_count: int
+
+    if TYPE_CHECKING:  # provided by ImapSession and FolderCommands
+        mailboxes: "Mailboxes"
+
+        def send(self, response: Response) -> None: ...
+        def send_raw(self, data: bytes) -> None: ...
+        def finish(self, cmd: Command, name: str, *args: object) -> None: ...
+        def reply(self, tag: str, name: str, *args: object) -> Response: ...
+        def invalid_flags(self, flags: Any) -> Optional[str]: ...
+        def canonical_flags(self, flags: Any) -> frozenset: ...
 
     SELECTED_ONLY = frozenset({"CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "SEARCH", "FETCH",
                                "STORE", "COPY", "MOVE"})
@@ -365,7 +379,7 @@ class SelectedCommands:
             m = self.msgs.get(uid)
             if m is None:
                 continue
-            c = Candidate(seq, uid, m.flags, m.size, lambda u=uid: box.view(u),
+            c = Candidate(seq, uid, m.flags, m.size, partial(box.view, uid),
                           m.internaldate, uid in self.recent, m.modseq)
             try:
                 hit = matches(key, c, max_seq, max_uid)

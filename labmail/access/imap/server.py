@@ -270,6 +270,7 @@ class ImapServerProtocol(asyncio.Protocol):
     # -- TLS --------------------------------------------------------------------------
     async def _start_tls(self) -> None:
         assert self.transport is not None and self.session is not None
+        assert self.ssl_context is not None
         try:
             new = await self.loop.start_tls(self.transport, self, self.ssl_context,
                                             server_side=True)
