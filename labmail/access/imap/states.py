@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 from typing import Dict, FrozenSet, Tuple
 
-__all__ = ["State", "COMMANDS", "TRANSITIONS", "allowed", "REPLIES", "CAPABILITIES",
+__all__ = ["State", "COMMANDS", "TRANSITIONS", "allowed", "describe", "REPLIES", "CAPABILITIES",
            "PRE_LOGIN_CAPABILITIES", "MUST_NOT_EXPUNGE"]
 
 
@@ -68,6 +68,28 @@ MUST_NOT_EXPUNGE = frozenset({"FETCH", "STORE", "SEARCH"})
 def allowed(state: State, command: str) -> bool:
     """May *command* be used in *state*?"""
     return command in COMMANDS[state]
+
+
+def describe() -> str:
+    """The state machine as a Markdown table, for lessons (drawn from the tables above).
+
+    >>> print(describe().splitlines()[2])
+    | not authenticated | CAPABILITY, ID, LOGOUT, NOOP, AUTHENTICATE, LOGIN, STARTTLS | LOGIN, AUTHENTICATE → authenticated; LOGOUT → logout |
+    """
+    rows = ["| state | commands | transitions on OK |", "|---|---|---|"]
+    for state in State:
+        if state == State.LOGOUT:
+            continue
+        own = sorted(COMMANDS[state] - _ANY) if state != State.SELECTED else sorted(_SELECTED)
+        cmds = ", ".join(sorted(_ANY) + own) if state != State.SELECTED else \
+            "everything of authenticated, plus " + ", ".join(own)
+        moves: dict = {}
+        for (src, cmd), dst in TRANSITIONS.items():
+            if src == state and dst != state:
+                moves.setdefault(dst, []).append(cmd)
+        trans = "; ".join(f"{', '.join(c)} → {dst.value}" for dst, c in moves.items())
+        rows.append(f"| {state.value} | {cmds} | {trans} |")
+    return "\n".join(rows)
 
 
 PRE_LOGIN_CAPABILITIES = ("IMAP4rev1", "SASL-IR", "LOGIN-REFERRALS", "ID", "ENABLE",
