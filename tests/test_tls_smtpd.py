@@ -185,3 +185,19 @@ def test_protocols_limit_the_handshake(lab):
     with clients.SMTP(h, local_hostname="laptop") as s:
         with pytest.raises((ssl.SSLError, smtplib.SMTPServerDisconnected, OSError)):
             s.starttls(context=ctx)
+
+
+def test_a_new_certificate_is_served_after_reload_on_both_ports(host, lab):
+    """Postfix's smtpd reads its certificate per process: reload is enough."""
+    from labmail.net.certs import write_self_signed
+    from labmail.net.tlsctx import inspect_tls
+    write_self_signed(host.path("/etc/ssl/certs/mail.pem"), host.path("/etc/ssl/private/mail.key"),
+                      "mail.example.com", sans=["mail.example.com"])
+    _edit(host, "smtpd_tls_cert_file = /etc/ssl/certs/mail.pem",
+          "smtpd_tls_key_file = /etc/ssl/private/mail.key")
+    for service, starttls in (("smtp", "smtp"), ("smtps", None), ("submission", "smtp")):
+        report = inspect_tls(*host.endpoints[service], starttls=starttls,
+                             cafile=lab.ca.root_path, server_name="mail.example.com")
+        assert report.level == "Untrusted" and report.chain[0].self_signed, service
+        assert "self-signed certificate" in (report.reason or ""), report.reason
+

@@ -528,36 +528,45 @@ def _networks(items: List[str]) -> List[Any]:
 
 
 class _ServiceState:
-    """A service's handler and TLS context, rebuilt when the host reloads."""
+    """A service's handler and TLS context, rebuilt when the host reloads.
+
+    Postfix starts a new smtpd process per client, and each reads its
+    certificate files anew; here the context is rebuilt on every reload
+    (``host.reload()`` after pointing main.cf at another certificate).
+    """
 
     def __init__(self, host: "Host", service: str) -> None:
         self.host, self.service = host, service
-        self.key: Optional[tuple] = None
+        self.settings: Optional[Dict[str, Any]] = None
         self.handler: Optional[SmtpdHandler] = None
         self.tls: Optional[ssl.SSLContext] = None
 
     def current(self) -> "tuple[SmtpdHandler, Optional[ssl.SSLContext]]":
         host = self.host
-        key = (id(host.smtpd_settings), id(host.smtpd_tls))
-        if self.handler is None or key != self.key:
-            settings, tls = host.smtpd_settings, host.smtpd_tls
+        if self.handler is None or host.smtpd_settings is not self.settings:
+            self.settings = settings = host.smtpd_settings
+            cfg = host.config
             if smtpd_tls.SERVICES.get(self.service):
-                cfg = smtpd_tls.service_config(host.config, self.service)
+                cfg = smtpd_tls.service_config(cfg, self.service)
                 settings = settings_from(cfg, host.hostname, host.path)
-                if tls is None and settings["smtpd_tls_security_level"] != "none":
-                    tls = _service_tls(cfg, host)
+            self.tls = None
+            if settings["smtpd_tls_security_level"] != "none":
+                self.tls = _server_tls(cfg, host, settings)
             self.handler = SmtpdHandler(host, settings, service=self.service)
-            self.tls, self.key = tls, key
         return self.handler, self.tls
 
 
-def _service_tls(cfg: Any, host: "Host") -> Optional[ssl.SSLContext]:
-    """A server context for a service that turns TLS on where main.cf has it off."""
+def _server_tls(cfg: Any, host: "Host", settings: Dict[str, Any]) -> Optional[ssl.SSLContext]:
+    """The server context main.cf (with the service's overrides) describes."""
     from ..net.tlsctx import postfix_server_context
     try:
-        return postfix_server_context(cfg.get, path=host.path)
+        return postfix_server_context(
+            cfg.get, path=host.path,
+            mandatory=settings["smtpd_tls_security_level"] == "encrypt")
     except (OSError, ValueError, ssl.SSLError) as exc:
-        host.maillog.write("postfix/smtpd", f"warning: TLS library problem: {exc}")
+        program = f"{settings['syslog_name']}/smtpd"
+        host.maillog.write(program, f"warning: TLS library problem: {exc}")
+        host.maillog.write(program, "warning: TLS library problem: disabling TLS support")
         return None
 
 
@@ -604,13 +613,23 @@ def smtpd_services(host: "Host", ip: str) -> Dict[str, Any]:
         return await loop.create_server(make_protocol_factory(host, "submission"),
                                         host=ip, port=port, reuse_address=True)
 
+    smtps_factory = make_protocol_factory(host, "smtps", implicit_tls=True)
+    state: _ServiceState = smtps_factory.service_state
+    listening = state.current()[1]
+
     async def smtps(port: int) -> Any:
-        factory = make_protocol_factory(host, "smtps", implicit_tls=True)
-        _handler, tls = factory.service_state.current()
-        return await loop.create_server(factory, host=ip, port=port, reuse_address=True,
-                                        ssl=tls, ssl_handshake_timeout=30)
+        assert listening is not None
+
+        def switch(obj: ssl.SSLObject, _name: Optional[str], _ctx: ssl.SSLContext) -> None:
+            # the listener's context is fixed; each handshake takes the current one
+            current = state.current()[1]
+            if current is not None and current is not listening:
+                obj.context = current
+        listening.sni_callback = switch
+        return await loop.create_server(smtps_factory, host=ip, port=port, reuse_address=True,
+                                        ssl=listening, ssl_handshake_timeout=30)
 
     services = {"smtp": smtp, "submission": submission}
-    if host.smtpd_tls is not None or host.config.get("smtpd_tls_cert_file"):
+    if listening is not None:         # no usable certificate: no implicit-TLS port
         services["smtps"] = smtps
     return services
