@@ -362,3 +362,16 @@ def test_delete_parent_and_selected_mailbox(store):
     assert talk(s, b"g DELETE r.s\r\n") == (
         "g OK Delete completed.\r\n* BYE Selected mailbox was deleted, have to disconnect.\r\n")
     assert s.closed
+
+
+def test_recreated_folder_never_serves_old_cached_data(store):
+    s = session(store)
+    login(s)
+    talk(s, b"a CREATE Box\r\n")
+    talk(s, b"b APPEND Box {29+}\r\nSubject: the old message\r\n\r\nx\r\n")
+    talk(s, b"c SELECT Box\r\n")
+    assert "the old message" in talk(s, b"d FETCH 1 ENVELOPE\r\n")
+    talk(s, b"e UNSELECT\r\nf DELETE Box\r\ng CREATE Box\r\n")
+    talk(s, b"h APPEND Box {29+}\r\nSubject: the new message\r\n\r\nx\r\n")
+    talk(s, b"i SELECT Box\r\n")
+    assert "the new message" in talk(s, b"j FETCH 1 ENVELOPE\r\n")

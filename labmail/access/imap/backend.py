@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Tuple
 
-from ...store.base import Folder, Store
+from ...store.base import Folder, Store, StoreError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .fetch import MessageView
@@ -92,6 +92,13 @@ class ModSeqTable:
                 path = d / "labmail-modseq" if d.is_dir() else None
                 table = cls._tables[key] = cls(path)
             return table
+
+    @classmethod
+    def forget(cls, key: str) -> None:
+        """Forget the table of folder *key* and of its Maildir++ children (``key.*``)."""
+        with cls._tables_lock:
+            for k in [k for k in cls._tables if k == key or k.startswith(key + ".")]:
+                del cls._tables[k]
 
     def _load(self) -> None:
         if self.path is None:
@@ -154,8 +161,14 @@ class ModSeqTable:
         with self.lock:
             dirty = False
             if uidvalidity != self.uidvalidity:
+                # new uids: nothing cached about the old ones may be reused
                 self.uidvalidity, self.entries, dirty = uidvalidity, {}, True
                 self.highest = max(self.highest, 1)
+                self.headers.clear()
+                self.items.clear()
+                self.claimed.clear()
+                self.fresh.clear()
+                self.seen_uid = 0
             out: Dict[int, int] = {}
             seen = set()
             for uid, flags in infos:
@@ -360,10 +373,20 @@ class Mailboxes:
     def create(self, name: str) -> None:
         self.store.create_folder(name)
 
+    def _forget(self, name: str) -> None:
+        """Drop the shared tables of *name* and its children (their uids die with them)."""
+        try:
+            key = self.store.folder(name).path_key()
+        except StoreError:
+            return
+        ModSeqTable.forget(key)
+
     def delete(self, name: str) -> None:
+        self._forget(name)
         self.store.delete_folder(name)
 
     def rename(self, old: str, new: str) -> None:
+        self._forget(old)
         self.store.rename_folder(old, new)
 
     def subscriptions(self) -> List[str]:
