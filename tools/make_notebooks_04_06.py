@@ -159,13 +159,14 @@ print(lab.dns.query("example.org", "MX").format(stats=False))
 `status: NOERROR` and one record in the ANSWER SECTION; the ADDITIONAL
 SECTION already brings the address of the server the MX names, saving the
 sender a second question.  In a shell you would type
-`dig example.org MX` (here `labmail dig`, which asks the lab's server by
-default); `+short` prints only the answer:
+`dig example.org MX` (here `labmail dig`; `@server -p port` says which
+server to ask, as with the real `dig`); `+short` prints only the answer:
 """),
     ("code", """
-!{sys.executable} -m labmail dig example.org MX +short
-!{sys.executable} -m labmail dig mail.example.org +short
-!{sys.executable} -m labmail dig -x 127.0.0.3 +short
+dns_ip, dns_port = lab.dns.address
+!{sys.executable} -m labmail dig @{dns_ip} -p {dns_port} example.org MX +short
+!{sys.executable} -m labmail dig @{dns_ip} -p {dns_port} mail.example.org +short
+!{sys.executable} -m labmail dig @{dns_ip} -p {dns_port} -x 127.0.0.3 +short
 """),
     ("md", """
 ## Mail crossing between servers
@@ -1008,8 +1009,9 @@ The fields of the delivery line:
 * `relay=` where it went: `local` (a mailbox here), `host[address]:port` (another
   server), `none` (no connection was made);
 * `delay=` seconds from arrival to the end of this attempt;
-* `delays=a/b/c/d`: time **b**efore the queue manager, **i**n the queue manager,
-  **c**onnecting (DNS, TCP, greeting, TLS), **t**ransmitting;
+* `delays=a/b/c/d` splits that time: *a* before the queue manager took the
+  message, *b* waiting in the queue manager, *c* setting up the connection
+  (DNS, TCP, greeting, TLS), *d* transmitting;
 * `dsn=` the enhanced status code (`2.x.x` delivered, `4.x.x` try again,
   `5.x.x` failed for good);
 * `status=` `sent`, `deferred` or `bounced`, and in parentheses the reason
