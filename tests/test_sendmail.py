@@ -125,3 +125,47 @@ def test_header_helpers():
         b"A: 1\nB: 2\n\nBcc: body\n"
     assert sendmail.qualify("alice", "example.com") == "alice@example.com"
     assert sendmail.qualify("", "example.com") == ""
+
+
+# -- property tests of the header helpers ------------------------------------
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_local = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789.-_", min_size=1,
+                 max_size=12).filter(lambda s: s[0] not in ".-" and s[-1] != "." and ".." not in s)
+_addr = st.builds(lambda l, d: f"{l}@{d}.example", _local,
+                  st.sampled_from(["a", "b", "mail", "x-y"]))
+_field = st.tuples(st.sampled_from(["To", "Cc", "Bcc", "Subject", "X-Note"]),
+                   st.lists(_addr, min_size=1, max_size=3), st.booleans())
+
+
+def _header(fields):
+    lines = []
+    for name, addrs, folded in fields:
+        value = (",\r\n ".join(addrs) if folded else ", ".join(addrs)) if name != "Subject" \
+            else "hello"
+        lines.append(f"{name}: {value}\r\n")
+    return "".join(lines).encode()
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_field, max_size=6), st.binary(max_size=200))
+def test_drop_bcc_removes_every_bcc_line_and_keeps_the_rest(fields, body):
+    data = _header(fields) + b"\r\n" + body
+    out = sendmail.drop_bcc(data)
+    head, rest = sendmail.split_message(out)
+    assert rest == body
+    assert not any(ln.lower().startswith(b"bcc:") for ln in head.splitlines())
+    kept = [f for f in fields if f[0] != "Bcc"]
+    assert head == _header(kept) + b"\r\n"
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_field, max_size=6))
+def test_header_recipients_are_the_to_cc_bcc_addresses_in_order(fields):
+    data = _header(fields) + b"\r\nTo: not-a-header@body.example\r\n"
+    want = []
+    for name in ("To", "Cc", "Bcc"):
+        for n, addrs, _ in fields:
+            if n == name:
+                want += addrs
+    assert sendmail.header_recipients(data) == want

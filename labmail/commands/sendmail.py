@@ -21,6 +21,7 @@ import argparse
 import email.utils
 import getpass
 import os
+import re
 import sys
 from email.parser import BytesHeaderParser
 from pathlib import Path
@@ -91,12 +92,19 @@ def read_message(stream, ignore_dots: bool) -> bytes:
 
 
 def split_message(data: bytes) -> Tuple[bytes, bytes]:
-    """(header block including its blank line, body)."""
-    for sep in (b"\r\n\r\n", b"\n\n"):
-        i = data.find(sep)
-        if i >= 0 and b"\n\n" not in data[:i] and b"\r\n\r\n" not in data[:i]:
-            return data[:i + len(sep)], data[i + len(sep):]
-    return data, b""
+    """(header block including its blank line, body); the header ends at the
+    first empty line (a message may start with one: no header at all).
+
+    >>> split_message(b"Subject: x\\n\\nbody\\n")
+    (b'Subject: x\\n\\n', b'body\\n')
+    """
+    for blank in (b"\r\n", b"\n"):
+        if data.startswith(blank):
+            return blank, data[len(blank):]
+    m = re.search(rb"\n\r?\n", data)
+    if m is None:
+        return data, b""
+    return data[:m.end()], data[m.end():]
 
 
 def header_recipients(data: bytes) -> List[str]:
