@@ -306,3 +306,13 @@ def test_inline_table_in_a_restriction_list(tmp_path):
                          "inline:{ 127.0.0.9=REJECT stay out, 127.0.0.1=OK }", {})
     d = r.check(Stage.RCPT, Context(STRANGER, helo="h.example", sender="a@example.net", recipient="b@mail.example.com"))
     assert d.reply == "554 5.7.1 <unknown[127.0.0.9]>: Client host rejected: stay out"
+
+
+def test_domains_from_lookup_tables(tmp_path):
+    r = _build(tmp_path, "smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination\n"
+                         "relay_domains = hash:/etc/postfix/relay_domains\n",
+               {"relay_domains": "example.org OK"})
+    ctx = lambda rcpt: Context(STRANGER, helo="h.example", sender="a@example.net", recipient=rcpt)  # noqa: E731
+    assert r.check(Stage.RCPT, ctx("bob@example.org")) is None
+    assert r.check(Stage.RCPT, ctx("bob@sub.example.org")) is None          # parent_domain_matches_subdomains
+    assert r.check(Stage.RCPT, ctx("bob@example.net")).reply == "554 5.7.1 <bob@example.net>: Relay access denied"

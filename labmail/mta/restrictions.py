@@ -213,11 +213,22 @@ def _domain(address: str) -> str:
     return address.rpartition("@")[2].rstrip(".").lower() if "@" in address else ""
 
 
-def _domain_in(domain: str, items: Sequence[str], subdomains: bool) -> bool:
+def _domain_in(domain: str, items: Sequence[str], subdomains: bool,
+               path_map: Optional[Callable[[str], object]] = None) -> bool:
     for item in items:
         item = item.lower().rstrip(".")
         if ":" in item and not item.startswith("["):
-            continue            # type:table entries are looked up by the caller
+            # a lookup table (hash:/etc/postfix/relay_domains): the domain (or,
+            # with parent matching, a parent domain) is a key
+            try:
+                table = open_table(item, path_map)
+            except ConfigError:
+                continue            # postfix check reports tables it cannot open
+            labels = domain.split(".")
+            keys = [domain] + ([".".join(labels[n:]) for n in range(1, len(labels))] if subdomains else [])
+            if any(table.get(k) is not None for k in keys):
+                return True
+            continue
         if domain == item or (subdomains and domain.endswith("." + item.lstrip("."))):
             return True
     return False
@@ -240,13 +251,13 @@ def destination_class(cf: MainCf, domain: str, local_addresses: Sequence[str] = 
         inner = inner[5:] if inner.startswith("ipv6:") else inner
         interfaces = [a for a in split_list(cf.get("inet_interfaces")) if a not in ("all", "loopback-only")]
         return "local" if inner in set(local_addresses) | set(interfaces) else "remote"
-    if _domain_in(domain, cf.get_list("mydestination"), False):
+    if _domain_in(domain, cf.get_list("mydestination"), False, cf.map_path):
         return "local"
-    if _domain_in(domain, cf.get_list("virtual_alias_domains"), False) or \
-            _domain_in(domain, cf.get_list("virtual_mailbox_domains"), False):
+    if _domain_in(domain, cf.get_list("virtual_alias_domains"), False, cf.map_path) or \
+            _domain_in(domain, cf.get_list("virtual_mailbox_domains"), False, cf.map_path):
         return "virtual"
     parents = "relay_domains" in cf.get("parent_domain_matches_subdomains")
-    if _domain_in(domain, cf.get_list("relay_domains"), parents):
+    if _domain_in(domain, cf.get_list("relay_domains"), parents, cf.map_path):
         return "relay"
     return "remote"
 
