@@ -330,3 +330,23 @@ def test_mua_session_equal(dovecot, labmail_port):
         if ours != theirs:
             diffs.append((line, theirs, ours))
     assert not diffs, "\n".join(f"{l!r}\n  dovecot: {t!r}\n  labmail: {o!r}" for l, t, o in diffs)
+
+
+ADDRESS_FORMS = [
+    b'"" <a@b.c>', b"Dr.  Who <who@x.y>", b"J. R. R. Tolkien <jrr@x.y>", b"John.Smith <js@x.y>",
+    b"A .B <ab@x.y>", b"  Spaced   Name   <s@x.y>", b"a@b.c (Comment Name)",
+    b'"Quoted" Mixed <q@x.y>', b"<a@b.c>", b"Name <@r1,@r2:a@b.c>", b"=?utf-8?q?x?= <a@b.c>",
+    b"undisclosed-recipients:;", b"x@y, ", b'a@b.c, "B" <b@c.d>', b"Name (c) Other <n@x.y>",
+    b'"Back\\\\slash \\"q\\"" <b@x.y>', b"local-only", b"<>", b"G: a@b, c@d;, e@f",
+]
+
+
+def test_address_forms_equal(dovecot, labmail_port):
+    msgs = {str(i): b"From: " + v + b"\nTo: " + v + b"\nSubject: t\n\nx\n"
+            for i, v in enumerate(ADDRESS_FORMS)}
+    outs = []
+    for port in (dovecot, labmail_port):
+        c = _prepare(port, msgs)
+        outs.append(_normalise(c.cmd(b"FETCH 1:* (ENVELOPE)")))
+        c.close()
+    assert outs[1] == outs[0]

@@ -31,14 +31,21 @@ MISSING_MAILBOX = b"MISSING_MAILBOX"
 Address = Tuple[Optional[bytes], Optional[bytes], Optional[bytes], Optional[bytes]]
 
 
-def _phrase(tokens: List[Tuple[str, bytes]]) -> Optional[bytes]:
+def _phrase(tokens: List[Tuple[str, bytes]], spaces: List[bool]) -> Optional[bytes]:
+    """A display name: words as written, white space runs made one space
+    (Dovecot keeps "John.Smith" and "Dr. Who" apart), comments dropped."""
     words = [v for k, v in tokens if k in ("atom", "quoted") or (k == "special" and v == b".")]
     if not words:
         return None
     out = b""
-    for i, (k, v) in enumerate((k, v) for k, v in tokens if k != "comment"):
-        if i and not (v == b"." or out.endswith(b".")):
+    pending = False
+    for (k, v), gap in zip(tokens, spaces):
+        if k == "comment":
+            pending = pending or gap
+            continue
+        if out and (gap or pending):
             out += b" "
+        pending = False
         out += v
     return out
 
@@ -64,7 +71,17 @@ def parse_addresses(value: Optional[bytes]) -> Optional[List[Address]]:
     """
     if value is None:
         return None
-    toks = tokenize(value)
+    # fast paths for the two everyday shapes; anything else takes the tokenizer
+    m = _PLAIN_ADDR.match(value)
+    if m:
+        return [(None, None, m.group(1), m.group(2))]
+    m = _NAMED_ADDR.match(value)
+    if m and b"=?" not in value:
+        name = m.group(1) if m.group(1) is not None else m.group(2)
+        name = b" ".join(name.split()) if name is not None else b""
+        return [(name or None, None, m.group(3), m.group(4))]
+    spaces: List[bool] = []
+    toks = tokenize(value, spaces=spaces)
     out: List[Address] = []
     i, n = 0, len(toks)
     in_group = False
@@ -75,7 +92,7 @@ def parse_addresses(value: Optional[bytes]) -> Optional[List[Address]]:
             j += 1
         stop = toks[j][1] if j < n else b""
         if stop == b":" and not in_group:
-            out.append((None, None, _phrase(toks[i:j]) or b"", None))
+            out.append((None, None, _phrase(toks[i:j], spaces[i:j]) or b"", None))
             in_group = True
             i = j + 1
             continue
@@ -90,7 +107,7 @@ def parse_addresses(value: Optional[bytes]) -> Optional[List[Address]]:
                 adl = b"".join(v for _, v in inner[:colon])
                 inner = inner[colon + 1:]
             local, domain = _addr_spec(inner)
-            name = _phrase(toks[i:j])
+            name = _phrase(toks[i:j], spaces[i:j])
             if local is not None or domain is not None:
                 out.append((name, adl, local, domain if domain is not None else MISSING_DOMAIN))
             elif not inner:
@@ -117,6 +134,11 @@ def parse_addresses(value: Optional[bytes]) -> Optional[List[Address]]:
 
 
 _BLANK_LINE = re.compile(rb"\r?\n\r?\n")
+_ATEXT = rb"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_DOT_ATOM = _ATEXT + rb"(?:\." + _ATEXT + rb")*"
+_PLAIN_ADDR = re.compile(rb"[ \t]*(" + _DOT_ATOM + rb")@(" + _DOT_ATOM + rb")[ \t]*\Z")
+_NAMED_ADDR = re.compile(rb'[ \t]*(?:"([^"\\\r\n]*)"|((?:' + _ATEXT + rb'[ \t]*)+))?[ \t]*<('
+                         + _DOT_ATOM + rb")@(" + _DOT_ATOM + rb")>[ \t]*\Z")
 _ENVELOPE_FIELDS = frozenset({"date", "subject", "from", "sender", "reply-to", "to", "cc",
                               "bcc", "in-reply-to", "message-id"})
 

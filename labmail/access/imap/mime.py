@@ -66,13 +66,23 @@ _SPECIALS = b'()<>@,;:\\".[]'
 _TSPECIALS = b'()<>@,;:\\"/[]?='
 
 
-def tokenize(value: bytes, specials: bytes = _SPECIALS) -> List[Tuple[str, bytes]]:
-    """Tokens as (kind, bytes): kinds 'atom', 'quoted', 'comment', 'special'."""
+def tokenize(value: bytes, specials: bytes = _SPECIALS,
+             spaces: Optional[List[bool]] = None) -> List[Tuple[str, bytes]]:
+    """Tokens as (kind, bytes): kinds 'atom', 'quoted', 'comment', 'special'.
+
+    When *spaces* is a list, it receives for every token whether white space
+    preceded it (display names keep their spacing, as in Dovecot).
+    """
     out: List[Tuple[str, bytes]] = []
     i, n = 0, len(value)
+    gap = False
     while i < n:
         c = value[i]
+        if spaces is not None and len(spaces) < len(out):
+            spaces.append(gap)
+            gap = False
         if c in b" \t\r\n":
+            gap = True
             i += 1
         elif c == 0x22:
             j, buf = i + 1, bytearray()
@@ -104,6 +114,8 @@ def tokenize(value: bytes, specials: bytes = _SPECIALS) -> List[Tuple[str, bytes
                 j += 1
             out.append(("atom", value[i:j]))
             i = j
+    if spaces is not None and len(spaces) < len(out):
+        spaces.append(gap)
     return out
 
 
