@@ -1,0 +1,89 @@
+"""The ipywidgets face of :class:`~labmail.notebook.mailclient.MailClient` (imported lazily)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, List
+
+from ._ui import esc, ipywidgets, pre
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .mailclient import MailClient
+
+
+def build(client: "MailClient") -> Any:
+    """Accounts, folders and messages on the left; the message and compose on the right."""
+    w = ipywidgets()
+    account = w.Dropdown(options=[(str(a), i) for i, a in enumerate(client.accounts)],
+                         value=client.current, description="account")
+    folders = w.Select(options=[], rows=6, description="folders")
+    listing = w.Select(options=[], rows=8, layout=w.Layout(width="100%"))
+    view = w.ToggleButtons(options=["headers", "raw", "mime"], value="headers")
+    reading = w.HTML("<i>select a message</i>")
+    refresh = w.Button(description="get mail", icon="refresh")
+    to = w.Text(description="To", placeholder="bob@example.com")
+    subject = w.Text(description="Subject")
+    body = w.Textarea(description="Body", layout=w.Layout(width="100%", height="120px"))
+    send = w.Button(description="send", button_style="primary", icon="paper-plane")
+    status = w.HTML("")
+
+    def say(lines: List[str]) -> None:
+        status.value = pre("\n".join(lines[-3:]), "color:#555")
+
+    def load_folders() -> None:
+        try:
+            names = client.folders()
+        except Exception as exc:                      # shown, not raised: it is a widget
+            say([f"cannot list folders: {exc}"])
+            return
+        folders.options = names
+        folders.value = client.folder if client.folder in names else (names[0] if names else None)
+
+    def load_messages(_change: Any = None) -> None:
+        if folders.value:
+            client.folder = folders.value
+        try:
+            items = client.messages()
+        except Exception as exc:
+            say([f"cannot read {client.folder}: {exc}"])
+            return
+        listing.options = [(f"{'  ' if chr(92) + 'Seen' in s.flags else '● '}{s.date}  "
+                            f"{s.sender[:30]:<30}  {s.subject}", s.uid) for s in items]
+        reading.value = "<i>select a message</i>"
+
+    def read(_change: Any = None) -> None:
+        if listing.value is None:
+            return
+        try:
+            text = client.show(listing.value, view.value)
+        except Exception as exc:
+            say([f"cannot fetch: {exc}"])
+            return
+        reading.value = pre(text, "white-space:pre-wrap;font-size:90%")
+
+    def switch(_change: Any) -> None:
+        client.use(account.value)
+        load_folders()
+        load_messages()
+
+    def do_send(_b: Any) -> None:
+        try:
+            refused = client.send(to.value, subject.value, body.value)
+        except Exception as exc:
+            say(client.log + [f"not sent: {exc}"])
+            return
+        extra = [f"refused: {esc(refused)}"] if refused else []
+        say(client.log + extra)
+        subject.value = body.value = ""
+        load_messages()
+
+    account.observe(switch, names="value")
+    folders.observe(load_messages, names="value")
+    listing.observe(read, names="value")
+    view.observe(read, names="value")
+    refresh.on_click(lambda _b: (load_folders(), load_messages()))
+    send.on_click(do_send)
+    load_folders()
+    load_messages()
+    left = w.VBox([account, refresh, folders], layout=w.Layout(width="36%"))
+    right = w.VBox([listing, view, reading], layout=w.Layout(width="64%"))
+    compose = w.VBox([w.HTML("<b>New message</b>"), to, subject, body, send, status])
+    return w.VBox([w.HBox([left, right]), compose])
