@@ -140,3 +140,34 @@ def test_load_checked_for_reload(tmp_path):
     cf, restrictions, result = load_checked(cf_path)
     assert cf.get("mydestination") == "localhost" and result.ok and len(result.problems) == 1
     assert restrictions.lists["smtpd_relay_restrictions"][0][0] == "permit_mynetworks"
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_NAMES = st.sampled_from(["mynetworks", "inet_protocols", "inet_interfaces", "mydestination", "myhostname",
+                          "smtpd_relay_restrictions", "smtpd_recipient_restrictions", "message_size_limit",
+                          "mailbox_size_limit", "smtpd_helo_required", "maximal_queue_lifetime",
+                          "mynetworks_style", "alias_maps", "smtpd_tls_cert_file", "home_mailbox",
+                          "relay_domains", "compatibility_level", "smtpd_client_restrictions", "myorigin"])
+_VALUES = st.text(alphabet="abc0123456789./:[]$ {},-_!#?=", max_size=25)
+
+
+@given(st.booleans(), st.lists(st.tuples(_NAMES, _VALUES), max_size=8), st.text(max_size=40))
+@settings(max_examples=300, deadline=None)
+def test_check_never_crashes(modern, pairs, junk):
+    """Whatever main.cf holds, check answers with problems, never an exception."""
+    text = ("compatibility_level = 3.6\n" if modern else "") + "".join(f"{n} = {v}\n" for n, v in pairs) + junk
+    result = check_text(text, "/etc/postfix/main.cf")
+    assert all(p.path == "/etc/postfix/main.cf" for p in result.problems)
+    if result.ok:
+        # what check accepts, the server can load and evaluate
+        from labmail.mta.maincf import MainCf
+        from labmail.mta.restrictions import Context, Restrictions, Stage
+        cf = MainCf.from_text(text, "/etc/postfix/main.cf")
+        r = Restrictions.from_config(cf)
+        r.check(Stage.RCPT, Context("127.0.0.9", helo="h.example", sender="a@example.net",
+                                    recipient="b@example.org"))
+        for name in ("myhostname", "mydomain", "myorigin", "mydestination", "smtpd_banner", "mynetworks"):
+            cf.get(name)
+        cf.get_int("message_size_limit"), cf.get_bool("smtpd_helo_required")
