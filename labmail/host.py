@@ -25,9 +25,8 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence,
 
 from .errors import LabError
 from .log import MailLog
-from .mda.local import (already_delivered, deliver_mbox, ensure_maildir, maildir_name,
-                        prepend_headers)
-from .mta.groupcommit import GroupCommit
+from .mda.agent import LocalAgent
+from .mda.local import ensure_maildir
 from .mta import cleanup, logfmt
 from .mta.mailq import mailq as format_mailq
 from .mta.maincf import MainCf
@@ -48,7 +47,6 @@ from .net.certs import generate_key, install_ca_bundle, make_snakeoil
 from .net.resolver import DNSLookupError
 from .net.tlsctx import dovecot_server_context, postfix_client_context, postfix_server_context
 from .spam.spamd import start_spamd_server
-from .store import notify_delivery
 from .users import Accounts
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -144,7 +142,7 @@ class Host:
         self.smtpd_settings: Dict[str, Any] = settings_from(self.config, self.hostname)
         self.queue = Queue(self.state_dir, self.clock, self.ids, group_commit=True)
         self.qmgr: Optional[QueueManager] = None
-        self._maildir_commit = GroupCommit()
+        self.local_agent = LocalAgent(self)
         self._smtp_port: Optional[int] = None
 
     # -- files -------------------------------------------------------------
@@ -338,65 +336,8 @@ class Host:
         """qmgr's delivery agent: ``local`` for our domains, ``smtp`` for others."""
         domain = rcpt.address.rpartition("@")[2]
         if not domain or self.is_local_domain(domain):
-            return await self._deliver_local(qf, rcpt)
+            return await self.local_agent.deliver(qf, rcpt)
         return await self._smtp_transport().deliver(qf, rcpt)
-
-    async def _deliver_local(self, qf: QueueFile, rcpt: Recipient) -> Outcome:
-        local = rcpt.address.rpartition("@")[0] or rcpt.address
-        key = local.lower()
-        delim = self.smtpd_settings["recipient_delimiter"]
-        for ch in delim or "":
-            if ch in key:
-                key = key.split(ch, 1)[0]
-                break
-        targets = [t for t in self.users.resolve(key) if self.users.exists(t)]
-        if not targets:
-            return Outcome("bounced", "5.1.1", "local", f'unknown user: "{key}"',
-                           program=logfmt.LOCAL)
-        how = ""
-        final = rcpt.address
-        for user in targets:
-            final = rcpt.address if user == key else f"{user}@{self.smtpd_settings['myhostname']}"
-            data = prepend_headers(qf.content, qf.sender, final)
-            try:
-                how = await self._store(user, data, qf.sender, qf.delivery_key(rcpt),
-                                        qf.recovered)
-            except OSError as exc:
-                return Outcome("deferred", "4.2.0", "local",
-                               f"cannot update mailbox for user {user}. {exc.strerror}",
-                               program=logfmt.LOCAL)
-        return Outcome("sent", "2.0.0", "local", how, program=logfmt.LOCAL,
-                       to=final if final != rcpt.address else None)
-
-    async def _store(self, user: str, data: bytes, sender: str, key: str = "",
-                     recovered: bool = False) -> str:
-        """Store one message for *user*; returns what local(8) logs.
-
-        After a crash (*recovered*), a Maildir copy tagged with *key* means the
-        delivery happened just before the crash: it is not made twice.
-        """
-        box = self.smtpd_settings["home_mailbox"]
-        if box.endswith("/"):
-            root = self.maildir_path(user)
-            if not (root / "tmp").is_dir():
-                ensure_maildir(root)
-            if recovered and already_delivered(root, key):
-                return "delivered to maildir"
-            name = maildir_name(self.clock.timestamp(), self.hostname,
-                                self.maillog.pid(logfmt.LOCAL), self.ids.counter(), key)
-            # concurrent deliveries share their fsyncs; each returns only when durable
-            await self._maildir_commit.commit(root / "new" / name, data, tmp=root / "tmp" / name)
-            notify_delivery(str(root))              # wakes IMAP IDLE sessions at once
-            return "delivered to maildir"
-        if box:
-            target = self.path(self.users.home(user)) / box
-        else:
-            target = self.path(self.smtpd_settings["mail_spool_directory"]) / user
-        loop = asyncio.get_running_loop()
-        result = await loop.run_in_executor(None, lambda: deliver_mbox(
-            target, data, sender=sender, when=self.clock.now()))
-        notify_delivery(str(target))
-        return result.how
 
     def _smtp_transport(self) -> SmtpTransport:
         resolver = self.lab.resolver
