@@ -23,7 +23,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .host import Host
 
 __all__ = ["CheckFailed", "Passed", "Transaction", "transactions", "check_envelope",
-           "check_blind_copy", "check_dot_stuffing"]
+           "check_blind_copy", "check_dot_stuffing", "check_received", "check_firewall",
+           "check_firewall_saved", "PORT_NAMES", "MAIL_PORTS"]
 
 #: header fields the servers add on the way (trace fields, RFC 5321 §4.4)
 TRACE_FIELDS = {"received", "return-path", "delivered-to"}
@@ -214,3 +215,109 @@ def check_dot_stuffing(host: "Host", user: str = "alice", subject: str = "Dots",
             "leading dot; if your client already adds it (smtplib does), don't add "
             "another.  Over a raw socket, send '..' once.")
     raise CheckFailed(f"The body arrived as {got}, but the exercise wants {want}.")
+
+
+def check_received(host: "Host", user: str, subject: str, *, sender: Optional[str] = None) -> Passed:
+    """*user* on *host* has a message with this subject (from *sender*, if given).
+
+    >>> check_received(host, "bob", "Minutes", sender="alice@example.com")  # doctest: +SKIP
+    """
+    wait_idle(host)
+    found = [m for _, m in messages(host, user) if str(m.get("Subject", "")) == subject]
+    if not found:
+        others = [str(m.get("Subject", "")) for _, m in messages(host, user)][-3:]
+        seen = f"  The newest subjects there: {others}." if others else ""
+        raise CheckFailed(
+            f"{user}@{host.hostname} has no message with 'Subject: {subject}'.{seen}  Did the "
+            "server accept it (250 after the message)?  Look at the last transcript and at "
+            "the sender's log.")
+    msg = found[-1]
+    if sender is not None and sender.lower() not in str(msg.get("From", "")).lower():
+        raise CheckFailed(
+            f"The message arrived, but From: says {msg.get('From')!r}, not {sender}: send it "
+            f"from {sender}'s account.")
+    return Passed(f"Correct: {user} received {subject!r}"
+                  + (f" from {sender}." if sender else "."))
+
+
+#: the well-known ports of mail services (and ssh), with the names students know
+PORT_NAMES = {25: "SMTP", 465: "SMTPS (submissions)", 587: "submission", 110: "POP3",
+              995: "POP3S", 143: "IMAP", 993: "IMAPS", 22: "SSH", 783: "spamd", 80: "HTTP",
+              443: "HTTPS", 53: "DNS"}
+#: what the course opens at the end of its POP3/IMAP part
+MAIL_PORTS = (25, 110, 995, 143, 993)
+_FIREWALLD_NAMES = {25: "smtp", 465: "smtps", 587: "smtp-submission", 110: "pop3",
+                    995: "pop3s", 143: "imap", 993: "imaps", 22: "ssh"}
+
+
+def _firewall(target: object) -> object:
+    fw = getattr(target, "firewall", target)
+    if not hasattr(fw, "verdict"):
+        raise CheckFailed(f"{target!r} has no firewall to check: pass a host or a Firewall.")
+    return fw
+
+
+def _why_closed(fw: object, port: int, src: str) -> str:
+    v = fw.verdict(port, "tcp", src)                     # type: ignore[attr-defined]
+    name = PORT_NAMES.get(port, f"port {port}")
+    service = _FIREWALLD_NAMES.get(port)
+    if v.rule.startswith("policy"):
+        return (f"{name} (tcp {port}) is {v.action}PED by iptables' INPUT policy: no rule "
+                f"accepts it first.  Add one: iptables -A INPUT -p tcp --dport {port} -j ACCEPT")
+    if v.rule.startswith("firewalld"):
+        how = f"--add-service={service}" if service else f"--add-port={port}/tcp"
+        return (f"{name} (tcp {port}) is rejected by firewalld's public zone, which allows "
+                f"only its services and ports.  firewall-cmd {how} (and the same with "
+                "--permanent, so it survives a reload)")
+    return (f"{name} (tcp {port}) is {v.action}ED by the rule '{v.rule}': iptables reads the "
+            "chain top-down and the first match wins.  Delete that rule (iptables -D INPUT N) "
+            "or insert your ACCEPT above it (iptables -I INPUT 1 ...)")
+
+
+def check_firewall(target: object, open_ports: Sequence[int] = MAIL_PORTS,
+                   closed_ports: Sequence[int] = (), *, src: str = "192.0.2.1") -> Passed:
+    """A client at *src* can connect to every port of *open_ports* and to none of *closed_ports*.
+
+    *target* is a host (its ``firewall``) or a :class:`labmail.firewall.Firewall`.
+
+    >>> check_firewall(host, [25, 110, 995, 143, 993], closed_ports=[783])  # doctest: +SKIP
+    """
+    fw = _firewall(target)
+    shut = [p for p in open_ports if fw.decide(p, "tcp", src) != "ACCEPT"]  # type: ignore[attr-defined]
+    if shut:
+        more = f" (and {len(shut) - 1} more closed port(s))" if len(shut) > 1 else ""
+        raise CheckFailed(f"A mail client at {src} cannot connect: "
+                          f"{_why_closed(fw, shut[0], src)}.{more}")
+    leaks = [p for p in closed_ports if fw.decide(p, "tcp", src) == "ACCEPT"]  # type: ignore[attr-defined]
+    if leaks:
+        names = ", ".join(f"{PORT_NAMES.get(p, 'port')} (tcp {p})" for p in leaks)
+        raise CheckFailed(f"{names} is open to {src}, a stranger on the internet.  Only what "
+                          "the world must reach belongs open: drop the rest (iptables -P INPUT "
+                          "DROP after your ACCEPT rules, or leave it out of the firewalld zone).")
+    names = ", ".join(str(p) for p in open_ports)
+    return Passed(f"Correct: {src} can reach tcp ports {names}"
+                  + (f"; {', '.join(map(str, closed_ports))} stay closed." if closed_ports else "."))
+
+
+def check_firewall_saved(target: object, open_ports: Sequence[int] = MAIL_PORTS,
+                         closed_ports: Sequence[int] = (22, 465, 587, 783), *,
+                         src: str = "192.0.2.1") -> Passed:
+    """The firewall is saved: after a restart every one of these ports is treated as now.
+
+    >>> check_firewall_saved(host)                                        # doctest: +SKIP
+    """
+    fw = _firewall(target)
+    from .firewall import Firewall
+    rebooted = Firewall(getattr(fw, "_path", None), own_ip=getattr(fw, "own_ip", "127.0.0.1"))
+    for port in list(open_ports) + [p for p in closed_ports if p not in open_ports]:
+        now = fw.decide(port, "tcp", src)                # type: ignore[attr-defined]
+        later = rebooted.decide(port, "tcp", src)
+        if now != later:
+            word = {"ACCEPT": "open", "DROP": "dropped", "REJECT": "rejected"}
+            raise CheckFailed(
+                f"After a restart {PORT_NAMES.get(port, 'port')} (tcp {port}) would be "
+                f"{word[later]}, not {word[now]} as now: what is not saved is lost.  iptables: "
+                "iptables-save > /etc/iptables/rules.v4 (or netfilter-persistent save); "
+                "firewalld: repeat the command with --permanent, or firewall-cmd "
+                "--runtime-to-permanent (and systemctl enable firewalld).")
+    return Passed("Correct: the saved configuration treats these ports the same after a restart.")
