@@ -312,6 +312,7 @@ class _Parser:
         self.lines = text.replace("\r\n", "\n").split("\n")
         self.path = path
         self.i = 0
+        self.close_pending = False
 
     def error(self, line: int, msg: str) -> ConfigError:
         return ConfigError(self.path, line, msg)
@@ -343,6 +344,11 @@ class _Parser:
                 out.append(self.recipe(nested))
             else:
                 out.extend(self.assignment())
+                if self.close_pending:
+                    self.close_pending = False
+                    if not nested:
+                        raise self.error(self.i, "Closing brace unexpected")
+                    return tuple(out)
         if nested:
             raise self.error(len(self.lines), "Missing closing brace")
         return tuple(out)
@@ -352,20 +358,17 @@ class _Parser:
         out: List[Statement] = []
         rest = text.strip()
         while rest and not rest.startswith("#"):
+            if rest.startswith("}"):
+                self.close_pending = True          # "{ VAR=x }" on one line
+                break
             m = _NAME.match(rest)
-            if not m:
-                word, rest, _ = _sh_word(rest)
-                out.append(Skipped(word, line))
-                rest = rest.strip()
-                continue
-            name, after = m.group(), rest[m.end():].lstrip()
+            end = m.end() if m else 0
+            if not m or (rest[end:end + 1] not in ("", " ", "\t", "=", "#")):
+                # procmail skips the rest of the line from a word it cannot use
+                out.append(Skipped(rest, line))
+                break
+            name, after = m.group(), rest[end:].lstrip()
             if not after.startswith("="):
-                if after and not after.startswith("#") and after[0] not in " \t" and \
-                        rest[m.end():m.end() + 1] not in " \t":
-                    word, rest, _ = _sh_word(rest)
-                    out.append(Skipped(word, line))
-                    rest = rest.strip()
-                    continue
                 out.append(Assignment(name, None, line))
                 rest = after
                 continue
@@ -621,6 +624,7 @@ class _Run:
         self.last_exit = 0
         self.global_lock: Optional[Path] = None
         self.final: Optional[Tuple[str, int]] = None
+        self.stamped = 0.0
         home = cfg.home
         env: Dict[str, str] = {}
         preserve = "-p" in argv
@@ -706,6 +710,11 @@ class _Run:
 
     def verbose(self, text: str) -> None:
         if _boolean(self.env.get("VERBOSE", "no")):
+            now = self.cfg.now()
+            if now - self.stamped >= 1:             # "[pid] time & date", at most once a second
+                self.stamped = now
+                stamp = time.strftime("%a %b %d %H:%M:%S %Y", time.localtime(now))
+                self.log(f"procmail: [{self.cfg.pid()}] {stamp}\n")
             self.log(f"procmail: {text}\n")
 
     # -- main loop ----------------------------------------------------------
@@ -808,6 +817,12 @@ class _Run:
         self.env[name] = value
         if name == "LOG":
             self.log(value)
+        elif name == "LOGFILE":
+            try:
+                with open(self.real(value), "a"):     # procmail opens it at once
+                    pass
+            except (OSError, LabError):
+                self.errs.append(f'procmail: Couldn\'t open logfile "{value}"\n')
         elif name == "MAILDIR":
             try:
                 ok = self.real(value).is_dir()
@@ -1223,6 +1238,7 @@ class _Run:
         blob = header + body
         if not raw and not blob.endswith(b"\n\n"):
             blob += b"\n"
+        self.verbose(f'Assigning "LASTFOLDER={name}"')
         self.verbose(f'Opening "{name}"')
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -1231,6 +1247,7 @@ class _Run:
                      f'procmail: Unable to treat as directory "{name}"\n')
             return False, name, 0
         try:
+            self.verbose("Acquiring kernel-lock")
             fcntl.lockf(fd, fcntl.LOCK_EX)
             size = os.fstat(fd).st_size
             try:
@@ -1270,10 +1287,14 @@ class _Run:
                          else f'procmail: Unable to treat as directory "{name}"\n')
                 return False, name, 0
             if k == 0:
-                blob = _strip_from_(data) if kind == "maildir" else data
-                if not raw and blob and not blob.endswith(b"\n"):
-                    blob += b"\n"
+                if kind == "maildir":
+                    blob = _strip_from_(data)          # as written: no From_ line, nothing added
+                else:
+                    blob = data if raw or data.endswith(b"\n\n") else data + b"\n"
             fname, dest = self.unique_name(path, kind)
+            if k == 0:
+                self.verbose(f'Assigning "LASTFOLDER={name}new/{fname}"' if kind == "maildir"
+                             else f'Assigning "LASTFOLDER={dest}"')
             try:
                 if first_file is None:
                     tmp = path / "tmp" / fname if kind == "maildir" else dest
@@ -1360,7 +1381,8 @@ class _Run:
             self.log(f'procmail: Program failure ({status}) of "{prog}"\n')
         if "f" in flags:
             if failed:
-                self.log("procmail: Rescue of unfiltered data succeeded\n")
+                if "W" not in flags:
+                    self.log("procmail: Rescue of unfiltered data succeeded\n")
                 return False, a.text, len(data)
             h = "h" in flags or "b" not in flags
             b = "b" in flags or "h" not in flags
@@ -1504,7 +1526,7 @@ class _Run:
         m = re.search(rb"(?im)^Subject:[^\n]*", header)
         if m:
             lines.append(" " + m.group().decode("latin-1")[:78] + "\n")
-        line = f"  Folder: {folder}"
+        line = f"  Folder: {folder}"[:70]         # procmail cuts long folder names
         col = len(line)
         tabs = ""
         while True:
