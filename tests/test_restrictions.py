@@ -316,3 +316,23 @@ def test_domains_from_lookup_tables(tmp_path):
     assert r.check(Stage.RCPT, ctx("bob@example.org")) is None
     assert r.check(Stage.RCPT, ctx("bob@sub.example.org")) is None          # parent_domain_matches_subdomains
     assert r.check(Stage.RCPT, ctx("bob@example.net")).reply == "554 5.7.1 <bob@example.net>: Relay access denied"
+
+
+def test_dns_temporary_failure_is_defer_if_permit(tmp_path):
+    """A DNS timeout defers only what would otherwise be accepted (unknown_address_tempfail_action)."""
+    r = _build(tmp_path, "smtpd_sender_restrictions = reject_unknown_sender_domain\n"
+                         "mynetworks = 127.0.0.0/8", {})
+
+    def ctx(rcpt, dns):
+        return Context(STRANGER, helo="c.example.net", sender="a@slow.example", recipient=rcpt, dns=dns)
+    d = r.check(Stage.RCPT, ctx("bob@mail.example.com", lambda domain: None))
+    assert d.reply == "450 4.1.8 <a@slow.example>: Sender address rejected: Domain not found"
+    assert d.restriction == "reject_unknown_sender_domain"
+    # a later reject wins over the postponed deferral
+    r2 = _build(tmp_path, "smtpd_sender_restrictions = reject_unknown_sender_domain\n"
+                          "smtpd_recipient_restrictions = reject", {})
+    assert r2.check(Stage.RCPT, ctx("bob@mail.example.com", lambda domain: None)).reply == \
+        "554 5.7.1 <bob@mail.example.com>: Recipient address rejected: Access denied"
+    r3 = _build(tmp_path, "smtpd_sender_restrictions = reject_unknown_sender_domain\n"
+                          "unknown_address_tempfail_action = defer", {})
+    assert r3.check(Stage.RCPT, ctx("bob@mail.example.com", lambda domain: None)).reply.startswith("450 4.1.8")

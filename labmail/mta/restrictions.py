@@ -39,7 +39,7 @@ from ..errors import ConfigError
 from .access_maps import open_table, parse_access_action
 from .maincf import MainCf, in_networks, split_list
 
-__all__ = ["Restrictions", "Context", "Decision", "Stage", "Reply", "PERMIT",
+__all__ = ["Restrictions", "Context", "Decision", "Stage", "Reply", "PERMIT", "DeferIfPermit",
            "register_restriction", "RestrictionSpec", "Evaluation", "LIST_PARAMETERS",
            "destination_class", "valid_hostname", "CONFIG_ERROR_REPLY"]
 
@@ -131,7 +131,16 @@ class Reply:
 
 
 PERMIT = "permit"          # a restriction's "OK, stop this list"
-Outcome = Union[None, str, Reply]   # None = DUNNO (go on), PERMIT, or a Reply
+
+
+@dataclass(frozen=True)
+class DeferIfPermit:
+    """Postfix's ``defer_if_permit`` result: go on, but if the request would
+    end up accepted, answer this (temporary) reply instead."""
+    reply: Reply
+
+
+Outcome = Union[None, str, Reply, DeferIfPermit]   # None = DUNNO (go on), PERMIT, a Reply
 
 
 @dataclass(frozen=True)
@@ -277,6 +286,8 @@ class Evaluation:
         self.ctx = ctx
         self.parameter = parameter
         self.warnings: List[str] = []
+        self.deferred: Optional[Reply] = None     # a postponed defer_if_permit reply
+        self.deferred_by = ""
 
     # what a generic reply in this list names: <client>, <helo>, <sender> or <recipient>
     @property
@@ -321,6 +332,10 @@ class Evaluation:
         """Walk a compiled list; (outcome, name of the deciding restriction)."""
         for name, args in items:
             outcome = self.run_one(name, args)
+            if isinstance(outcome, DeferIfPermit):
+                self.deferred = self.deferred or outcome.reply
+                self.deferred_by = self.deferred_by or name
+                continue
             if outcome is not None:
                 return outcome, name
         return None, ""
@@ -437,15 +452,23 @@ class Restrictions:
     def check(self, stage: Stage, ctx: Context) -> Optional[Decision]:
         """None when smtpd accepts the command, else the Decision (reply + log line)."""
         warnings: List[str] = []
+        deferred: Optional[Tuple[Reply, str, str]] = None
         for parameter in self.order(stage):
             ev = Evaluation(self, ctx, parameter)
             outcome, name = ev.run(self.lists[parameter])
             warnings.extend(ev.warnings)
+            if ev.deferred is not None and deferred is None:
+                deferred = (ev.deferred, parameter, ev.deferred_by)
             if isinstance(outcome, Reply):
                 return Decision(str(outcome), stage, parameter, name,
                                 self.log_line(stage, ctx, str(outcome)), tuple(warnings))
         for w in warnings:
             log.warning(w)
+        if deferred is not None:
+            # defer_if_permit: nothing rejected, so the postponed deferral applies
+            reply, parameter, name = deferred
+            return Decision(str(reply), stage, parameter, name, self.log_line(stage, ctx, str(reply)),
+                            tuple(warnings))
         return None
 
     @staticmethod
@@ -567,9 +590,15 @@ def _unknown_domain(which: str) -> Callable[[Evaluation, tuple], Outcome]:
         found = ev.ctx.dns(domain)
         if found:
             return None
-        code = ev.code("unknown_address_reject_code") if found is False else 450
         cls = "Sender address" if which == "sender" else "Recipient address"
         detail = "1.8" if which == "sender" else "1.2"
+        if found is None:
+            # a temporary DNS failure: unknown_address_tempfail_action (defer_if_permit)
+            reply = ev.reject_with(450, f"4.{detail}", "Domain not found", address, cls)
+            if ev.cf.get("unknown_address_tempfail_action").strip() == "defer_if_permit":
+                return DeferIfPermit(reply)
+            return reply
+        code = ev.code("unknown_address_reject_code")
         return ev.reject_with(code, f"{str(code)[0]}.{detail}", "Domain not found", address, cls)
     return check
 
