@@ -223,9 +223,11 @@ def check_received(host: "Host", user: str, subject: str, *, sender: Optional[st
     >>> check_received(host, "bob", "Minutes", sender="alice@example.com")  # doctest: +SKIP
     """
     wait_idle(host)
-    found = [m for _, m in messages(host, user) if str(m.get("Subject", "")) == subject]
+    # an IMAP client that has looked at the mailbox moved the files from new/ to cur/
+    box = [m for folder in ("new", "cur") for _, m in messages(host, user, folder)]
+    found = [m for m in box if str(m.get("Subject", "")) == subject]
     if not found:
-        others = [str(m.get("Subject", "")) for _, m in messages(host, user)][-3:]
+        others = [str(m.get("Subject", "")) for m in box][-3:]
         seen = f"  The newest subjects there: {others}." if others else ""
         raise CheckFailed(
             f"{user}@{host.hostname} has no message with 'Subject: {subject}'.{seen}  Did the "

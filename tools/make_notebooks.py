@@ -389,7 +389,8 @@ L01: List[Cell] = [
 * read the MTA's side of that conversation (its transcript and its log lines);
 * open the file the delivery agent wrote and explain its `Received:`,
   `Return-Path:` and `Delivered-To:` headers;
-* send a blind copy by choosing the envelope recipients.
+* send a blind copy by choosing the envelope recipients;
+* send and read mail with a mail program in the notebook.
 
 {NAV_01}
 """),
@@ -673,6 +674,62 @@ saw and what to change:
 from labmail import course
 
 course.check_blind_copy(host, visible="alice@example.com", hidden="bob@example.com")
+"""),
+    ("md", """
+## A mail program in the notebook
+
+So far Python's `smtplib` played the mail program.  `MailClient` is a small
+MUA for the lab, built like the ones you know: it **reads** a mailbox over
+IMAP (lesson 11) and **sends** over the *submission* port 587, switching to
+TLS and logging in first (lesson 09), exactly as Thunderbird is set up.  It
+prints as plain text; `mua.widget()` is its clickable version.
+
+Alice writes to Bob; then we look at Bob's mailbox through the same program:
+"""),
+    ("code", """
+from labmail.notebook import MailClient
+
+mua = MailClient(host, "alice", "wonderland")
+mua.send("bob@example.com", "Minutes", "The minutes of Friday's lunch are on the wiki.")
+print(mua.log[-1].replace(str(host.endpoints["submission"][1]), "587"))
+wait_idle(host)
+bob = mua.add_account(host, "bob", "builder")
+mua.use(bob.address)
+print(mua)
+"""),
+    ("md", """
+`N` marks a message Bob has not read yet.  Bob's *envelope* copies are all
+there: the lunch-club message and Dave's blind copy too.  The same message
+three ways (the header, the raw source as stored, the MIME structure):
+"""),
+    ("code", """
+uid = mua.messages()[-1].uid
+print(mua.show(uid, "mime"))
+print(mua.show(uid, "raw"))
+"""),
+    ("md", """
+The interactive client: pick an account, a folder and a message; switch
+between *headers*, *raw* and *mime*; write a message at the bottom and press
+*send*.  (Its output is not stored in the notebook: it changes as you click.)
+"""),
+    ("code:nbval-ignore-output", """
+mua.widget()
+"""),
+    ("md", """
+## Exercise: a message from the mail program
+
+Switch the mail program back to Alice's account and send Bob a message with
+the subject `Agenda` (any text).  This time the MUA builds the headers and
+the envelope for you: which address does it use for `MAIL FROM`?
+"""),
+    ("code", """
+### BEGIN SOLUTION
+mua.use("alice@example.com")
+mua.send("bob@example.com", "Agenda", "1. Budget 2027\\n2. Lunch")
+### END SOLUTION
+"""),
+    ("code", """
+course.check_received(host, "bob", "Agenda", sender="alice@example.com")
 """),
     ("md", """
 We're done with this lab; stop it so its port is free for the next lesson:
