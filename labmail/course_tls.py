@@ -36,7 +36,8 @@ __all__ = ["tap", "tapped_smtp", "decode_auth_plain", "overheard_passwords", "se
 # -- the eavesdropper ---------------------------------------------------------------
 def tap(lab: "Lab", host: "Host", service: str = "smtp") -> WireTap:
     """A running :class:`WireTap` in front of *host*'s *service*; connect to ``tap.address``."""
-    wire = WireTap(tuple(host.endpoints[service]))
+    ip, port = host.endpoints[service]
+    wire = WireTap((str(ip), int(port)))
     lab.run(wire.start())
     return wire
 
@@ -50,7 +51,7 @@ def tapped_smtp(wire: WireTap, host: "Host", **kwargs: object) -> smtplib.SMTP:
     assert wire.address is not None, "start the tap first"
     client = smtplib.SMTP(**kwargs)        # type: ignore[arg-type]
     client.connect(*wire.address)
-    client._host = host.hostname           # the name STARTTLS verifies (smtplib uses _host)
+    client._host = host.hostname  # type: ignore[attr-defined]  # STARTTLS verifies this name
     return client
 
 
@@ -124,7 +125,8 @@ def smtp_dialogue(address: Tuple[str, int], commands: List[str], *,
                 f.close()
                 sock = context.wrap_socket(sock, server_hostname=server_name or None)
                 f = sock.makefile("rb")
-                out.append(f"   (TLS: {sock.version()}, {sock.cipher()[0]})")
+                cipher = sock.cipher()  # type: ignore[attr-defined]
+                out.append(f"   (TLS: {sock.version()}, {cipher[0] if cipher else '?'})")  # type: ignore[attr-defined]
                 continue
             out.append("C: " + command)
             sock.sendall(command.encode() + b"\r\n")
@@ -170,8 +172,8 @@ def check_submitted(host: "Host", user: str, subject: str) -> Passed:
         raise CheckFailed(f"The message arrived 'with {word}': {missing}. Use the submission "
                           "port, call starttls(context=lab.client_tls_context()) and then "
                           "login(user, password) before sendmail().")
-    return Passed(f"Correct: the Received: header says 'with ESMTPSA' — encrypted (S) "
-                  f"and authenticated (A).")
+    return Passed("Correct: the Received: header says 'with ESMTPSA' — encrypted (S) "
+                  "and authenticated (A).")
 
 
 def check_served_certificate(lab: "Lab", host: "Host", service: str, live: str) -> Passed:

@@ -24,14 +24,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import inspect
-import ssl
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from . import smtpd_tls
 from .replies import reply, translate
-from .sasl import MECHANISMS, Aborted, Challenge, SaslExchange, Success
+from .sasl import MECHANISMS
+from .smtpd_auth import TlsAuthMixin
 from .restrictions import LIST_PARAMETERS, Restrictions
 from .smtp_states import SessionState, State
 
@@ -39,7 +39,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..host import Host
     from ..trace import Transcript
 
-__all__ = ["LabSMTP", "SmtpdHandler"]
+__all__ = ["LabSMTP", "SmtpdHandler", "settings_from", "smtpd_services",
+           "make_protocol_factory"]
 
 logger = logging.getLogger("labmail.smtpd")
 
@@ -82,7 +83,7 @@ class _RecordingReader:
         setattr(self._inner, name, value)
 
 
-class LabSMTP(SMTP):
+class LabSMTP(TlsAuthMixin, SMTP):
     """One SMTP connection of a lab host (aiosmtpd protocol, Postfix manners)."""
 
     def __init__(self, handler: "SmtpdHandler", *, implicit_tls: bool = False,
@@ -131,27 +132,6 @@ class LabSMTP(SMTP):
                 self.transcript.note(f"discarded {len(dropped)} bytes sent before the TLS "
                                      f"handshake (RFC 3207 §4.2): {dropped[:60]!r}")
             self._tls_established(transport)
-
-    @property
-    def tls_active(self) -> bool:
-        """True once the connection is encrypted (STARTTLS done, or implicit TLS)."""
-        return self.tls_info is not None
-
-    def _tls_established(self, transport: asyncio.BaseTransport, log: bool = True) -> None:
-        obj = transport.get_extra_info("ssl_object")
-        version, cipher, summary = smtpd_tls.tls_details(obj, self.settings["tls_signature"])
-        self.tls_info = (version, cipher)
-        self.tls_summary = summary
-        if self.transcript is not None:
-            self.transcript.start_tls(version, cipher)
-        if log:
-            self._log_tls()
-
-    def _log_tls(self) -> None:
-        if self.settings["smtpd_tls_loglevel"] >= 1:
-            self.lab_host.maillog.write(
-                self.program, f"Anonymous TLS connection established from "
-                f"{self.client_name}[{self.client_ip}]: {self.tls_summary}")
 
     async def _handle_client(self) -> None:
         # Postfix looks the client up in DNS before it greets (smtpd_peername_lookup)
@@ -270,80 +250,6 @@ class LabSMTP(SMTP):
             shown = addr if "@" in addr else addr
             await self.push(reply("user_unknown", rcpt=shown))
 
-    # -- TLS and AUTH ----------------------------------------------------------
-    def _tls_gate(self, method: Callable[[Any], Awaitable[None]]) -> Callable[[Any], Awaitable[None]]:
-        """RFC 3207 §4: with ``smtpd_tls_security_level = encrypt`` only a few
-        commands are answered before STARTTLS."""
-        async def gated(arg: Any) -> None:
-            if self.settings["smtpd_tls_security_level"] == "encrypt" and not self.tls_active:
-                await self.push(reply("starttls_first"))
-                return
-            await method(arg)
-        return gated
-
-    async def smtp_STARTTLS(self, arg: str) -> None:
-        """STARTTLS as Postfix answers it; the handshake itself is aiosmtpd's."""
-        if self.tls_active:
-            await self.push(reply("tls_active"))
-        elif self.tls_context is None or self.settings["smtpd_tls_security_level"] == "none":
-            await self.push(reply("not_implemented"))
-        elif arg:
-            await self.push("501 5.5.4 Syntax: STARTTLS")
-        else:
-            await super().smtp_STARTTLS(arg)
-
-    def auth_offered(self) -> bool:
-        """Whether EHLO lists AUTH now (``smtpd_tls_auth_only`` hides it before TLS)."""
-        return bool(self.settings["smtpd_sasl_auth_enable"]) and (
-            self.tls_active or not self.settings["smtpd_tls_auth_only"])
-
-    async def smtp_AUTH(self, arg: Optional[str]) -> None:
-        """SMTP AUTH (RFC 4954) with Postfix's replies and log lines."""
-        session = self.session
-        assert session is not None
-        if not self.auth_offered():
-            await self.push(reply("auth_not_enabled"))
-            return
-        if not arg:
-            await self.push(reply("auth_syntax"))
-            return
-        if getattr(session, "sasl", None):
-            await self.push(reply("auth_again"))
-            return
-        if self.envelope is not None and self.envelope.mail_from is not None:
-            await self.push(reply("auth_in_transaction"))
-            return
-        mechanism, _, initial = arg.partition(" ")
-        exchange = SaslExchange(self._verify_password)
-        step = exchange.start(mechanism, initial.strip() or None)
-        while isinstance(step, Challenge):
-            await self.push(step.reply)
-            self._in_auth = True
-            try:
-                line = await self._reader.readline()
-            finally:
-                self._in_auth = False
-            if not line:
-                return
-            step = exchange.respond(line.decode("ascii", "replace"))
-        client = f"{self.client_name}[{self.client_ip}]"
-        if isinstance(step, Success):
-            session.sasl = (step.method, step.username)  # type: ignore[attr-defined]
-        else:
-            self.lab_host.maillog.write(self.program, step.log(client))
-        await self.push(step.reply)
-
-    def _verify_password(self, user: str, password: str) -> bool:
-        """Dovecot's passwd-file, where Postfix's Dovecot SASL looks too."""
-        from ..access.auth import verify
-        path = self.lab_host.path("/etc/dovecot/users")
-        try:
-            return verify(path, user, password)
-        except OSError:
-            logger.warning("cannot read %s; AUTH fails", path)
-            return False
-
-
 class SmtpdHandler:
     """aiosmtpd handler hooks: recipient checks and local delivery for one host."""
 
@@ -412,7 +318,7 @@ class SmtpdHandler:
         if "@" not in address:
             address = f"{address}@{self.settings['myorigin']}"
         sasl = _sasl(session)
-        args = dict(client_ip=server.client_ip, client_name=server.client_name,
+        args: Dict[str, Any] = dict(client_ip=server.client_ip, client_name=server.client_name,
                     helo=session.host_name, sender=envelope.mail_from, recipient=address,
                     esmtp=bool(session.extended_smtp),
                     sasl_username=sasl[1] if sasl else None,
@@ -527,109 +433,5 @@ def _networks(items: List[str]) -> List[Any]:
     return nets
 
 
-class _ServiceState:
-    """A service's handler and TLS context, rebuilt when the host reloads.
-
-    Postfix starts a new smtpd process per client, and each reads its
-    certificate files anew; here the context is rebuilt on every reload
-    (``host.reload()`` after pointing main.cf at another certificate).
-    """
-
-    def __init__(self, host: "Host", service: str) -> None:
-        self.host, self.service = host, service
-        self.settings: Optional[Dict[str, Any]] = None
-        self.handler: Optional[SmtpdHandler] = None
-        self.tls: Optional[ssl.SSLContext] = None
-
-    def current(self) -> "tuple[SmtpdHandler, Optional[ssl.SSLContext]]":
-        host = self.host
-        if self.handler is None or host.smtpd_settings is not self.settings:
-            self.settings = settings = host.smtpd_settings
-            cfg = host.config
-            if smtpd_tls.SERVICES.get(self.service):
-                cfg = smtpd_tls.service_config(cfg, self.service)
-                settings = settings_from(cfg, host.hostname, host.path)
-            self.tls = None
-            if settings["smtpd_tls_security_level"] != "none":
-                self.tls = _server_tls(cfg, host, settings)
-            self.handler = SmtpdHandler(host, settings, service=self.service)
-        return self.handler, self.tls
-
-
-def _server_tls(cfg: Any, host: "Host", settings: Dict[str, Any]) -> Optional[ssl.SSLContext]:
-    """The server context main.cf (with the service's overrides) describes."""
-    from ..net.tlsctx import postfix_server_context
-    try:
-        return postfix_server_context(
-            cfg.get, path=host.path,
-            mandatory=settings["smtpd_tls_security_level"] == "encrypt")
-    except (OSError, ValueError, ssl.SSLError) as exc:
-        program = f"{settings['syslog_name']}/smtpd"
-        host.maillog.write(program, f"warning: TLS library problem: {exc}")
-        host.maillog.write(program, "warning: TLS library problem: disabling TLS support")
-        return None
-
-
-def make_protocol_factory(host: "Host", service: str = "smtp", *,
-                          implicit_tls: bool = False) -> Any:
-    """A factory for :meth:`asyncio.loop.create_server`.
-
-    Each connection takes the host's settings as they are when it opens, so
-    after a reload sessions already open finish under the old settings and new
-    ones get the new ones (as ``postfix reload`` behaves).  On the implicit-TLS
-    port the connection is already encrypted, so there is no STARTTLS to offer.
-    """
-    state = _ServiceState(host, service)
-
-    def factory() -> LabSMTP:
-        handler, tls = state.current()
-        settings = handler.settings
-        limit = settings["message_size_limit"] or None
-        return LabSMTP(handler, hostname=settings["myhostname"],
-                       data_size_limit=limit, enable_SMTPUTF8=True, decode_data=False,
-                       loop=host.lab.loop, timeout=300,
-                       tls_context=None if implicit_tls else tls,
-                       auth_require_tls=False, implicit_tls=implicit_tls)
-    factory.service_state = state  # type: ignore[attr-defined]
-    return factory
-
-
-def smtpd_services(host: "Host", ip: str) -> Dict[str, Any]:
-    """The SMTP-family listeners of a host, as master.cf would define them.
-
-    Returns ``{service name: async function(port) -> asyncio.Server}``; the
-    host picks the ports (``port_base + standard port``) and starts them:
-    ``smtp`` (25), ``submission`` (587, STARTTLS required, AUTH) and, when a
-    certificate is configured, ``smtps`` (465, implicit TLS — RFC 8314's
-    "submissions", Postfix's ``smtpd_tls_wrappermode = yes``).
-    """
-    loop = host.lab.loop
-
-    async def smtp(port: int) -> Any:
-        return await loop.create_server(make_protocol_factory(host), host=ip, port=port,
-                                        reuse_address=True)
-
-    async def submission(port: int) -> Any:
-        return await loop.create_server(make_protocol_factory(host, "submission"),
-                                        host=ip, port=port, reuse_address=True)
-
-    smtps_factory = make_protocol_factory(host, "smtps", implicit_tls=True)
-    state: _ServiceState = smtps_factory.service_state
-    listening = state.current()[1]
-
-    async def smtps(port: int) -> Any:
-        assert listening is not None
-
-        def switch(obj: ssl.SSLObject, _name: Optional[str], _ctx: ssl.SSLContext) -> None:
-            # the listener's context is fixed; each handshake takes the current one
-            current = state.current()[1]
-            if current is not None and current is not listening:
-                obj.context = current
-        listening.sni_callback = switch
-        return await loop.create_server(smtps_factory, host=ip, port=port, reuse_address=True,
-                                        ssl=listening, ssl_handshake_timeout=30)
-
-    services = {"smtp": smtp, "submission": submission}
-    if listening is not None:         # no usable certificate: no implicit-TLS port
-        services["smtps"] = smtps
-    return services
+# The listeners (master.cf's role) live in their own module; host.py imports them from here.
+from .smtpd_services import make_protocol_factory, smtpd_services  # noqa: E402

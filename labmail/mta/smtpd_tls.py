@@ -164,7 +164,8 @@ async def check_recipient(host: "Host", settings: Dict[str, Any], *, client_ip: 
     answers: Dict[str, Optional[bool]] = {}
     if settings["needs_dns"]:
         for d in {domain, (sender or "").rpartition("@")[2]} - {""}:
-            answers[d] = await host._domain_exists(d)
+            exists: Any = host._domain_exists      # async: True, False or None
+            answers[d] = await exists(d)
     dns: Callable[[str], Optional[bool]] = lambda d: answers.get(d.lower().rstrip("."))
     ctx = Context(client_ip, client_name, helo, sender, recipient, sasl_username, esmtp,
                   recipient_is_local=local or None, local_addresses=(host.ip,),
