@@ -1,0 +1,67 @@
+"""A guarded listener over real sockets: accepted, reset (REJECT) or silent (DROP)."""
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+
+import pytest
+
+from labmail.firewall import Firewall
+from labmail.firewall.gate import guarded
+
+
+class Greeter(asyncio.Protocol):
+    def connection_made(self, transport):
+        self.transport = transport
+        transport.write(b"220 hello\r\n")
+
+    def data_received(self, data):
+        self.transport.write(b"250 " + data)
+
+
+@pytest.fixture
+def server():
+    """A greeter behind a firewall on a free port; yields (address, firewall, verdicts)."""
+    fw = Firewall()
+    seen = []
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    factory = guarded(Greeter, lambda ip: fw.decide(25, "tcp", ip), drop_hold=2.0,
+                      on_verdict=lambda ip, v: seen.append(v))
+    srv = asyncio.run_coroutine_threadsafe(
+        loop.create_server(factory, "127.0.0.1", 0), loop).result(5)
+    yield srv.sockets[0].getsockname()[:2], fw, seen
+    srv.close()
+    asyncio.run_coroutine_threadsafe(srv.wait_closed(), loop).result(5)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5)
+    loop.close()
+
+
+def test_accept_passes_the_connection_on(server):
+    addr, fw, seen = server
+    with socket.create_connection(addr, timeout=2) as s:
+        assert s.recv(100) == b"220 hello\r\n"
+        s.sendall(b"NOOP\r\n")
+        assert s.recv(100) == b"250 NOOP\r\n"
+    assert seen == ["ACCEPT"]
+
+
+def test_reject_resets_the_connection(server):
+    addr, fw, seen = server
+    fw.run("iptables -A INPUT -p tcp --dport 25 -j REJECT --reject-with tcp-reset")
+    with socket.create_connection(addr, timeout=2) as s:
+        with pytest.raises((ConnectionResetError, BrokenPipeError)):
+            s.recv(100) or s.sendall(b"x" * 100000)
+    assert seen == ["REJECT"]
+
+
+def test_drop_stays_silent_until_the_client_gives_up(server):
+    addr, fw, seen = server
+    fw.run("iptables -P INPUT DROP")
+    with socket.create_connection(addr, timeout=0.3) as s:
+        with pytest.raises(socket.timeout):
+            s.recv(100)
+    assert seen == ["DROP"]
