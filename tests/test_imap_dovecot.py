@@ -161,6 +161,7 @@ SESSION = [
     b'SEARCH FROM "M\xc3\xbcller"', b"SEARCH CHARSET UTF-8 FROM J\xc3\xbcrgen",
     b"SEARCH TEXT \"multi-part message\"", b"SEARCH BODY JVBERi0", b"SEARCH 7", b"SEARCH UID 7:*",
     b"UID SEARCH 2:3", b"SEARCH SENTON 27-Nov-2026", b"SEARCH HEADER Content-Type mixed",
+    b"STORE 1 +FLAGS (LabKw1)", b"STORE 1 -FLAGS (LabKw1)", b"STORE 2 +FLAGS.SILENT ($Label2)",
     b"STORE 1 FLAGS (\\Flagged)", b"STORE 2 -FLAGS (\\Seen)", b"STORE 3 +FLAGS.SILENT (\\Answered)",
     b"FETCH 1:3 FLAGS", b"SEARCH UNSEEN", b"SEARCH FLAGGED", b"SEARCH ANSWERED",
     b"COPY 1:2 Work", b"COPY 1 Nope", b"FETCH 99 FLAGS", b"STORE 1 +FLAGS (\\Bogus)",

@@ -154,7 +154,10 @@ def test_store_search_expunge(store):
     assert talk(s, b"a STORE 1:2 +FLAGS (\\Deleted)\r\n") == (
         "* 1 FETCH (FLAGS (\\Deleted \\Recent))\r\n* 2 FETCH (FLAGS (\\Deleted \\Recent))\r\n"
         "a OK Store completed.\r\n")
-    assert talk(s, b"b STORE 3 FLAGS.SILENT (\\Flagged $Work)\r\n") == "b OK Store completed.\r\n"
+    assert talk(s, b"b STORE 3 FLAGS.SILENT (\\Flagged $Work)\r\n") == (
+        "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Work)\r\n"
+        "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Work \\*)] "
+        "Flags permitted.\r\nb OK Store completed.\r\n")
     assert talk(s, b"c SEARCH DELETED\r\n") == "* SEARCH 1 2\r\nc OK Search completed.\r\n"
     assert talk(s, b"d UID SEARCH OR KEYWORD $Work FROM juergen\r\n") == \
         "* SEARCH 2 3\r\nd OK Search completed.\r\n"
@@ -375,3 +378,20 @@ def test_recreated_folder_never_serves_old_cached_data(store):
     talk(s, b"h APPEND Box {29+}\r\nSubject: the new message\r\n\r\nx\r\n")
     talk(s, b"i SELECT Box\r\n")
     assert "the new message" in talk(s, b"j FETCH 1 ENVELOPE\r\n")
+
+
+def test_new_keywords_are_announced(store):
+    fill(store)
+    a, b = session(store), session(store)
+    for s in (a, b):
+        login(s)
+        talk(s, b"s SELECT INBOX\r\n")
+    assert talk(a, b"x STORE 1 +FLAGS (NewKw1)\r\n") == (
+        "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft NewKw1)\r\n"
+        "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft NewKw1 \\*)] "
+        "Flags permitted.\r\n"
+        "* 1 FETCH (FLAGS (NewKw1 \\Recent))\r\nx OK Store completed.\r\n")
+    assert talk(a, b"y STORE 1 -FLAGS (NewKw1)\r\n") == \
+        "* 1 FETCH (FLAGS (\\Recent))\r\ny OK Store completed.\r\n"
+    out = talk(b, b"n NOOP\r\n")
+    assert out.startswith("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft NewKw1)\r\n")

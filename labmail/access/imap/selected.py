@@ -80,6 +80,7 @@ class SelectedCommands:
         self._token: Any = None
         self._ghosts = False           # expunged elsewhere, not yet announced
         self._recent_sent = 0
+        self.keywords: List[str] = []   # keywords announced in * FLAGS
 
     # -- helpers --------------------------------------------------------------------
     @staticmethod
@@ -132,13 +133,8 @@ class SelectedCommands:
         self.msgs = UidMap(msgs)
         self.recent = box.claim_recent(msgs)
         self._token = box.stamp()
-        keywords = box.keywords()
-        flags = " ".join(list(_SYSTEM_ORDER) + keywords)
-        self.send(Response("*", f"FLAGS ({flags})".encode()))
-        if readonly:
-            self.send(Response("*", b"OK [PERMANENTFLAGS ()] Read-only mailbox."))
-        else:
-            self.send(Response("*", f"OK [PERMANENTFLAGS ({flags} \\*)] Flags permitted.".encode()))
+        self.keywords = []
+        self._announce_flags(first=True)
         self.send(Response("*", b"%d EXISTS" % len(msgs)))
         self._recent_sent = len(self.recent)
         self.send(Response("*", b"%d RECENT" % self._recent_sent))
@@ -182,6 +178,21 @@ class SelectedCommands:
         self.finish(cmd, "check_ok")
         return True
 
+    def _announce_flags(self, first: bool = False) -> None:
+        """``* FLAGS`` and ``[PERMANENTFLAGS]``, at SELECT and whenever a new keyword appears."""
+        assert self.box is not None
+        keywords = self.box.keywords()
+        if not first and keywords == self.keywords:
+            return
+        self.keywords = list(keywords)
+        flags = " ".join(list(_SYSTEM_ORDER) + self.keywords)
+        self.send(Response("*", f"FLAGS ({flags})".encode()))
+        if self.readonly:
+            if first:
+                self.send(Response("*", b"OK [PERMANENTFLAGS ()] Read-only mailbox."))
+        else:
+            self.send(Response("*", f"OK [PERMANENTFLAGS ({flags} \\*)] Flags permitted.".encode()))
+
     # -- untagged updates --------------------------------------------------------------------
 
     def send_updates(self, cmd: Optional[Command]) -> None:
@@ -204,6 +215,7 @@ class SelectedCommands:
                     self.msgs.delete_at(i)
                     self.recent.discard(uid)
         mine = self.msgs.msgs
+        self._announce_flags()          # a new keyword in the folder comes first
         for i, old in enumerate(mine):
             new = current.get(old.uid)
             if new is None:
@@ -355,6 +367,8 @@ class SelectedCommands:
                 continue
             done.append((seq, uid))
         self._refresh_modseqs()
+        if any(not f.startswith("\\") and f not in self.keywords for f in wanted):
+            self._announce_flags()
         if not silent or self.condstore:
             # RFC 7162 §3.1.3: with CONDSTORE even .SILENT reports the new MODSEQ
             for seq, uid in done:
