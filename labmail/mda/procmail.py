@@ -328,7 +328,7 @@ class _Parser:
             text = text[:-1] + (nxt.lstrip() if strip_cont else nxt)
         return start, text
 
-    def statements(self, nested: int) -> Tuple[Statement, ...]:
+    def statements(self, nested: int, opened: int = 0) -> Tuple[Statement, ...]:
         out: List[Statement] = []
         while self.i < len(self.lines):
             raw = self.lines[self.i].strip()
@@ -350,7 +350,7 @@ class _Parser:
                         raise self.error(self.i, "Closing brace unexpected")
                     return tuple(out)
         if nested:
-            raise self.error(len(self.lines), "Missing closing brace")
+            raise self.error(opened, "Missing closing brace (for the block opened here)")
         return tuple(out)
 
     def assignment(self) -> List[Statement]:
@@ -416,13 +416,14 @@ class _Parser:
         if raw.startswith(":") or raw.startswith("}"):
             raise self.error(self.i + 1, "Missing action")
         if raw.startswith("{"):
+            opened = self.i + 1
             rest_of_line = raw[1:].strip()
             if rest_of_line and not rest_of_line.startswith("#"):
                 self.lines[self.i] = rest_of_line     # text after "{" belongs to the block
             else:
                 self.i += 1
             return Recipe(flags, lockfile, tuple(conds),
-                          Action("block", block=self.statements(nested + 1)), line)
+                          Action("block", block=self.statements(nested + 1, opened)), line)
         aline, text = self.logical(False)
         text = text.strip()
         cap = re.match(r"([A-Za-z_][A-Za-z0-9_]*)\s*=\s*\|", text)
