@@ -31,8 +31,8 @@ class Kind(enum.Enum):
     TIME = "time"          # number with optional unit s/m/h/d/w
     SIZE = "size"          # byte count
     LIST = "list"          # whitespace/comma separated words
-    CIDR_LIST = "cidr-list"  # network/mask, [ipv6]/mask, hostnames, type:table
-    MAPS = "maps"          # type:table references
+    CIDR_LIST = "cidr-list"  # network/mask, [ipv6]/mask, host names, tables
+    MAPS = "maps"          # lookup tables, written type:name
     RESTRICTIONS = "restrictions"
     PATH = "path"
 

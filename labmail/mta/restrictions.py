@@ -33,6 +33,7 @@ import ipaddress
 import logging
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from ..errors import ConfigError
@@ -223,7 +224,7 @@ def _domain(address: str) -> str:
 
 
 def _domain_in(domain: str, items: Sequence[str], subdomains: bool,
-               path_map: Optional[Callable[[str], object]] = None) -> bool:
+               path_map: Optional[Callable[[str], Path]] = None) -> bool:
     for item in items:
         item = item.lower().rstrip(".")
         if ":" in item and not item.startswith("["):
