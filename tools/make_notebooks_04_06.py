@@ -1194,6 +1194,9 @@ lab
   <https://www.postfix.org/MAILLOG_README.html> and `delays=` in
   <https://www.postfix.org/postconf.5.html#delay_logging_resolution_limit>
 * Postfix debugging how-to: <https://www.postfix.org/DEBUG_README.html>
+* RFC 5321 §4.4 (the `Received:` trace fields) and RFC 3463 (the enhanced
+  status codes of `dsn=`): <https://www.rfc-editor.org/rfc/rfc5321#section-4.4>,
+  <https://www.rfc-editor.org/rfc/rfc3463>
 * `mailx` (POSIX): <https://pubs.opengroup.org/onlinepubs/9699919799/utilities/mailx.html>
 * pflogsumm: <https://jimsun.linxnet.com/postfix_contrib.html>
 
