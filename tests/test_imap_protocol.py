@@ -67,6 +67,9 @@ def test_login_disabled_without_tls(store):
                         "non-secure (SSL/TLS) connections.\r\n")
     assert "* BAD [ALERT]" in out
     assert s.state == State.NOT_AUTHENTICATED
+    # wording checked against Dovecot 2.3.19 with disable_plaintext_auth = yes
+    assert talk(s, b"c AUTHENTICATE PLAIN AGFsaWNlAHNlY3JldA==\r\n") == \
+        "c NO [PRIVACYREQUIRED] Plaintext authentication disabled.\r\n"
 
 
 def test_starttls_stops_reading_pipelined_commands(store):

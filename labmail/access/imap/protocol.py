@@ -327,7 +327,7 @@ class ImapSession(FolderCommands, SelectedCommands):
             self.send(reply(cmd.tag, "auth_mech"))
             return False
         if not self.plaintext_ok():
-            self.send(reply(cmd.tag, "login_disabled"))
+            self.send(reply(cmd.tag, "auth_disabled"))
             return False
         self._auth = (cmd.tag, mech, [])
         if initial is not None and mech == "PLAIN":

@@ -109,6 +109,7 @@ REPLIES: Dict[str, Tuple[str, str, str]] = {
     "auth_failed": ("NO", "AUTHENTICATIONFAILED", "Authentication failed."),
     "login_disabled": ("NO", "PRIVACYREQUIRED",
                        "Plaintext authentication disallowed on non-secure (SSL/TLS) connections."),
+    "auth_disabled": ("NO", "PRIVACYREQUIRED", "Plaintext authentication disabled."),
     "auth_aborted": ("BAD", "", "Authentication aborted by client."),
     "auth_mech": ("NO", "ALERT", "Unsupported authentication mechanism."),
     "starttls_ok": ("OK", "", "Begin TLS negotiation now."),
