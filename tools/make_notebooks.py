@@ -1113,6 +1113,31 @@ first = host.transcripts("smtp")[1]          # [0] was the raw socket that only 
 figure = draw_state_diagram(replay(first).history)
 """),
     ("md", """
+The state diagram shows the *rules*; a **sequence diagram** shows one
+*conversation*: the client on the left, the server on the right, time running
+down, one arrow per command and per reply (a multi-line reply is one arrow,
+`(+N)` counts its other lines; the message text is one arrow too).  Here is
+the same first session:
+"""),
+    ("code", """
+from labmail.notebook import SequenceDiagram
+
+SequenceDiagram(first)
+"""),
+    ("code", """
+figure = SequenceDiagram(first).draw()
+"""),
+    ("md", """
+`TranscriptView(host)` shows any recorded session coloured by speaker (client
+blue, server green, refusals red) and marks where TLS begins; its widget lets
+you pick the session.  The stranger's attempt, refusals and all:
+"""),
+    ("code", """
+from labmail.notebook import TranscriptView
+
+print(TranscriptView(host, "smtp"))            # the newest session: the stranger's
+"""),
+    ("md", """
 ## Exercises
 
 **1. A dot of its own.**  Over a `Telnet` connection, deliver to
