@@ -163,10 +163,13 @@ def check_submitted(host: "Host", user: str, subject: str) -> Passed:
     if not found:
         raise CheckFailed(f"{user} has no message with Subject: {subject}. Did sendmail() "
                           "run? Look at host.last_transcript() for the server's replies.")
-    received = " ".join(str(found[-1].get("Received", "")).split())
-    proto = re.search(r" with (\S+) id ", received)
-    word = proto.group(1) if proto else "?"
-    if word != "ESMTPSA":
+    words = []
+    for msg in found:
+        received = " ".join(str(msg.get("Received", "")).split())
+        proto = re.search(r" with (\S+) id ", received)
+        words.append(proto.group(1) if proto else "?")
+    if "ESMTPSA" not in words:
+        word = words[-1]
         missing = {"ESMTP": "neither STARTTLS nor login", "ESMTPS": "no login",
                    "ESMTPA": "no STARTTLS"}.get(word, "not both STARTTLS and login")
         raise CheckFailed(f"The message arrived 'with {word}': {missing}. Use the submission "
