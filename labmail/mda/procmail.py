@@ -1154,6 +1154,9 @@ class _Run:
             names = self.expand(a.text, split=True)
         lockpath = self.lockname(r, names)
         lock_ok = True
+        if lockpath is not None and lockpath == self.global_lock:
+            self.log(f'procmail: Deadlock attempted on "{lockpath}"\n')
+            lockpath = None
         if lockpath is not None:
             lock_ok = self.take_lock(lockpath)
         try:
