@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["CheckFailed", "Passed", "Transaction", "transactions", "check_envelope",
            "check_blind_copy", "check_dot_stuffing", "check_received", "check_firewall",
-           "check_firewall_saved", "PORT_NAMES", "MAIL_PORTS"]
+           "check_firewall_saved", "PORT_NAMES", "MAIL_PORTS", "check_port", "check_path"]
 
 #: header fields the servers add on the way (trace fields, RFC 5321 §4.4)
 TRACE_FIELDS = {"received", "return-path", "delivered-to"}
@@ -323,3 +323,50 @@ def check_firewall_saved(target: object, open_ports: Sequence[int] = MAIL_PORTS,
                 "firewalld: repeat the command with --permanent, or firewall-cmd "
                 "--runtime-to-permanent (and systemctl enable firewalld).")
     return Passed("Correct: the saved configuration treats these ports the same after a restart.")
+
+
+def check_port(host: "Host", service: str, answer: object) -> Passed:
+    """*answer* is the port the lab really uses for *service* on *host*.
+
+    >>> check_port(host, "imap", 10143)                                   # doctest: +SKIP
+    """
+    from .host import STANDARD_PORTS
+    if service not in host.endpoints:
+        raise CheckFailed(f"{host.hostname} has no {service} service running; start the lab "
+                          "first (lab.start()).")
+    port = host.endpoints[service][1]
+    standard = STANDARD_PORTS.get(service)
+    if answer is None:
+        raise CheckFailed(f"No answer yet: assign the port of {service} (a number).")
+    if answer == port:
+        return Passed(f"Correct: {service} (standard port {standard}) listens on "
+                      f"{host.endpoints[service][0]}:{port} in this lab.")
+    if answer == standard:
+        raise CheckFailed(f"{standard} is {service}'s standard port, the one a real server "
+                          "uses.  Only root may listen below 1024, so the lab adds its "
+                          "port_base: look at the host's port table.")
+    if isinstance(answer, str) or isinstance(answer, tuple):
+        raise CheckFailed(f"Give the port as a number (an int), not {answer!r}.")
+    raise CheckFailed(f"{answer!r} is not where {service} listens; print(host.port_table()) "
+                      "lists every service with its address and port.")
+
+
+def check_path(host: "Host", real_path: str, answer: object) -> Passed:
+    """*answer* is where *host* keeps the file a real server has at *real_path*.
+
+    >>> check_path(host, "/etc/aliases", host.path("/etc/aliases"))       # doctest: +SKIP
+    """
+    from pathlib import Path
+    want = host.path(real_path)
+    if answer is None:
+        raise CheckFailed("No answer yet: assign the path to the variable.")
+    got = Path(str(answer))
+    if got == want:
+        return Passed(f"Correct: this host's {real_path} is {want}, and it "
+                      f"{'exists' if want.exists() else 'does not exist yet'}.")
+    if str(got) == real_path:
+        raise CheckFailed(f"{real_path} is where a real server keeps it.  The lab's hosts "
+                          "share one machine, so each keeps its files under its own state "
+                          f"directory: host.path({real_path!r}) maps the real path there.")
+    raise CheckFailed(f"{got} is not this host's {real_path}; host.path() turns a real "
+                      "server's path into the lab's.")

@@ -136,7 +136,8 @@ L00: List[Cell] = [
 * start a lab with one mail host, look at it, and stop it again;
 * read a host's port table and say which standard port each lab port stands for;
 * find the host's files (its `main.cf`, its mailboxes, its log);
-* run, re-run and restart cells without losing track of what is running.
+* run, re-run and restart cells without losing track of what is running;
+* solve an exercise and read what its check cell says.
 
 {NAV_00}
 """),
@@ -324,6 +325,40 @@ from labmail.notebook import wait_idle
 
 wait_idle(host)
 print(host.maillog.read())
+"""),
+    ("md", """
+## Exercises
+
+Each lesson ends its sections with small exercises: a task, a cell for your
+code, and a check cell that says what is still wrong.  Run the check cell
+after your code.
+
+**1. Which port?**  Store in `imap_port` the port on which *this lab* runs
+the IMAP server of `mail.example.com` (a number).
+"""),
+    ("code", """
+imap_port = None
+### BEGIN SOLUTION
+imap_port = host.endpoints["imap"][1]
+### END SOLUTION
+"""),
+    ("code", """
+from labmail import course
+
+course.check_port(host, "imap", imap_port)
+"""),
+    ("md", """
+**2. Where is the file?**  On a real server the aliases live in
+`/etc/aliases`.  Store in `aliases_path` where *this host* keeps that file.
+"""),
+    ("code", """
+aliases_path = None
+### BEGIN SOLUTION
+aliases_path = host.path("/etc/aliases")
+### END SOLUTION
+"""),
+    ("code", """
+course.check_path(host, "/etc/aliases", aliases_path)
 """),
     ("md", """
 ## Running cells
