@@ -105,14 +105,15 @@ class TlsAuthMixin:
         if not self.auth_offered():
             await self.push(reply("auth_not_enabled"))
             return
-        if not arg:
-            await self.push(reply("auth_syntax"))
+        # Postfix's order (measured): a transaction, then a second AUTH, then syntax
+        if self.envelope is not None and self.envelope.mail_from is not None:
+            await self.push(reply("auth_in_transaction"))
             return
         if getattr(session, "sasl", None):
             await self.push(reply("auth_again"))
             return
-        if self.envelope is not None and self.envelope.mail_from is not None:
-            await self.push(reply("auth_in_transaction"))
+        if not arg:
+            await self.push(reply("auth_syntax"))
             return
         mechanism, _, initial = arg.partition(" ")
         exchange = SaslExchange(self._verify_password)
