@@ -43,7 +43,8 @@ def test_submission_requires_tls_then_auth(host, lab):
     assert r.last("AUTH PLAIN " + b64(b"\0alice\0secret")) == "235 2.7.0 Authentication successful"
     assert r.last("AUTH PLAIN " + b64(b"\0alice\0secret")) == \
         "503 5.5.1 Error: already authenticated"
-    assert r.last("MAIL FROM:<alice@example.com>") == "250 2.1.0 Ok"
+    # RFC 4954 §5: the AUTH= parameter of MAIL names the original submitter
+    assert r.last("MAIL FROM:<alice@example.com> AUTH=<>") == "250 2.1.0 Ok"
     assert r.last("RCPT TO:<carol@example.org>") == "250 2.1.5 Ok"
     r.last("QUIT")
     r.close()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from typing import Any, Awaitable, Callable, Optional
 
 from . import smtpd_tls
@@ -24,6 +25,8 @@ from .sasl import Challenge, SaslExchange, Success
 __all__ = ["TlsAuthMixin"]
 
 logger = logging.getLogger("labmail.smtpd")
+
+_AUTH_PARAM = re.compile(r"\s+AUTH=\S*", re.IGNORECASE)
 
 
 class TlsAuthMixin:
@@ -134,6 +137,12 @@ class TlsAuthMixin:
         else:
             self.lab_host.maillog.write(self.program, step.log(client))
         await self.push(step.reply)
+
+    async def smtp_MAIL(self, arg: Optional[str]) -> None:
+        """MAIL, accepting RFC 4954 §5's ``AUTH=`` parameter when SASL is on (as Postfix)."""
+        if arg and self.settings["smtpd_sasl_auth_enable"]:
+            arg = _AUTH_PARAM.sub("", arg)
+        await super().smtp_MAIL(arg)  # type: ignore[misc]
 
     def _verify_password(self, user: str, password: str) -> bool:
         """Dovecot's passwd-file, where Postfix's Dovecot SASL looks too."""
