@@ -139,8 +139,8 @@ class TlsAuthMixin:
         await self.push(step.reply)
 
     async def smtp_MAIL(self, arg: Optional[str]) -> None:
-        """MAIL, accepting RFC 4954 §5's ``AUTH=`` parameter when SASL is on (as Postfix)."""
-        if arg and self.settings["smtpd_sasl_auth_enable"]:
+        """MAIL, accepting RFC 4954 §5's ``AUTH=`` parameter (Postfix does, SASL on or off)."""
+        if arg:
             arg = _AUTH_PARAM.sub("", arg)
         await super().smtp_MAIL(arg)  # type: ignore[misc]
 
