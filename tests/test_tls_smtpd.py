@@ -201,3 +201,31 @@ def test_a_new_certificate_is_served_after_reload_on_both_ports(host, lab):
         assert report.level == "Untrusted" and report.chain[0].self_signed, service
         assert "self-signed certificate" in (report.reason or ""), report.reason
 
+
+
+def test_ciphers_and_exclusions_apply_below_tls13(lab):
+    h = lab.add_host("mail.example.com", users={"alice": "secret"})
+    cf = h.path("/etc/postfix/main.cf")
+    cf.write_text(cf.read_text() + "smtpd_tls_protocols = <=TLSv1.2\nsmtpd_tls_ciphers = high\n"
+                  "smtpd_tls_exclude_ciphers = AES256, CHACHA20\n")
+    h.reload()
+    lab.start()
+    with clients.SMTP(h, local_hostname="laptop") as s:
+        s.starttls(context=lab.client_tls_context())
+        name, version, bits = s.sock.cipher()
+    assert version == "TLSv1.2" and "AES128" in name, name
+    log = h.maillog.read()
+    assert f"TLSv1.2 with cipher {name} (128/128 bits)" in log
+
+
+def test_chain_files_serve_key_and_chain(host, lab):
+    from labmail.net.certbot import Certbot
+    bot = Certbot(host.path("/etc/letsencrypt"), lab.ca, lab.dns, lab.resolver,
+                  clock=lab.clock, ids=lab.ids)
+    bot.certonly(["mail.example.com"])
+    live = "/etc/letsencrypt/live/mail.example.com"
+    _edit(host, f"smtpd_tls_chain_files = {live}/privkey.pem, {live}/fullchain.pem")
+    from labmail.net.tlsctx import inspect_tls
+    report = inspect_tls(*host.endpoints["smtp"], starttls="smtp", cafile=lab.ca.root_path,
+                         server_name="mail.example.com")
+    assert report.level == "Verified" and report.chain[0].sans == ("mail.example.com",)

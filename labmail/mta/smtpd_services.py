@@ -12,6 +12,8 @@ whatever :func:`smtpd_services` returns.
 from __future__ import annotations
 
 import ssl
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, Optional
 
 from . import smtpd_tls
@@ -55,10 +57,21 @@ class _ServiceState:
 def _server_tls(cfg: Any, host: "Host", settings: Dict[str, Any]) -> Optional[ssl.SSLContext]:
     """The server context main.cf (with the service's overrides) describes."""
     from ..net.tlsctx import postfix_server_context
+    mandatory = settings["smtpd_tls_security_level"] == "encrypt"
+    chain = [c for c in cfg.get("smtpd_tls_chain_files").replace(",", " ").split() if c]
     try:
-        return postfix_server_context(
-            cfg.get, path=host.path,
-            mandatory=settings["smtpd_tls_security_level"] == "encrypt")
+        if not chain:
+            return postfix_server_context(cfg.get, path=host.path, mandatory=mandatory)
+        # Postfix reads smtpd_tls_chain_files as one stream: a key, then its certificate
+        # chain, possibly across files (privkey.pem, fullchain.pem): join them for OpenSSL.
+        with tempfile.TemporaryDirectory() as tmp:
+            joined = Path(tmp) / "chain.pem"
+            joined.write_bytes(b"".join(host.path(c).read_bytes().rstrip(b"\n") + b"\n"
+                                        for c in chain))
+            params = lambda name: str(joined) if name == "smtpd_tls_chain_files" else cfg.get(name)  # noqa: E731
+            return postfix_server_context(
+                params, mandatory=mandatory,
+                path=lambda p: Path(p) if p == str(joined) else host.path(p))
     except (OSError, ValueError, ssl.SSLError) as exc:
         program = f"{settings['syslog_name']}/smtpd"
         host.maillog.write(program, f"warning: TLS library problem: {exc}")
