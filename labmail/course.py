@@ -180,7 +180,9 @@ def check_blind_copy(host: "Host", visible: str = "alice@example.com",
 
 
 def _body_lines(msg: email.message.Message) -> List[str]:
-    payload = msg.get_payload(decode=True) or b""
+    payload = msg.get_payload(decode=True)
+    if not isinstance(payload, bytes):         # a multipart message has no single body
+        payload = b""
     return payload.decode("utf-8", "replace").replace("\r\n", "\n").rstrip("\n").split("\n")
 
 

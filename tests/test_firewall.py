@@ -106,7 +106,8 @@ def test_list_numeric_matches_iptables(ruleset):
 
 def test_list_with_names_matches_iptables(ruleset):
     assert run(ruleset, "iptables -L").stdout.startswith(L_NAMES_FIRST)
-    assert "DROP       tcp  -- !127.0.0.0/8" in run(ruleset, "iptables -L").stdout
+    assert "DROP       tcp  -- !loopback/8           anywhere             tcp dpt:spamd" in \
+        run(ruleset, "iptables -L").stdout
 
 
 def test_line_numbers_and_verbose(ruleset):

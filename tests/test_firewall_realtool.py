@@ -38,7 +38,7 @@ def _real(commands, listing):
 
 @pytest.mark.parametrize("listing", ["iptables -L -n", "iptables -L -n --line-numbers",
                                      "iptables -L INPUT -n -v", "iptables -S",
-                                     "iptables -L FORWARD"])
+                                     "iptables -L FORWARD", "iptables -L"])
 def test_listings_as_real_iptables(listing):
     real = _real(COMMANDS, listing)
     rs = Ruleset()

@@ -341,6 +341,7 @@ imap_port = None
 ### BEGIN SOLUTION
 imap_port = host.endpoints["imap"][1]
 ### END SOLUTION
+imap_port
 """),
     ("code", """
 from labmail import course
@@ -356,6 +357,7 @@ aliases_path = None
 ### BEGIN SOLUTION
 aliases_path = host.path("/etc/aliases")
 ### END SOLUTION
+aliases_path
 """),
     ("code", """
 course.check_path(host, "/etc/aliases", aliases_path)

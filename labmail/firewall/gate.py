@@ -64,7 +64,7 @@ class GuardProtocol(asyncio.Protocol):
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 except OSError:
                     pass
-            transport.abort()
+            transport.abort()                    # type: ignore[attr-defined]
             return
         # DROP: read nothing, say nothing; let go after drop_hold seconds
         if hasattr(transport, "pause_reading"):

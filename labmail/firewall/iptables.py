@@ -21,7 +21,7 @@ from __future__ import annotations
 import ipaddress
 import shlex
 from dataclasses import dataclass, field, replace
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 __all__ = ["Rule", "Ruleset", "Verdict", "Output", "IptablesError", "run", "parse_rule",
            "SERVICES", "CHAINS"]
@@ -149,9 +149,15 @@ class Rule:
         return " ".join(words)
 
 
+#: network names ``iptables -L`` shows without -n (Debian's /etc/networks)
+_NETWORKS = {"127.0.0.0": "loopback", "169.254.0.0": "link-local"}
+
+
 def _addr_text(net: Optional[ipaddress.IPv4Network], inv: bool, numeric: bool) -> str:
     if net is None or net.prefixlen == 0:
         text = "0.0.0.0/0" if numeric else "anywhere"
+    elif not numeric and str(net.network_address) in _NETWORKS and net.prefixlen < 32:
+        text = f"{_NETWORKS[str(net.network_address)]}/{net.prefixlen}"
     elif net.prefixlen == 32:
         text = str(net.network_address)
     else:
@@ -290,7 +296,8 @@ def parse_rule(words: Sequence[str]) -> Rule:
     >>> parse_rule("-p tcp --dport 25 -j REJECT".split()).reject_with
     'icmp-port-unreachable'
     """
-    f: Dict[str, object] = {"modules": []}
+    f: Dict[str, Any] = {}
+    modules: List[str] = []
     inv = False
     i = 0
     words = list(words)
@@ -319,15 +326,14 @@ def parse_rule(words: Sequence[str]) -> Rule:
             if mod not in ("tcp", "udp", "state", "conntrack", "multiport"):
                 raise IptablesError(f"{VERSION}: Couldn't load match `{mod}':No such file or "
                                     f"directory\n{_TRY}")
-            f["modules"].append(mod)                      # type: ignore[union-attr]
+            modules.append(mod)
         elif w in ("--dport", "--destination-port", "--dports", "--destination-ports"):
             proto = f.get("proto", "all")
-            mods = f["modules"]
-            multi = "multiport" in mods                   # type: ignore[operator]
+            multi = "multiport" in modules
             if w.endswith("s") and not multi or proto not in ("tcp", "udp"):
                 raise IptablesError(f"{VERSION}: unknown option \"{w}\"\n{_TRY}")
-            if not multi and proto not in mods:           # type: ignore[operator]
-                mods.append(proto)                        # type: ignore[union-attr]
+            if not multi and proto not in modules:
+                modules.append(proto)
             f["dports"], f["multiport"] = _ports(str(arg)), multi
         elif w in ("--state", "--ctstate"):
             states = str(arg).upper().split(",")
@@ -354,8 +360,8 @@ def parse_rule(words: Sequence[str]) -> Rule:
         raise IptablesError(f"{VERSION}: unknown option \"--reject-with\"\n{_TRY}")
     if f["target"] == "REJECT" and not f.get("reject_with"):
         f["reject_with"] = "icmp-port-unreachable"
-    f["modules"] = tuple(f["modules"])                    # type: ignore[arg-type]
-    return Rule(**f)                                      # type: ignore[arg-type]
+    f["modules"] = tuple(modules)
+    return Rule(**f)
 
 
 def _chain(name: Optional[str]) -> str:

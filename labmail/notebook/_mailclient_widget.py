@@ -79,7 +79,11 @@ def build(client: "MailClient") -> Any:
     folders.observe(load_messages, names="value")
     listing.observe(read, names="value")
     view.observe(read, names="value")
-    refresh.on_click(lambda _b: (load_folders(), load_messages()))
+    def get_mail(_b: Any) -> None:
+        load_folders()
+        load_messages()
+
+    refresh.on_click(get_mail)
     send.on_click(do_send)
     load_folders()
     load_messages()

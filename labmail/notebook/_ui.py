@@ -25,7 +25,7 @@ __all__ = ["Tool", "ipywidgets", "html_table", "pre", "esc"]
 def ipywidgets() -> Any:
     """The ipywidgets module, imported now (never when labmail is imported)."""
     try:
-        import ipywidgets as w
+        import ipywidgets as w  # type: ignore[import-untyped]
     except ImportError as exc:                        # pragma: no cover - course env has it
         raise ImportError("the notebook tools need ipywidgets 8: "
                           "pip install 'labmail[course]'") from exc

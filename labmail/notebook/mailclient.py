@@ -200,7 +200,7 @@ class MailClient(Tool):
         try:
             typ, data = conn.select(_quote(folder), readonly=True)
             if typ != "OK":
-                raise ValueError(f"no folder {folder!r}: {data[0].decode(errors='replace')}")
+                raise ValueError(f"no folder {folder!r}: {(data[0] or b'').decode(errors='replace')}")
             if int(data[0] or 0) == 0:
                 return []
             _typ, rows = conn.uid("FETCH", "1:*", "(UID FLAGS RFC822.SIZE BODY.PEEK[HEADER.FIELDS "

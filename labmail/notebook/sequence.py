@@ -39,7 +39,7 @@ class Step:
 
 
 def _lines(source: Union["Transcript", Iterable[Any]]) -> List[Any]:
-    lines = getattr(source, "lines", source)
+    lines: Any = getattr(source, "lines", source)
     return list(lines)
 
 

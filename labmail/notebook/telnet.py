@@ -120,7 +120,8 @@ class Telnet:
 
     def __init__(self, address: Address, *, source: Optional[Address] = None,
                  timeout: float = 5.0, greeting: bool = True) -> None:
-        self.sock = socket.create_connection(tuple(address), timeout=timeout,
+        host, port = address
+        self.sock = socket.create_connection((str(host), int(port)), timeout=timeout,
                                              source_address=source)
         self._file = self.sock.makefile("rb")
         self.greeting: Optional[Reply] = self.read_reply() if greeting else None
