@@ -94,3 +94,11 @@ def test_checks_fail_on_stubs_and_pass_with_solutions(path):
     again = make_course.run_cells(restored)
     failing = [_describe(nb, again, i) for i, e in enumerate(again) if e is not None]
     assert not failing, f"{path.name} with its solutions: " + "; ".join(failing)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem[:2])
+def test_every_lesson_has_two_graded_exercises(path):
+    nb = _read(path)
+    pairs = make_course.check_cells(nb)
+    assert len(pairs) >= 2, (f"{path.name} has {len(pairs)} graded exercise(s); each lesson "
+                             "needs at least two (a solution region and a check cell after it)")
