@@ -31,6 +31,7 @@ the host's state directory; ``/usr/bin/spamc`` is the lab's spamc.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as _dt
 import fcntl
@@ -48,6 +49,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Pattern, Sequence, Tuple, Union
 
 from ..errors import ConfigError, LabError
+from ..store.base import MailboxLocked
 from ..store.locking import dotlock
 
 __all__ = ["parse_procmailrc", "Procmail", "ProcmailResult", "Recipe", "Assignment",
@@ -613,6 +615,7 @@ class _Run:
     def __init__(self, cfg: Procmail, mail: bytes, argv: List[str]) -> None:
         self.cfg = cfg
         self.mail = mail
+        self.hlen: Optional[int] = None
         self.args: List[str] = []
         self.frames: List[_Frame] = []
         self.rc_queue: List[Tuple[str, bool]] = []
@@ -623,9 +626,10 @@ class _Run:
         self.tempfail = False
         self.score = 0.0
         self.last_exit = 0
-        self.global_lock: Optional[Path] = None
+        self.global_lock: Optional[Tuple[Path, contextlib.ExitStack]] = None
         self.final: Optional[Tuple[str, int]] = None
         self.stamped = 0.0
+        self.host_mismatch = False
         home = cfg.home
         env: Dict[str, str] = {}
         preserve = "-p" in argv
@@ -728,7 +732,10 @@ class _Run:
         return ProcmailResult(self.exit_status(), self.folders, "".join(self.errs), bytes(self.out))
 
     def finish(self) -> None:
-        if not self.delivered and not _boolean(self.env.get("DELIVERED", "no")):
+        if self.host_mismatch:
+            # "to the mailer it will seem that the mail has been delivered"
+            self.delivered, self.final = True, ("", 0)
+        if not self.delivered:
             self.deliver_default()
         if self.final is not None:
             self.abstract(*self.final)
@@ -837,6 +844,9 @@ class _Run:
         elif name == "HOST" and value != self.cfg.hostname:
             self.verbose(f'HOST mismatched "{self.cfg.hostname}"')
             self.abort_rc()
+            if not self.rc_queue:
+                self.host_mismatch = True
+                self.frames.clear()
         elif name == "SHIFT" and value.strip().isdigit():
             self.args = self.args[int(value):]
         elif name == "LOCKFILE":
@@ -844,28 +854,49 @@ class _Run:
 
     def set_global_lock(self, value: str) -> None:
         if self.global_lock is not None:
-            self.global_lock.unlink(missing_ok=True)
+            self.global_lock[1].close()
             self.global_lock = None
         if value:
-            path = self.real(value)
-            if self.take_lock(path):
-                self.global_lock = path
-
-    def take_lock(self, path: Path) -> bool:
-        """Create the lockfile *path* exclusively, waiting up to LOCKTIMEOUT."""
-        deadline = time.monotonic() + min(float(self.env.get("LOCKTIMEOUT", "1024") or 0) or 1024, 30)
-        while True:
             try:
-                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444))
-                return True
-            except FileExistsError:
-                if time.monotonic() > deadline:
-                    break
-                time.sleep(0.05)
-            except OSError:
-                break
-        self.log(f'procmail: Lock failure on "{path}"\n')
-        return False
+                path = self.real(value)
+            except LabError as exc:
+                self.log(f"procmail: {exc}\n")
+                return
+            held = self.take_lock(value, path)
+            if held is not None:
+                self.global_lock = (path, held)
+
+    def take_lock(self, shown: str, path: Path) -> Optional[contextlib.ExitStack]:
+        """Hold the lockfile *path* (``name.lock``: the dot-lock Postfix and Dovecot use).
+
+        Returns what releases it, or None (logged) when it cannot be had in time.
+        """
+        try:
+            timeout = float(self.env.get("LOCKTIMEOUT", "1024") or 1024)
+        except ValueError:
+            timeout = 1024.0
+        timeout = min(timeout if timeout > 0 else 1024.0, 30.0)
+        self.verbose(f'Locking "{shown}"')
+        stack = contextlib.ExitStack()
+        try:
+            if path.name.endswith(".lock") and len(path.name) > 5:
+                stack.enter_context(dotlock(path.with_name(path.name[:-5]), timeout=timeout))
+            else:
+                deadline = time.monotonic() + timeout
+                while True:
+                    try:
+                        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444))
+                        break
+                    except FileExistsError:
+                        if time.monotonic() > deadline:
+                            raise MailboxLocked(str(path)) from None
+                        time.sleep(0.05)
+                stack.callback(path.unlink, missing_ok=True)
+        except (MailboxLocked, OSError):
+            self.log(f'procmail: Lock failure on "{shown}"\n')
+            return None
+        stack.callback(self.verbose, f'Unlocking "{shown}"')
+        return stack
 
     # -- expansion ----------------------------------------------------------
     def dollar(self, raw: str, i: int) -> Tuple[str, int]:
@@ -1009,6 +1040,12 @@ class _Run:
         return out.decode("latin-1").rstrip("\n")
 
     # -- recipes ------------------------------------------------------------
+    def sections(self) -> Tuple[bytes, bytes]:
+        """(header, body); after a header-only filter the header is what it printed."""
+        if self.hlen is not None:
+            return self.mail[:self.hlen], self.mail[self.hlen:]
+        return _split_mail(self.mail)
+
     def recipe(self, r: Recipe, f: _Frame) -> None:
         flags = r.flags
         chained = "A" in flags or "a" in flags
@@ -1031,7 +1068,7 @@ class _Run:
         f.lastsucc = self.action(r, f)
 
     def area(self, flags: str) -> str:
-        header, body = _split_mail(self.mail)
+        header, body = self.sections()
         hdr = header[:-1] if header.endswith(b"\n\n") else header
         # continued header fields are searched as one line (procmail(1), MISCELLANEOUS)
         hdr = re.sub(rb"\n(?=[ \t])", b" ", hdr)
@@ -1135,7 +1172,7 @@ class _Run:
     def parts(self, flags: str) -> bytes:
         h = "h" in flags or "b" not in flags
         b = "b" in flags or "h" not in flags
-        header, body = _split_mail(self.mail)
+        header, body = self.sections()
         return (header if h else b"") + (body if b else b"")
 
     def action(self, r: Recipe, f: _Frame) -> bool:
@@ -1152,25 +1189,27 @@ class _Run:
         names: List[str] = []
         if a.kind in ("folder", "forward"):
             names = self.expand(a.text, split=True)
-        lockpath = self.lockname(r, names)
-        lock_ok = True
-        if lockpath is not None and lockpath == self.global_lock:
-            self.log(f'procmail: Deadlock attempted on "{lockpath}"\n')
-            lockpath = None
-        if lockpath is not None:
-            lock_ok = self.take_lock(lockpath)
+        lockname = self.lockname(r, names)
+        held: Optional[contextlib.ExitStack] = None
+        if lockname is not None and self.global_lock is not None and lockname[1] == self.global_lock[0]:
+            self.log(f'procmail: Deadlock attempted on "{lockname[0]}"\n')
+            lockname = None
+        if lockname is not None:
+            held = self.take_lock(*lockname)
+        lock_ok = lockname is None or held is not None
         try:
             if not lock_ok:
                 ok, folder, length = False, "", 0
             elif a.kind == "folder":
-                ok, folder, length = self.to_folders(names, data, raw)
+                hlen = len(self.sections()[0]) if "h" in flags or "b" not in flags else 0
+                ok, folder, length = self.to_folders(names, data, raw, hlen)
             elif a.kind == "forward":
                 ok, folder, length = self.to_forward(names, data, flags)
             else:
                 ok, folder, length = self.to_pipe(a, data, flags, raw)
         finally:
-            if lockpath is not None and lock_ok:
-                lockpath.unlink(missing_ok=True)
+            if held is not None:
+                held.close()
         if delivering and ok:
             self.env["LASTFOLDER"] = folder
             self.folders.append(folder)
@@ -1183,18 +1222,28 @@ class _Run:
                 raise _Delivered()
         return ok
 
-    def lockname(self, r: Recipe, names: List[str]) -> Optional[Path]:
+    def lockname(self, r: Recipe, names: List[str]) -> Optional[Tuple[str, Path]]:
+        """The recipe's local lockfile: (name as procmail logs it, where it is)."""
         if r.lockfile is None:
             return None
         ext = self.env.get("LOCKEXT", ".lock")
         try:
             if r.lockfile:
-                return self.real("".join(self.expand(r.lockfile, split=False)))
+                name = "".join(self.expand(r.lockfile, split=False))
+                return name, self.real(name)
             if r.action.kind == "folder" and names and names[0] != "/dev/null":
-                return self.real(names[0].rstrip("/") + ext)
+                if names[0].endswith("/"):
+                    # procmail puts "dir/.lock" inside the maildir: make the folder first
+                    # (the real one fails on a folder that does not exist yet)
+                    for sub in ("tmp", "new", "cur"):
+                        (self.real(names[0]) / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
+                return names[0] + ext, self.real(names[0] + ext)
             m = re.search(r">>\s*(\S+)", r.action.text)
             if r.action.kind == "pipe" and m:
-                return self.real("".join(self.expand(m.group(1), split=False)) + ext)
+                name = "".join(self.expand(m.group(1), split=False)) + ext
+                return name, self.real(name)
+        except OSError:
+            return None
         except LabError as exc:
             self.log(f"procmail: {exc}\n")
             return None
@@ -1219,7 +1268,8 @@ class _Run:
         twin.finish()
 
     # -- deliveries -----------------------------------------------------------
-    def to_folders(self, names: List[str], data: bytes, raw: bool) -> Tuple[bool, str, int]:
+    def to_folders(self, names: List[str], data: bytes, raw: bool,
+                   hlen: Optional[int] = None) -> Tuple[bool, str, int]:
         if not names:
             self.log("procmail: Missing action\n")
             return False, "", 0
@@ -1230,13 +1280,18 @@ class _Run:
             target = self.real(first)
             if first.endswith("/") or first.endswith("/.") or target.is_dir():
                 return self.to_directories(names, data, raw)
-            return self.to_mbox(first, target, data, raw)
+            for extra in names[1:]:                 # only directories take several names
+                self.log(f'procmail: Skipped "{extra}"\n')
+            return self.to_mbox(first, target, data, raw, hlen)
         except LabError as exc:
             self.log(f"procmail: {exc}\n")
             return False, first, 0
 
-    def to_mbox(self, name: str, path: Path, data: bytes, raw: bool) -> Tuple[bool, str, int]:
-        header, body = _split_mail(data) if data.startswith(b"From ") or b"\n\n" in data else (b"", data)
+    def to_mbox(self, name: str, path: Path, data: bytes, raw: bool,
+                hlen: Optional[int] = None) -> Tuple[bool, str, int]:
+        if hlen is None:
+            hlen = len(_split_mail(data)[0])
+        header, body = data[:hlen], data[hlen:]
         # lines of the body that look like postmarks are disarmed (procmail(1), MISCELLANEOUS)
         body = re.sub(rb"(?m)^From ", b">From ", body)
         blob = header + body
@@ -1390,15 +1445,13 @@ class _Run:
                 return False, a.text, len(data)
             h = "h" in flags or "b" not in flags
             b = "b" in flags or "h" not in flags
-            header, body = _split_mail(self.mail)
+            header, body = self.sections()
             if h and b:
-                self.mail = out
+                self.mail, self.hlen = out, None
             elif h:
-                if out and not out.endswith(b"\n\n"):
-                    out += b"\n" if out.endswith(b"\n") else b"\n\n"
-                self.mail = out + body
+                self.mail, self.hlen = out + body, len(out)   # procmail keeps the two apart
             else:
-                self.mail = header + out
+                self.mail, self.hlen = header + out, len(header)
             return True, a.text, len(data)
         if a.capture:
             text = out.decode("latin-1")
@@ -1497,20 +1550,22 @@ class _Run:
             name = self.env.get(var, "")
             if not name:
                 continue
-            lock: Optional[Path] = None
+            held: Optional[contextlib.ExitStack] = None
             try:
                 if name != "/dev/null" and not name.endswith("/") and not self.real(name).is_dir():
-                    lock = self.real(name + self.env.get("LOCKEXT", ".lock"))
+                    lock = name + self.env.get("LOCKEXT", ".lock")
+                    held = self.take_lock(lock, self.real(lock))
+                    if held is None:
+                        continue
             except LabError as exc:
                 self.log(f"procmail: {exc}\n")
                 continue
-            if lock is not None and not self.take_lock(lock):
-                continue
             try:
-                ok, folder, length = self.to_folders([name], self.mail, False)
+                ok, folder, length = self.to_folders([name], self.mail, False,
+                                                     len(self.sections()[0]))
             finally:
-                if lock is not None:
-                    lock.unlink(missing_ok=True)
+                if held is not None:
+                    held.close()
             if ok:
                 self.delivered = True
                 self.env["LASTFOLDER"] = folder
@@ -1526,7 +1581,7 @@ class _Run:
         lines = []
         if self.mail.startswith(b"From "):
             lines.append(self.mail.split(b"\n", 1)[0].decode("latin-1") + "\n")
-        header, _ = _split_mail(self.mail)
+        header, _ = self.sections()
         m = re.search(rb"(?im)^Subject:[^\n]*", header)
         if m:
             lines.append(" " + m.group().decode("latin-1")[:78] + "\n")
