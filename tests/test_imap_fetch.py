@@ -133,3 +133,13 @@ def test_edge_messages_match_dovecot(name):
     v = MessageView(EDGE_SAMPLES[name])
     assert fetch_item(v, att("BODYSTRUCTURE")) == DOVECOT_EDGE_BODYSTRUCTURE[name]
     assert fetch_item(v, att("ENVELOPE")) == DOVECOT_EDGE_ENVELOPE[name]
+
+
+@pytest.mark.parametrize("value", [b"undisclosed-recipients:;", b"x" * 20000 + b":;",
+                                   b"a" * 5000 + b" " + b"b" * 5000, b'"' + b"q" * 9000,
+                                   b"<" * 3000 + b"a@b", b"(" * 3000])
+def test_address_parsing_is_linear(value):
+    import time
+    start = time.perf_counter()
+    parse_addresses(value)
+    assert time.perf_counter() - start < 0.5      # no regex backtracking blow-up

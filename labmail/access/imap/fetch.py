@@ -137,8 +137,9 @@ _BLANK_LINE = re.compile(rb"\r?\n\r?\n")
 _ATEXT = rb"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _DOT_ATOM = _ATEXT + rb"(?:\." + _ATEXT + rb")*"
 _PLAIN_ADDR = re.compile(rb"[ \t]*(" + _DOT_ATOM + rb")@(" + _DOT_ATOM + rb")[ \t]*\Z")
-_NAMED_ADDR = re.compile(rb'[ \t]*(?:"([^"\\\r\n]*)"|((?:' + _ATEXT + rb'[ \t]*)+))?[ \t]*<('
-                         + _DOT_ATOM + rb")@(" + _DOT_ATOM + rb")>[ \t]*\Z")
+# words separated by required white space: no nested quantifier to backtrack through
+_NAMED_ADDR = re.compile(rb'[ \t]*(?:"([^"\\\r\n]*)"|(' + _ATEXT + rb'(?:[ \t]+' + _ATEXT
+                         + rb')*))?[ \t]*<(' + _DOT_ATOM + rb")@(" + _DOT_ATOM + rb")>[ \t]*\Z")
 _ENVELOPE_FIELDS = frozenset({"date", "subject", "from", "sender", "reply-to", "to", "cc",
                               "bcc", "in-reply-to", "message-id"})
 
