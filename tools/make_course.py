@@ -215,9 +215,12 @@ def run_cells(nb: nbformat.NotebookNode) -> List[Optional[BaseException]]:
     import io
     import os
     from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
 
     os.environ.setdefault("MPLBACKEND", "Agg")
-    shell = InteractiveShell.instance()
+    config = Config()
+    config.HistoryManager.enabled = False          # no ~/.ipython database shared by workers
+    shell = InteractiveShell.instance(config=config)
     shell.enable_gui = lambda gui=None: None       # %matplotlib inline: no GUI event loop here
     shell.reset(new_session=True)
     results: List[Optional[BaseException]] = []
