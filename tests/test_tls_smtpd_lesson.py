@@ -77,3 +77,24 @@ def test_smtp_dialogue_records_both_sides(host, lab):
                                                          "QUIT"])
     assert lines[0].startswith("S: 220 ")
     assert "S: 530 5.7.0 Must issue a STARTTLS command first" in lines
+
+
+def test_lesson_09_is_in_sync_with_its_builder():
+    import importlib.util
+    from pathlib import Path
+    nbformat = pytest.importorskip("nbformat")
+    path = Path(__file__).resolve().parent.parent / "tools" / "make_notebook_09.py"
+    spec = importlib.util.spec_from_file_location("make_notebook_09", path)
+    builder = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(builder)
+    stored = nbformat.read(builder.NOTEBOOKS / builder.NAME, as_version=4)
+    fresh = builder.build(builder.NAME, builder.L09)
+    assert [(c.cell_type, c.source) for c in stored.cells] == \
+        [(c.cell_type, c.source) for c in fresh.cells], "run tools/make_notebook_09.py"
+    code = [c for c in stored.cells if c.cell_type == "code"]
+    assert all(c.outputs for c in code), "a code cell has no stored output"
+    assert "**After this lab you can**" in stored.cells[0].source
+    assert "## Key points" in stored.cells[-1].source and "lab.stop()" in code[-1].source
+    solutions = [c.source for c in code if "### BEGIN SOLUTION" in c.source]
+    assert len(solutions) == 3
+    assert all("raise NotImplementedError()" in builder.student_source(s) for s in solutions)

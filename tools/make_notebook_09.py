@@ -426,7 +426,7 @@ edits the file as `postconf -e` does, or edit
 """),
     ("code", """
 ### BEGIN SOLUTION
-set_main_cf(host, smtpd_sasl_auth_enable="yes", smtpd_tls_auth_only="yes")
+print(set_main_cf(host, smtpd_sasl_auth_enable="yes", smtpd_tls_auth_only="yes"))
 problems = host.reload()              # postfix reload; returns its warnings
 ### END SOLUTION
 """),
@@ -448,6 +448,7 @@ with clients.SMTP(host, "submission", local_hostname="laptop") as s:
     s.login("alice", "wonderland")
     s.sendmail("alice@example.com", ["bob@example.com"],
                b"Subject: Exercise 2\\r\\n\\r\\nsubmitted properly\\r\\n")
+    print("sent over", s.sock.version())
 ### END SOLUTION
 """),
     ("code", """
@@ -472,6 +473,7 @@ the server (`host.stop(); host.start()`, as `systemctl restart dovecot`).
 ### BEGIN SOLUTION
 set_dovecot_conf(host, ssl_cert="<{LIVE}/fullchain.pem", ssl_key="<{LIVE}/privkey.pem")
 host.stop(); host.start()
+print(host)
 ### END SOLUTION
 """),
     ("code", f"""
@@ -480,6 +482,7 @@ print(check_served_certificate(lab, host, "imap", "{LIVE}"))
 """),
     ("code", """
 lab.stop()
+lab
 """),
     ("md", f"""
 ## Key points
@@ -497,9 +500,19 @@ lab.stop()
 * Offer AUTH only inside TLS (`smtpd_tls_auth_only = yes`, the submission
   ports), and look for `ESMTPSA` and `TLS connection established` to check.
 
-**Further reading:** RFC 3207 (SMTP STARTTLS), RFC 8314 (implicit TLS for
-mail), RFC 4954 (SMTP AUTH), RFC 6125 (names in certificates), RFC 8555
-(ACME); Postfix's TLS_README; Dovecot's SSL configuration documentation.
+## Further reading
+
+* RFC 3207, *SMTP Service Extension for Secure SMTP over TLS*: <https://www.rfc-editor.org/rfc/rfc3207>
+* RFC 8314, *Cleartext Considered Obsolete: Use of TLS for Email Submission and Access*:
+  <https://www.rfc-editor.org/rfc/rfc8314>
+* RFC 4954, *SMTP Service Extension for Authentication*: <https://www.rfc-editor.org/rfc/rfc4954>
+* RFC 5321 §3.2 (the EHLO extensions STARTTLS and AUTH build on):
+  <https://www.rfc-editor.org/rfc/rfc5321>
+* RFC 8555, *Automatic Certificate Management Environment (ACME)*:
+  <https://www.rfc-editor.org/rfc/rfc8555>
+* Postfix TLS support: <https://www.postfix.org/TLS_README.html>; SASL:
+  <https://www.postfix.org/SASL_README.html>
+* Dovecot's SSL configuration: <https://doc.dovecot.org/configuration_manual/dovecot_ssl_configuration/>
 
 {NAV}
 """),
