@@ -398,3 +398,32 @@ def test_new_keywords_are_announced(store):
         "* 1 FETCH (FLAGS (\\Recent))\r\ny OK Store completed.\r\n"
     out = talk(b, b"n NOOP\r\n")
     assert out.startswith("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft NewKw1)\r\n")
+
+
+def _reference_list_match(pattern: str, name: str) -> bool:
+    import re as _re
+    rx = "".join(".*" if c == "*" else "[^.]*" if c == "%" else _re.escape(c) for c in pattern)
+    if pattern[:5].upper() == "INBOX" and name[:5].upper() == "INBOX":
+        pattern, name = "INBOX" + pattern[5:], "INBOX" + name[5:]
+        rx = "".join(".*" if c == "*" else "[^.]*" if c == "%" else _re.escape(c)
+                     for c in pattern)
+    return _re.fullmatch(rx, name, _re.S) is not None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text("ab.*%", max_size=8), st.text("ab.", max_size=8))
+def test_list_patterns_match_like_the_rfc_says(pattern, name):
+    from labmail.access.imap.folders import ListPattern
+    assert ListPattern(pattern).match(name) == _reference_list_match(pattern, name)
+
+
+def test_hostile_list_pattern_is_cheap(store):
+    import time
+    for i in range(30):
+        store.create_folder("a" * 40 + str(i))
+    s = session(store)
+    login(s)
+    start = time.perf_counter()
+    out = talk(s, b'x LIST "" "' + b"*a" * 40 + b'b"\r\n')
+    assert out == "x OK List completed.\r\n"
+    assert time.perf_counter() - start < 1

@@ -5,10 +5,10 @@ the messages, §6.3.5), SUBSCRIBE/UNSUBSCRIBE, LIST/LSUB with ``*`` and ``%``,
 STATUS, APPEND (APPENDUID, RFC 4315), NAMESPACE (RFC 2342), ENABLE
 (RFC 5161).  A mixin of :class:`~.protocol.ImapSession`.
 
->>> list_regex("", "INBOX.%").match("INBOX.Sent") is not None
+>>> list_regex("", "INBOX.%").match("inbox.Sent")
 True
->>> list_regex("", "%").match("a.b") is None
-True
+>>> list_regex("", "%").match("a.b")
+False
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from .response import Atom, Response, encode, mutf7_decode, untagged
 if TYPE_CHECKING:  # pragma: no cover
     from .backend import FolderView, Mailboxes
 
-__all__ = ["FolderCommands", "list_regex", "mailbox_value"]
+__all__ = ["FolderCommands", "ListPattern", "list_regex", "mailbox_value"]
 
 _ATOM_RE = re.compile(r"[^(){ %*\"\\\]\x00-\x1f\x7f]+\Z")
 SYSTEM_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
@@ -34,22 +34,58 @@ def mailbox_value(name: str) -> Any:
     return Atom(name) if _ATOM_RE.match(name) and name.upper() != "NIL" else name
 
 
-def list_regex(reference: str, pattern: str, sep: str = ".") -> "re.Pattern[str]":
-    """LIST wildcards: ``*`` matches anything, ``%`` stops at the separator."""
-    full = reference + pattern
-    out = []
-    for ch in full:
-        if ch == "*":
-            out.append(".*")
-        elif ch == "%":
-            out.append(f"[^{re.escape(sep)}]*")
-        else:
-            out.append(re.escape(ch))
-    body = "".join(out)
-    # INBOX is case-insensitive (RFC 3501 §5.1)
-    if full[:5].upper() == "INBOX":
-        body = "(?i:INBOX)" + "".join(out[5:]) if len(out) >= 5 else body
-    return re.compile(body + r"\Z", re.S)
+class ListPattern:
+    """A LIST/LSUB pattern (RFC 3501 §6.3.8): ``*`` matches anything, ``%``
+    anything but the hierarchy separator; INBOX is case-insensitive.
+
+    Matching is a dynamic programme over (pattern, name) positions, so a
+    hostile pattern such as ``*a*a*a*a*b`` cannot make the server backtrack
+    for ever (a translated regular expression could).
+    """
+
+    def __init__(self, pattern: str, sep: str = ".") -> None:
+        # runs of wildcards collapse: "**" is "*", "%*" is "*"
+        out: List[str] = []
+        for ch in pattern:
+            if ch in "*%" and out and out[-1] in "*%":
+                out[-1] = "*" if "*" in (ch, out[-1]) else "%"
+            else:
+                out.append(ch)
+        self.pattern = "".join(out)
+        self.sep = sep
+
+    def match(self, name: str) -> bool:
+        p = self.pattern
+        if p[:5].upper() == "INBOX" and name[:5].upper() == "INBOX":
+            p, name = "INBOX" + p[5:], "INBOX" + name[5:]
+        # reach[j]: the first i pattern characters can match name[:j]
+        reach = [True] + [False] * len(name)
+        for ch in p:
+            nxt = [False] * (len(name) + 1)
+            if ch == "*":
+                seen = False
+                for j in range(len(name) + 1):
+                    seen = seen or reach[j]
+                    nxt[j] = seen
+            elif ch == "%":
+                run = False
+                for j in range(len(name) + 1):
+                    if j and name[j - 1] == self.sep:
+                        run = False
+                    run = run or reach[j]
+                    nxt[j] = run
+            else:
+                for j in range(1, len(name) + 1):
+                    nxt[j] = reach[j - 1] and name[j - 1] == ch
+            reach = nxt
+            if not any(reach):
+                return False
+        return reach[len(name)]
+
+
+def list_regex(reference: str, pattern: str, sep: str = ".") -> ListPattern:
+    """The matcher for ``LIST reference pattern`` (the two are simply joined)."""
+    return ListPattern(reference + pattern, sep)
 
 
 class FolderCommands:
