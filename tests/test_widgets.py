@@ -294,3 +294,15 @@ def test_mail_client_without_submission_uses_port_25(host):
     finally:
         host.endpoints["submission"] = saved
     assert f"smtp port {host.endpoints['smtp'][1]} with STARTTLS" in mua.log[-1]
+
+
+@pytest.mark.parametrize("module", [
+    "labmail.notebook._ui", "labmail.notebook.transcript_view", "labmail.notebook.sequence",
+    "labmail.notebook.logview", "labmail.notebook.queue_monitor", "labmail.notebook.maincf_editor",
+    "labmail.notebook.spam_explorer", "labmail.notebook.mailclient", "labmail.firewall",
+    "labmail.firewall.iptables", "labmail.firewall.firewalld"])
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0
