@@ -172,6 +172,14 @@ print("password seen on the wire:", wire.seen(b"wonderland"), "| overheard:", ov
 lab.run(wire.stop())
 """),
     ("md", """
+The server, of course, still reads everything: it holds the key.  Its own
+transcript of the session marks the point where the wire became encrypted:
+"""),
+    ("code", """
+server_view = host.transcripts("smtp")[-1]
+print("\\n".join(str(l) for l in server_view.lines if l.text != "connection closed"))
+"""),
+    ("md", """
 The server notes the handshake in its log, and the `Received:` header of
 the message says how it came in: `ESMTPS` (S: TLS) and `A` when the client
 authenticated (RFC 3848).
