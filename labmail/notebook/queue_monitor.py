@@ -153,8 +153,9 @@ class QueueMonitor(Tool):
                     return
                 try:
                     refresh()
-                except Exception:                      # the lab stopped: stop quietly
-                    return
+                except Exception:                      # a file moved under us, or the lab stopped
+                    if not self.host.lab.running:
+                        return
         threading.Thread(target=tick, name="labmail-queue-monitor", daemon=True).start()
         return w.VBox([w.HBox(list(buttons.values())), pick, pane])
 
