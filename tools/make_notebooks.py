@@ -11,7 +11,9 @@ outputs that ``pytest --nbval`` later compares::
 ``--student DIR`` writes the student edition instead: no outputs, and each
 ``### BEGIN SOLUTION`` … ``### END SOLUTION`` region replaced by a stub
 (nbgrader's convention), so the check cell after it fails with its hint
-until the student writes the code.
+until the student writes the code.  (This covers lessons 00-02 only;
+``tools/make_course.py`` builds both editions of every notebook, which is
+what ``make course`` runs.)
 
 Each lesson is a list of ``(kind, text)`` pairs at the end of this file;
 kind is ``"md"`` or ``"code"`` (``"code:tag1,tag2"`` adds cell tags).  The
