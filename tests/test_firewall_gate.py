@@ -68,3 +68,29 @@ def test_drop_stays_silent_until_the_client_gives_up(server):
         with pytest.raises(socket.timeout):
             s.recv(100)
     assert seen == ["DROP"]
+
+
+def test_the_lab_smtpd_behind_the_guard(host):
+    """The host's own SMTP factory (aiosmtpd, STARTTLS) works through the guard."""
+    import smtplib
+    from labmail.mta.smtpd import make_protocol_factory
+
+    fw = Firewall()
+    factory = guarded(make_protocol_factory(host), lambda ip: fw.decide(25, "tcp", ip))
+    assert factory.service_state is not None                # the factory's attributes stay
+
+    async def start():
+        return await host.lab.loop.create_server(factory, "127.0.0.1", 0)
+    server = host.lab.run(start())
+    try:
+        addr = server.sockets[0].getsockname()[:2]
+        with smtplib.SMTP(*addr, timeout=5) as s:
+            s.starttls(context=host.lab.client_tls_context(verify=False))
+            s.sendmail("bob@example.org", ["alice@example.com"], "Subject: guarded\r\n\r\nhi\r\n")
+        fw.run("iptables -P INPUT DROP")
+        with pytest.raises((socket.timeout, smtplib.SMTPServerDisconnected)):
+            smtplib.SMTP(*addr, timeout=0.5)
+    finally:
+        server.close()
+    host.settle()
+    assert any(m["Subject"] == "guarded" for m in host.mailbox("alice"))

@@ -26,9 +26,33 @@ import socket
 import struct
 from typing import Any, Callable, Optional
 
-__all__ = ["guarded", "GuardProtocol"]
+__all__ = ["guarded", "GuardProtocol", "enforce"]
 
 logger = logging.getLogger("labmail.firewall")
+
+
+def enforce(transport: asyncio.BaseTransport, verdict: str, *, drop_hold: float = 60.0) -> bool:
+    """Treat a new connection as *verdict* says; True when it may go on (ACCEPT).
+
+    For servers built on streams (``asyncio.start_server``): call it first in
+    the client callback with ``writer.transport`` and return when it is False.
+    """
+    if verdict == "ACCEPT":
+        return True
+    if verdict == "REJECT":
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            try:                                 # linger 0: close() sends RST, not FIN
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            except OSError:
+                pass
+        transport.abort()                        # type: ignore[attr-defined]
+        return False
+    # DROP: read nothing, say nothing; let go after drop_hold seconds
+    if hasattr(transport, "pause_reading"):
+        transport.pause_reading()                # type: ignore[attr-defined]
+    asyncio.get_running_loop().call_later(drop_hold, transport.abort)  # type: ignore[attr-defined]
+    return False
 
 
 class GuardProtocol(asyncio.Protocol):
@@ -42,7 +66,6 @@ class GuardProtocol(asyncio.Protocol):
         self._drop_hold = drop_hold
         self._on_verdict = on_verdict
         self.inner: Optional[asyncio.BaseProtocol] = None
-        self._timer: Optional[asyncio.TimerHandle] = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         peer = transport.get_extra_info("peername") or ("0.0.0.0", 0)
@@ -53,24 +76,9 @@ class GuardProtocol(asyncio.Protocol):
             verdict = "ACCEPT"
         if self._on_verdict is not None:
             self._on_verdict(peer[0], verdict)
-        if verdict == "ACCEPT":
+        if enforce(transport, verdict, drop_hold=self._drop_hold):
             self.inner = self._factory()
             self.inner.connection_made(transport)
-            return
-        if verdict == "REJECT":
-            sock = transport.get_extra_info("socket")
-            if sock is not None:
-                try:                             # linger 0: close() sends RST, not FIN
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                except OSError:
-                    pass
-            transport.abort()                    # type: ignore[attr-defined]
-            return
-        # DROP: read nothing, say nothing; let go after drop_hold seconds
-        if hasattr(transport, "pause_reading"):
-            transport.pause_reading()            # type: ignore[attr-defined]
-        loop = asyncio.get_running_loop()
-        self._timer = loop.call_later(self._drop_hold, transport.abort)   # type: ignore[attr-defined]
 
     def data_received(self, data: bytes) -> None:
         if self.inner is not None:
@@ -82,8 +90,6 @@ class GuardProtocol(asyncio.Protocol):
         return None
 
     def connection_lost(self, exc: Optional[Exception]) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
         if self.inner is not None:
             self.inner.connection_lost(exc)
 
