@@ -427,3 +427,16 @@ def test_hostile_list_pattern_is_cheap(store):
     out = talk(s, b'x LIST "" "' + b"*a" * 40 + b'b"\r\n')
     assert out == "x OK List completed.\r\n"
     assert time.perf_counter() - start < 1
+
+
+def test_huge_sequence_sets_stay_cheap(store):
+    import time
+    fill(store)
+    s = session(store)
+    login(s)
+    talk(s, b"s SELECT INBOX\r\n")
+    start = time.perf_counter()
+    out = talk(s, b"a FETCH " + b",".join([b"1:*"] * 10000) + b" (UID)\r\n")
+    out += talk(s, b"b UID SEARCH UID " + b",".join(b"%d" % i for i in range(1, 9000)) + b"\r\n")
+    assert out.count("FETCH (UID") == 3 and "* SEARCH 1 2 3\r\n" in out
+    assert time.perf_counter() - start < 1

@@ -16,6 +16,7 @@ False
 """
 from __future__ import annotations
 
+import bisect
 import datetime as _dt
 import re
 from dataclasses import dataclass
@@ -89,8 +90,14 @@ class SequenceSet:
             yield (min(lo, hi), max(lo, hi))
 
     def contains(self, n: int, largest: int) -> bool:
-        """Is *n* in the set when ``*`` means *largest*?"""
-        return any(lo <= n <= hi for lo, hi in self.bounds(largest))
+        """Is *n* in the set when ``*`` means *largest*? (bisect over merged ranges)"""
+        cached = self.__dict__.get("_cache")
+        if cached is None or cached[0] != largest:
+            cached = (largest,) + _merged(self.ranges, largest)
+            object.__setattr__(self, "_cache", cached)   # frozen: a private memo
+        _, starts, ends = cached
+        i = bisect.bisect_right(starts, n) - 1
+        return i >= 0 and n <= ends[i]
 
     def __str__(self) -> str:
         def f(x: Optional[int]) -> str:
@@ -111,6 +118,23 @@ class SequenceSet:
             else:
                 ranges.append((n, n))
         return cls(tuple(ranges))
+
+
+def _merged(ranges: Tuple[Tuple[Optional[int], Optional[int]], ...],
+            largest: int) -> Tuple[List[int], List[int]]:
+    """Sorted, merged ranges: a set of 10,000 ranges is searched, not scanned."""
+    spans = sorted((min(lo, hi), max(lo, hi)) for lo, hi in
+                   (((largest if a is None else a), (largest if b is None else b))
+                    for a, b in ranges))
+    starts: List[int] = []
+    ends: List[int] = []
+    for lo, hi in spans:
+        if ends and lo <= ends[-1] + 1:
+            ends[-1] = max(ends[-1], hi)
+        else:
+            starts.append(lo)
+            ends.append(hi)
+    return starts, ends
 
 
 def format_date(d: _dt.date) -> str:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple
 
 from ...store.base import NoSuchFolder, NoSuchMessage, StoreError
 from .fetch import MessageView, fetch_item
-from .grammar import SequenceSet, format_datetime
+from .grammar import SequenceSet, _merged, format_datetime
 from .parser import Command, FetchAtt
 from .response import Response
 from .search import Candidate, matches
@@ -102,9 +102,10 @@ class SelectedCommands:
             if hi > count or lo < 1:
                 return None
         out: List[Tuple[int, int]] = []
-        for lo, hi in seqset.bounds(count):
+        starts, ends = _merged(seqset.ranges, count)     # overlapping ranges once
+        for lo, hi in zip(starts, ends):
             out.extend((s, uids[s - 1]) for s in range(lo, hi + 1))
-        return sorted(set(out))
+        return out
 
     def _bad_set(self, cmd: Command) -> bool:
         self.send(Response(cmd.tag, f"BAD Error in IMAP command {cmd.name}: "
