@@ -229,3 +229,42 @@ def test_chain_files_serve_key_and_chain(host, lab):
     report = inspect_tls(*host.endpoints["smtp"], starttls="smtp", cafile=lab.ca.root_path,
                          server_name="mail.example.com")
     assert report.level == "Verified" and report.chain[0].sans == ("mail.example.com",)
+
+
+def test_received_tls_text_folds_as_postfix_does():
+    """Byte for byte what Postfix 3.7 wrote (smtpd_tls_received_header = yes, postcat)."""
+    import datetime as dt
+    from labmail.mta.cleanup import received_header
+    from labmail.mta.smtpd_tls import received_tls_text
+    tls = received_tls_text("TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits) "
+                            "key-exchange X25519 server-signature RSA-PSS (2048 bits) "
+                            "server-digest SHA256")
+    header = received_header(
+        helo="x", client_name="localhost", client_ip="127.0.0.1", myhostname="mail.example.com",
+        mail_name="Postfix", protocol="ESMTPSA", queue_id="B2B42280568",
+        recipients=["x@example.org"], tls=tls,
+        when=dt.datetime(2026, 11, 28, 0, 54, 29, tzinfo=dt.timezone.utc))
+    assert header == (
+        b"Received: from x (localhost [127.0.0.1])\r\n"
+        b"\t(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)\r\n"
+        b"\t key-exchange X25519 server-signature RSA-PSS (2048 bits) server-digest SHA256)\r\n"
+        b"\t(No client certificate requested)\r\n"
+        b"\tby mail.example.com (Postfix) with ESMTPSA id B2B42280568\r\n"
+        b"\tfor <x@example.org>; Sat, 28 Nov 2026 00:54:29 +0000 (UTC)\r\n")
+
+
+def test_smtpd_passes_the_tls_text_when_the_host_takes_it(host, lab, monkeypatch):
+    seen = {}
+    original = host.accept_message
+
+    async def accept_message(*, tls=None, **kwargs):
+        seen["tls"], seen["protocol"] = tls, kwargs["protocol"]
+        return await original(**kwargs)
+    monkeypatch.setattr(host, "accept_message", accept_message)
+    _edit(host, "smtpd_tls_received_header = yes")
+    with clients.SMTP(host, local_hostname="laptop") as s:
+        s.starttls(context=lab.client_tls_context())
+        s.sendmail("alice@example.com", ["bob@example.com"], MSG)
+    assert seen["protocol"] == "ESMTPS"
+    assert seen["tls"].startswith("using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)"
+                                  "\r\n\t key-exchange X25519 server-signature ECDSA (prime256v1)")

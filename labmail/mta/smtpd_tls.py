@@ -140,7 +140,7 @@ def received_tls_text(summary: str) -> str:
     ``key-exchange`` and adds ``(No client certificate requested)``.
     """
     first, sep, rest = summary.partition(" key-exchange ")
-    text = first + (f"\r\n\t key-exchange {rest}" if sep else "")
+    text = "using " + first + (f"\r\n\t key-exchange {rest}" if sep else "")
     return text + ")\r\n\t(No client certificate requested"
 
 
