@@ -286,6 +286,18 @@ def _all(widget):
     return out
 
 
+def test_mail_client_attachment_shows_in_the_mime_tree(host, tmp_path):
+    report = tmp_path / "report.pdf"
+    report.write_bytes(b"%PDF-1.4 not really")
+    mua = MailClient(host, "alice", "secret")
+    mua.send("alice@example.com", "With a file", "See attached.", attach=[report])
+    host.settle()
+    uid = [s.uid for s in mua.messages() if s.subject == "With a file"][0]
+    assert mua.show(uid, "mime").splitlines() == [
+        "multipart/mixed", "├── text/plain (15 bytes)",         # "See attached.\r\n"
+        "└── application/pdf name=report.pdf (19 bytes)"]
+
+
 def test_mail_client_without_submission_uses_port_25(host):
     saved = host.endpoints.pop("submission")
     try:

@@ -170,6 +170,8 @@ class Firewall:
             self.on_change()
         return out
 
+    __call__ = run          # fw("iptables -L -n") reads like the shell
+
     def _write(self, real: str, text: str) -> None:
         target = self._file(real)
         if target is not None:

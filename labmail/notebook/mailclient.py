@@ -26,9 +26,11 @@ import email
 import email.policy
 import email.utils
 import imaplib
+import mimetypes
 import re
 from dataclasses import dataclass
 from email.message import EmailMessage, Message
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 from .. import clients
@@ -248,8 +250,12 @@ class MailClient(Tool):
         return headers_text(raw) + "\n\n" + str(text).rstrip()
 
     # -- sending ---------------------------------------------------------------------
-    def compose(self, to: str, subject: str, body: str, *, cc: str = "") -> EmailMessage:
-        """The message a client would send (From, To, Date, Message-ID set)."""
+    def compose(self, to: str, subject: str, body: str, *, cc: str = "",
+                attach: Sequence[Any] = ()) -> EmailMessage:
+        """The message a client would send (From, To, Date, Message-ID set).
+
+        *attach* lists files (paths) to attach; their type is guessed from the name.
+        """
         acc = self.account
         msg = EmailMessage()
         msg["From"] = acc.address
@@ -260,13 +266,18 @@ class MailClient(Tool):
         msg["Date"] = email.utils.format_datetime(acc.host.clock.now())
         msg["Message-ID"] = f"<{acc.host.ids.token()}@{acc.address.partition('@')[2]}>"
         msg.set_content(body)
+        for item in attach:
+            path = Path(item)
+            kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            main, _, sub = kind.partition("/")
+            msg.add_attachment(path.read_bytes(), maintype=main, subtype=sub, filename=path.name)
         return msg
 
     def send(self, to: str, subject: str, body: str, *, cc: str = "",
-             bcc: Sequence[str] = ()) -> Dict[str, Any]:
+             bcc: Sequence[str] = (), attach: Sequence[Any] = ()) -> Dict[str, Any]:
         """Send over submission (587, STARTTLS, AUTH) or port 25; returns refused recipients."""
         acc = self.account
-        msg = self.compose(to, subject, body, cc=cc)
+        msg = self.compose(to, subject, body, cc=cc, attach=attach)
         rcpts = [a for _, a in email.utils.getaddresses([to, cc]) if a] + list(bcc)
         ctx = acc.host.lab.client_tls_context()
         service = "submission" if "submission" in acc.host.endpoints else "smtp"
