@@ -6,6 +6,7 @@ import socket
 import ssl
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from labmail import clients
 
@@ -268,3 +269,26 @@ def test_smtpd_passes_the_tls_text_when_the_host_takes_it(host, lab, monkeypatch
     assert seen["protocol"] == "ESMTPS"
     assert seen["tls"].startswith("using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)"
                                   "\r\n\t key-exchange X25519 server-signature ECDSA (prime256v1)")
+
+
+_INJECTED = st.lists(st.sampled_from(["MAIL FROM:<mallory@evil.example>", "RCPT TO:<bob@example.com>",
+                                      "DATA", "RSET", "QUIT", "AUTH PLAIN AGFsaWNlAHNlY3JldA==",
+                                      "EHLO evil.example", "NOOP", "VRFY bob"]),
+                     min_size=1, max_size=6)
+
+
+@settings(max_examples=12, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(injected=_INJECTED)
+def test_nothing_pipelined_behind_starttls_is_executed(host, lab, injected):
+    r = Raw(host.endpoints["smtp"], context=lab.client_tls_context())
+    try:
+        r.cmd("EHLO laptop")
+        r.sock.sendall(b"STARTTLS\r\n" + "".join(c + "\r\n" for c in injected).encode())
+        assert r.reply() == ["220 2.0.0 Ready to start TLS"]
+        r.starttls()
+        # the first reply inside TLS answers our NOOP, not an injected command
+        assert r.cmd("NOOP") == ["250 2.0.0 Ok"]
+        assert r.last("RCPT TO:<bob@example.com>") == "503 5.5.1 Error: need MAIL command"
+    finally:
+        r.close()
