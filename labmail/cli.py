@@ -50,7 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of the ``labmail`` command; returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        # the subcommand reports its own usage errors (sendmail exits 75, as Postfix's)
+        sub = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+        owner = sub.choices.get(args.command) if sub is not None and args.command else None
+        (owner or parser).error(f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2

@@ -29,6 +29,7 @@ from .mda.agent import LocalAgent
 from .mda.local import ensure_maildir
 from .mta import cleanup, logfmt
 from .mta.mailq import mailq as format_mailq
+from .mta.mailq import postsuper
 from .mta.maincf import MainCf
 from .mta.qmgr import Outcome, QmgrSettings, QueueManager
 from .mta.replies import reply
@@ -106,7 +107,8 @@ class Host:
     """One simulated mail server of a :class:`~labmail.Lab`."""
 
     def __init__(self, lab: "Lab", hostname: str, state_dir: Path, *,
-                 ip: Optional[str], index: int, main_cf: Optional[str] = None) -> None:
+                 ip: Optional[str], index: int, main_cf: Optional[str] = None,
+                 files: Optional[Dict[str, str]] = None) -> None:
         self.lab = lab
         self.hostname = hostname.lower().rstrip(".")
         self.state_dir = Path(state_dir)
@@ -122,6 +124,10 @@ class Host:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.maillog = MailLog(self.path("/var/log/maillog"), self.hostname,
                                self.clock, self.ids)
+        for virtual, text in (files or {}).items():        # e.g. /etc/mailname, /etc/aliases
+            target = self.path(virtual)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
         self.users = Accounts(self.state_dir)
         cf = self.path("/etc/postfix/main.cf")
         if main_cf is not None or not cf.exists():
@@ -224,13 +230,24 @@ class Host:
         box = self.smtpd_settings["home_mailbox"] or "Maildir/"
         return home / box.rstrip("/")
 
-    def mailbox(self, user: str) -> mailbox.Maildir:
-        """*user*'s Maildir as a :class:`mailbox.Maildir` (created if missing)."""
+    def mailbox(self, user: str) -> "mailbox.Mailbox":
+        """*user*'s mailbox where ``main.cf`` delivers it.
+
+        A :class:`mailbox.Maildir` for ``home_mailbox = Maildir/``, else a
+        :class:`mailbox.mbox` (``~/FILE`` or ``mail_spool_directory/user``).
+        Mail in flight is delivered first (see :meth:`settle`).
+        """
         if not self.users.exists(user):
             raise LabError(f"{self.hostname} has no account {user!r}; "
                            f"accounts: {', '.join(self.users.names())}")
         self.settle()
-        return mailbox.Maildir(self.maildir_path(user), factory=None, create=True)
+        box = self.smtpd_settings["home_mailbox"]
+        if box.endswith("/"):
+            return mailbox.Maildir(self.maildir_path(user), factory=None, create=True)
+        if box:
+            return mailbox.mbox(self.path(self.users.home(user)) / box, create=True)
+        return mailbox.mbox(self.path(self.smtpd_settings["mail_spool_directory"]) / user,
+                            create=True)
 
     def transcripts(self, protocol: Optional[str] = None) -> List[Transcript]:
         """Recorded sessions, oldest first (``protocol="smtp"`` for SMTP only)."""
@@ -272,9 +289,11 @@ class Host:
             myhostname=settings["myhostname"], mail_name=settings["mail_name"],
             protocol=protocol, queue_id=queue_id, recipients=recipients, when=now)
         content = received + content
-        qf = await self.queue.enqueue_async(sender, recipients, content, queue_id=queue_id)
+        # cleanup logs the message-id as it writes the file; qmgr may take the
+        # file the moment it is in incoming/, so the line comes first
         self.maillog.write(logfmt.CLEANUP, logfmt.cleanup_message_id(
             queue_id, _header_value(content, b"message-id")))
+        qf = await self.queue.enqueue_async(sender, recipients, content, queue_id=queue_id)
         if self.qmgr is not None:
             self.qmgr.submit(qf)
         return qf
@@ -394,6 +413,17 @@ class Host:
             self.qmgr.flush()
             return 0
         return self.lab.run(self.qmgr.run_queue(flush=True), timeout=60)
+
+    def postsuper(self, action: str, *ids: str) -> str:
+        """``postsuper -d|-h|-H ID...|ALL``: delete, hold or release queued mail.
+
+        >>> print(host.postsuper("-h", "ALL"))                       # doctest: +SKIP
+        postsuper: Placed on hold: 1 message
+        """
+        lines = postsuper(self.queue, action, ids or ("ALL",), maillog=self.maillog)
+        if self.qmgr is not None:
+            self.qmgr.wakeup()                # released mail is tried at once
+        return "\n".join(f"postsuper: {line}" for line in lines)
 
     def run_queue(self) -> int:
         """Let qmgr look at the queue now (after ``lab.clock.advance(...)``) and

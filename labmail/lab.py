@@ -37,6 +37,7 @@ from typing import Any, Awaitable, Dict, Optional, TypeVar, Union
 from .clock import Clock, IdGenerator
 from .errors import LabError
 from .host import STANDARD_PORTS, Host
+from .mta.profiles import debian_install
 from .net.certs import LabCA
 from .net.dns import LabDNS, register_host
 from .net.resolver import LabResolver
@@ -131,21 +132,39 @@ class Lab:
 
     # -- hosts ----------------------------------------------------------------
     def add_host(self, hostname: str, users: Optional[Dict[str, str]] = None, *,
-                 ip: Optional[str] = None, main_cf: Optional[str] = None) -> Host:
+                 ip: Optional[str] = None, main_cf: Optional[str] = None,
+                 profile: Optional[str] = None) -> Host:
         """Add a mail host; it starts with the lab (or at once if the lab runs).
 
         ``users`` maps account names to passwords.  ``main_cf`` replaces the
-        lab's default ``main.cf`` text.
+        lab's default ``main.cf`` text; ``profile`` instead writes what
+        Debian's installer writes for one of its configuration types
+        ("Internet Site", "Internet with smarthost", "Satellite system",
+        "Local only"; "No configuration" leaves no main.cf, so Postfix — and
+        the lab — cannot start that host).
 
         >>> host = lab.add_host("mail.example.com", users={"alice": "secret"})  # doctest: +SKIP
+        >>> host = lab.add_host("mail.example.org", profile="internet-site")     # doctest: +SKIP
         """
         name = hostname.lower().rstrip(".")
         if name in self.hosts:
             raise LabError(f"the lab already has a host named {name}")
         if "." not in name:
             raise ValueError(f"{hostname!r}: give a fully qualified name, e.g. mail.example.com")
+        files: Dict[str, str] = {}
+        if profile is not None:
+            if main_cf is not None:
+                raise ValueError("give either main_cf or profile, not both")
+            install = debian_install(
+                profile, hostname=name,
+                # the lab's idea of "this machine": the student's 127.0.0.1 and the host itself
+                mynetworks=f"127.0.0.1/32 {ip or f'127.0.0.{2 + len(self.hosts)}'}/32")
+            if install.main_cf is None:
+                raise LabError("'No configuration' leaves no /etc/postfix/main.cf: Postfix "
+                               "cannot start without one.  " + " ".join(install.messages))
+            main_cf, files = install.main_cf, dict(install.files)
         host = Host(self, name, self.state_dir / name, ip=ip, index=len(self.hosts),
-                    main_cf=main_cf)
+                    main_cf=main_cf, files=files)
         for user, password in (users or {}).items():
             host.add_user(user, password)
         self.hosts[name] = host

@@ -100,3 +100,29 @@ def test_queue_survives_a_restart(tmp_path):
         assert a2.mailq() == "Mail queue is empty"
     finally:
         lab2.stop()
+
+
+def test_postsuper_hold_release_delete(lab):
+    a, b = _two(lab)
+    b.stop()
+    _send(a)
+    a.settle()
+    assert a.postsuper("-h", "ALL") == "postsuper: Placed on hold: 1 message"
+    assert "!" in a.mailq().splitlines()[1]
+    assert a.postsuper("-H", "ALL") == "postsuper: Released from hold: 1 message"
+    assert a.postsuper("-d", "ALL").endswith(": removed\npostsuper: Deleted: 1 message")
+    assert a.mailq() == "Mail queue is empty"
+
+
+def test_debian_internet_site_profile(lab):
+    h = lab.add_host("mail.example.net", users={"carol": "x"}, profile="Internet Site")
+    lab.start()
+    assert h.path("/etc/mailname").read_text().strip() == "mail.example.net"
+    assert "myorigin = /etc/mailname" in h.path("/etc/postfix/main.cf").read_text()
+    _send(h, rcpt="carol@mail.example.net", sender="bob@example.org")
+    assert len(h.mailbox("carol")) == 1                   # mbox in /var/mail/carol
+    assert h.path("/var/mail/carol").exists()
+    s = smtplib.SMTP(*h.endpoints["smtp"], source_address=("127.0.0.9", 0))
+    s.mail("spam@example.org")
+    assert s.rcpt("victim@example.org")[0] == 454        # no open relay in the lab
+    s.close()

@@ -45,13 +45,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="add an account (repeatable)")
     p.add_argument("--config-dir", type=Path, default=None,
                    help="read main.cf from this directory (like postfix -c DIR)")
+    p.add_argument("--profile", default=None, metavar="TYPE",
+                   help="write the main.cf Debian's installer writes for TYPE: "
+                        "internet-site, internet-with-smarthost, satellite, local-only")
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import ConfigError
+    from ..errors import ConfigError, LabError
     from ..lab import Lab
 
     main_cf = None
+    if args.config_dir is not None and args.profile is not None:
+        print("labmail serve: give --config-dir or --profile, not both", file=sys.stderr)
+        return 2
     if args.config_dir is not None:
         cf = args.config_dir / "main.cf"
         try:
@@ -61,9 +67,10 @@ def run(args: argparse.Namespace) -> int:
             return 1
     lab = Lab(port_base=args.port_base, ports=args.ports, state_dir=args.state)
     try:
-        host = lab.add_host(args.hostname, users=dict(args.user), ip=args.ip, main_cf=main_cf)
+        host = lab.add_host(args.hostname, users=dict(args.user), ip=args.ip, main_cf=main_cf,
+                            profile=args.profile)
         lab.start()
-    except ConfigError as exc:
+    except (ConfigError, LabError, ValueError) as exc:
         print(f"labmail serve: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:

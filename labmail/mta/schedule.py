@@ -93,7 +93,7 @@ class QmgrSettings:
                            "maximal_queue_lifetime", "bounce_queue_lifetime")}
         myhostname = get("myhostname", d.myhostname)
         return cls(**times, myhostname=myhostname,
-                   myorigin=get("myorigin", myhostname),
+                   myorigin=cfg.myorigin() if hasattr(cfg, "myorigin") else get("myorigin", myhostname),
                    mail_name=get("mail_name", d.mail_name),
                    bounce_size_limit=int(get("bounce_size_limit", str(d.bounce_size_limit))))
 
