@@ -10,12 +10,13 @@ NO_BROWSER ?=
 PORT     ?= 8888
 JOBS     ?= auto
 
-.PHONY: lab test test-unit test-notebooks bench env clean help
+.PHONY: lab test test-unit test-notebooks bench course env clean help
 
 help:
 	@echo "make lab         open the course in JupyterLab (NO_BROWSER=1 for a headless server)"
 	@echo "make test        run the whole test suite, notebooks included"
 	@echo "make bench       run the benchmarks and print their tables"
+	@echo "make course      build the student and instructor editions under build/"
 	@echo "make env         only create/update the environment in $(VENV)"
 
 $(STAMP): pyproject.toml
@@ -46,6 +47,9 @@ test-notebooks: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+course: $(STAMP)
+	$(BIN)/python tools/make_course.py --out build
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .hypothesis
