@@ -114,6 +114,7 @@ def test_encrypt_level_refuses_mail_before_starttls(host, lab):
     for command in ("MAIL FROM:<alice@example.com>", "VRFY bob", "RSET"):
         assert r.last(command) == "530 5.7.0 Must issue a STARTTLS command first"
     assert r.last("NOOP") == "250 2.0.0 Ok"
+    assert r.last("HELP").endswith("Error: command not recognized")    # not 530, as Postfix
     r.cmd("STARTTLS")
     r.starttls()
     r.cmd("EHLO laptop")

@@ -52,7 +52,8 @@ _COUNTED = {"HELO": "helo", "EHLO": "ehlo", "STARTTLS": "starttls", "AUTH": "aut
 _ORDER = ["helo", "ehlo", "starttls", "auth", "mail", "rcpt", "data", "bdat",
           "rset", "noop", "vrfy", "etrn", "quit", "unknown"]
 #: what ``smtpd_tls_security_level = encrypt`` lets through before STARTTLS (measured)
-_BEFORE_TLS = {"EHLO", "HELO", "NOOP", "STARTTLS", "QUIT"}
+_BEFORE_TLS = {"EHLO", "HELO", "NOOP", "STARTTLS", "QUIT",
+               "HELP", "EXPN"}      # commands Postfix does not know: "not recognized" anyway
 
 
 class _RecordingReader:
