@@ -167,6 +167,10 @@ SESSION = [
     b"COPY 1:2 Work", b"COPY 1 Nope", b"FETCH 99 FLAGS", b"STORE 1 +FLAGS (\\Bogus)",
     b"STORE 4 +FLAGS (\\Deleted)", b"EXPUNGE", b"FETCH 1:* (FLAGS)", b"NAMESPACE",
     b"DELETE Work.Other", b"DELETE INBOX", b"UNSELECT", b"CLOSE",
+    b"CREATE Entw&APw-rfe", b'LIST "" Entw*', b"RENAME Entw&APw-rfe &ZeVnLIqe-",
+    b'LIST "" &ZeVnLIqe-', b"DELETE &ZeVnLIqe-", b'CREATE "Bad&name"', b'CREATE "a b"',
+    b'LIST "" "a b"', b'STATUS "a b" (MESSAGES)', b'DELETE "a b"',
+    b"SUBSCRIBE Nope", b"UNSUBSCRIBE Nope",
 ]
 
 

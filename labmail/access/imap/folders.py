@@ -184,7 +184,7 @@ class FolderCommands:
         if not self._valid_name(cmd, name):
             return False
         if not self.mailboxes.exists(name):
-            self.send(self.reply(cmd.tag, "nonexistent", name))
+            self.send(self.reply(cmd.tag, "select_missing", name))   # no code, as Dovecot
             return False
         if name not in self.mailboxes.subscriptions():
             self.mailboxes.subscribe(name, True)
