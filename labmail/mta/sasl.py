@@ -25,13 +25,15 @@ import enum
 from dataclasses import dataclass
 from typing import Callable, Optional, Union
 
+from .replies import reply
+
 __all__ = ["MECHANISMS", "SaslExchange", "Challenge", "Success", "Failure", "Aborted",
            "Step", "AUTH_OK", "ExchangeState"]
 
 #: What the lab offers after ``250-AUTH`` (Dovecot's ``auth_mechanisms = plain login``)
 MECHANISMS = ("PLAIN", "LOGIN")
 
-AUTH_OK = "235 2.7.0 Authentication successful"
+AUTH_OK = reply("auth_ok")
 _UNAVAILABLE = "(reason unavailable)"          # Dovecot's FAIL without a reason
 
 
@@ -66,7 +68,7 @@ class Failure:
 
     @property
     def reply(self) -> str:
-        return f"535 5.7.8 Error: authentication failed: {self.reason}"
+        return reply("auth_failed", reason=self.reason)
 
     def log(self, client: str) -> str:
         """The smtpd warning, e.g. ``warning: name[ip]: SASL PLAIN authentication failed: ...``."""
@@ -82,7 +84,7 @@ class Aborted:
 
     @property
     def reply(self) -> str:
-        return "501 5.7.0 Authentication aborted"
+        return reply("auth_aborted")
 
     def log(self, client: str) -> str:
         return f"warning: {client}: SASL {self.method} authentication aborted"
