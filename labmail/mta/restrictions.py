@@ -42,7 +42,7 @@ from .maincf import MainCf, in_networks, split_list
 
 __all__ = ["Restrictions", "Context", "Decision", "Stage", "Reply", "PERMIT", "DeferIfPermit",
            "register_restriction", "RestrictionSpec", "Evaluation", "LIST_PARAMETERS",
-           "destination_class", "valid_hostname", "CONFIG_ERROR_REPLY"]
+           "destination_class", "valid_hostname", "CONFIG_ERROR_REPLY", "needs_dns"]
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +114,12 @@ class Context:
     local_addresses: Tuple[str, ...] = ()
     queue_id: Optional[str] = None
     dns: Optional[Callable[[str], Optional[bool]]] = None
+    # keyword-only additions (positional construction elsewhere keeps working):
+    # dnsbl(name, zone) -> (listed, A records, TXT reasons) for the RBL restrictions
+    # (name is an IP address or a domain; see labmail.mta.rbl.resolver_lookup);
+    # maillog(text) receives the ``reject_warning:`` lines warn_if_reject makes.
+    dnsbl: Optional[Callable[[str, str], Tuple[bool, List[str], List[str]]]] = None
+    maillog: Optional[Callable[[str], None]] = None
 
     @property
     def client(self) -> str:
@@ -281,12 +287,15 @@ class Evaluation:
     Restriction functions use :meth:`reply`, :meth:`reject_with` and the properties.
     """
 
-    def __init__(self, owner: "Restrictions", ctx: Context, parameter: str) -> None:
+    def __init__(self, owner: "Restrictions", ctx: Context, parameter: str,
+                 stage: Stage = Stage.RCPT) -> None:
         self.owner = owner
         self.cf = owner.cf
         self.ctx = ctx
         self.parameter = parameter
+        self.stage = stage
         self.warnings: List[str] = []
+        self.reject_warnings: List[str] = []    # log lines made by warn_if_reject
         self.deferred: Optional[Reply] = None     # a postponed defer_if_permit reply
         self.deferred_by = ""
 
@@ -331,8 +340,20 @@ class Evaluation:
 
     def run(self, items: Sequence[Tuple[str, Tuple[str, ...]]]) -> Tuple[Outcome, str]:
         """Walk a compiled list; (outcome, name of the deciding restriction)."""
+        warn_next = False
         for name, args in items:
+            if name == "warn_if_reject":
+                # changes the meaning of the NEXT restriction: log instead of reject
+                warn_next = True
+                continue
             outcome = self.run_one(name, args)
+            if warn_next:
+                warn_next = False
+                if isinstance(outcome, (Reply, DeferIfPermit)):
+                    reply = outcome.reply if isinstance(outcome, DeferIfPermit) else outcome
+                    self.reject_warnings.append(
+                        Restrictions.log_line(self.stage, self.ctx, str(reply), action="reject_warning"))
+                    continue
             if isinstance(outcome, DeferIfPermit):
                 self.deferred = self.deferred or outcome.reply
                 self.deferred_by = self.deferred_by or name
@@ -451,13 +472,36 @@ class Restrictions:
                 Stage.MAIL: ["smtpd_sender_restrictions"], Stage.RCPT: rcpt_lists}[stage]
 
     def check(self, stage: Stage, ctx: Context) -> Optional[Decision]:
-        """None when smtpd accepts the command, else the Decision (reply + log line)."""
+        """None when smtpd accepts the command, else the Decision (reply + log line).
+
+        ``reject_warning:`` lines (warn_if_reject) go to ``ctx.maillog`` when given.
+        """
+        decision, lines = self.check_verbose(stage, ctx)
+        sink = ctx.maillog
+        # Interim, until Host passes maillog=: ctx.dns is the host's bound method.
+        host = getattr(ctx.dns, "__self__", None)
+        if sink is None and getattr(host, "maillog", None) is not None:
+            sink = lambda text: host.maillog.write("postfix/smtpd", text)  # noqa: E731
+        for line in lines:
+            log.info(line)
+            if sink is not None:
+                sink(line)
+        return decision
+
+    def check_verbose(self, stage: Stage, ctx: Context) -> Tuple[Optional[Decision], Tuple[str, ...]]:
+        """:meth:`check`, also returning the ``reject_warning:`` log lines of warn_if_reject."""
+        lines: List[str] = []
+        decision = self._check(stage, ctx, lines)
+        return decision, tuple(lines)
+
+    def _check(self, stage: Stage, ctx: Context, lines: List[str]) -> Optional[Decision]:
         warnings: List[str] = []
         deferred: Optional[Tuple[Reply, str, str]] = None
         for parameter in self.order(stage):
-            ev = Evaluation(self, ctx, parameter)
+            ev = Evaluation(self, ctx, parameter, stage)
             outcome, name = ev.run(self.lists[parameter])
             warnings.extend(ev.warnings)
+            lines.extend(ev.reject_warnings)
             if ev.deferred is not None and deferred is None:
                 deferred = (ev.deferred, parameter, ev.deferred_by)
             if isinstance(outcome, Reply):
@@ -473,7 +517,7 @@ class Restrictions:
         return None
 
     @staticmethod
-    def log_line(stage: Stage, ctx: Context, reply: str) -> str:
+    def log_line(stage: Stage, ctx: Context, reply: str, action: str = "reject") -> str:
         """The smtpd log text, e.g. ``NOQUEUE: reject: RCPT from name[ip]: reply; from=<..> ...``."""
         fields = []
         if ctx.sender is not None and stage in (Stage.MAIL, Stage.RCPT):
@@ -484,7 +528,7 @@ class Restrictions:
         fields.append(f"proto={'ESMTP' if ctx.esmtp and stage is not Stage.CONNECT else 'SMTP'}")
         if ctx.helo is not None:
             fields.append(f"helo=<{ctx.helo}>")
-        return (f"{ctx.queue_id or 'NOQUEUE'}: reject: {stage.value} from {ctx.client}: {reply}; "
+        return (f"{ctx.queue_id or 'NOQUEUE'}: {action}: {stage.value} from {ctx.client}: {reply}; "
                 + " ".join(fields))
 
 
@@ -709,3 +753,32 @@ for _name, _func, _nargs in [
     ("check_recipient_access", _check_access("recipient"), 1),
 ]:
     register_restriction(_name, _func, _nargs)
+
+
+_DNS_WORDS = ("reject_unknown_", "rbl_client", "rhsbl_", "dnswl_", "rhswl_")
+
+
+def needs_dns(cf: MainCf) -> bool:
+    """Does any restriction list (or restriction class) of *cf* ask DNS?
+
+    smtpd then runs the check in a worker thread (the lab's DNS answers on the
+    event loop).
+
+    >>> needs_dns(MainCf.from_text("smtpd_recipient_restrictions = reject_rbl_client bl.lab.test"))
+    True
+    >>> needs_dns(MainCf.from_text("smtpd_recipient_restrictions = reject_unauth_destination"))
+    False
+    """
+    params = list(LIST_PARAMETERS) + [c.lower() for c in cf.get_list("smtpd_restriction_classes")]
+    for p in params:
+        try:
+            value = cf.get(p).lower()
+        except (KeyError, LookupError):
+            continue
+        if any(w in value for w in _DNS_WORDS):
+            return True
+    return False
+
+
+# the DNS blocklist restrictions register themselves (reject_rbl_client, reject_rhsbl_*)
+from . import rbl as _rbl  # noqa: E402,F401  (import for its registrations)
