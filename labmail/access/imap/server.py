@@ -9,8 +9,12 @@ at once), records the transcript and writes Dovecot-style log lines.
     server = await start_imap_server(host, "127.0.0.2", 10143, ssl_context=ctx)
 
 The host supplies ``dovecot.conf`` (``/etc/dovecot/dovecot.conf``: greeting,
-``disable_plaintext_auth``, ``auth_mechanisms``, ``mail_location``, the
-passwd-file), its accounts, clock, ids, maillog and transcripts.
+``ssl``, ``disable_plaintext_auth``, ``auth_mechanisms``, ``mail_location``,
+the passwd-file, ``mailbox { special_use, auto }`` blocks), its accounts,
+clock, ids, maillog and transcripts.  Timers and limits that Dovecot does not
+configure can be changed per host for lessons and tests::
+
+    host.imap_overrides = {"idle_timeout": 60, "max_literal": 10_000_000}
 """
 from __future__ import annotations
 
