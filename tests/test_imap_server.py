@@ -452,3 +452,43 @@ def test_concurrent_sessions_stay_consistent(imap, caplog):
         t.join(30)
     assert not errors
     assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
+def test_rude_clients_leave_no_errors(tmp_path, caplog):
+    import socket
+    host = FakeHost(tmp_path)
+    host.add_user("alice", "secret")
+    sctx, _ = _tls_contexts(tmp_path)
+    lt = LoopThread()
+    plain = lt.run(start_imap_server(host, "127.0.0.1", 0, ssl_context=sctx))
+    tls = lt.run(start_imap_server(host, "127.0.0.1", 0, ssl_context=sctx, implicit_tls=True))
+    try:
+        # plain text to the TLS port
+        s = socket.create_connection(("127.0.0.1", tls.sockets[0].getsockname()[1]), timeout=5)
+        s.sendall(b"a LOGIN alice secret\r\n")
+        s.recv(100)
+        s.close()
+        # hang up in the middle of an APPEND literal, and in the middle of STARTTLS
+        port = plain.sockets[0].getsockname()[1]
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        f = s.makefile("rb")
+        f.readline()
+        s.sendall(b"a LOGIN alice secret\r\nb APPEND INBOX {1000}\r\n")
+        f.readline()
+        f.readline()
+        s.sendall(b"half a message")
+        s.close()
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        f = s.makefile("rb")
+        f.readline()
+        s.sendall(b"a STARTTLS\r\n")
+        f.readline()
+        s.sendall(b"not a client hello\r\n")
+        s.close()
+        time.sleep(0.3)
+        assert "Disconnected: Connection closed" in host.maillog.read()
+        assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+    finally:
+        lt.close_server(plain)
+        lt.close_server(tls)
+        lt.stop()
