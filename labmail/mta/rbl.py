@@ -38,6 +38,7 @@ from typing import Callable, List, Optional, Sequence, Tuple
 
 from ..errors import ConfigError
 from .access_maps import open_table
+from .maincf import split_list
 from .restrictions import PERMIT, Evaluation, Outcome, Reply, register_restriction
 
 __all__ = ["resolver_lookup", "rbl_reply", "filter_matches", "expand_template", "DnsblLookup"]
@@ -128,7 +129,7 @@ def rbl_reply(ev: Evaluation, zone_arg: str, what: str, rbl_class: str, reasons:
     template = None
     maps = ev.cf.get("rbl_reply_maps").strip()
     if maps:
-        for spec in maps.replace(",", " ").split():
+        for spec in split_list(maps):
             try:
                 table = open_table(spec, ev.cf.map_path)
             except ConfigError as exc:
