@@ -118,6 +118,8 @@ CASES: List[Tuple[str, str, bytes]] = [
     ("exitcode-var", "EXITCODE=5\n:0\nx\n", M1),
     ("host-mismatch", "HOST=elsewhere\n:0\nnever\n", M1),
     ("switchrc", "SWITCHRC={D}/inc\n:0\nnever\n", M1),
+    ("trap", "TRAP=\"echo trapped\"\n:0\nt\n", M1),
+    ("trap-exitcode", "TRAP=\"exit 9\"\nEXITCODE=\n:0\nt\n", M1),
 ]
 
 
@@ -136,6 +138,13 @@ def _snapshot(d: Path) -> Dict[str, List[bytes]]:
     return {k: sorted(v) for k, v in out.items()}
 
 
+# One $SENDMAIL for every case, written before any thread forks: a script written
+# while another thread forks can fail to execute ("Text file busy").
+SENDMAIL = Path(tempfile.mkdtemp(prefix="pm-sendmail-")) / "sendmail"
+SENDMAIL.write_text("#!/bin/sh\ncat >/dev/null\n")     # reads the whole message, like sendmail
+SENDMAIL.chmod(0o755)
+
+
 def _run(who: str, rc: str, msg: bytes) -> Tuple[int, Dict[str, List[bytes]]]:
     # both sides get directory names of one length: the abstract's tab stops depend on it
     d = Path(tempfile.mkdtemp(prefix=f"pm{who[0]}-"))
@@ -149,7 +158,7 @@ def _run_in(d: Path, who: str, rc: str, msg: bytes) -> Tuple[int, Dict[str, List
     (d / "mail").mkdir(parents=True)
     (d / "rc").write_text(rc.replace("{D}", str(d)))
     (d / "inc").write_text(":0\n* ^Subject:.*test\nincluded\n")
-    argv = ["SENDMAIL=/bin/true", "COMSAT=no", str(d / "rc")]
+    argv = [f"SENDMAIL={SENDMAIL}", "COMSAT=no", str(d / "rc")]
     if who == "real":
         status = subprocess.run(["procmail", *argv], input=msg, capture_output=True,
                                 timeout=30).returncode

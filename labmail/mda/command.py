@@ -31,6 +31,7 @@ files; any other command is a real subprocess, killed after
 from __future__ import annotations
 
 import asyncio
+import datetime as _dt
 import logging
 import os
 import posixpath
@@ -39,7 +40,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from .procmail import Procmail
 
@@ -113,14 +114,16 @@ def delivery_environment(*, user: str, home: str, sender: str, recipient: str,
 
 
 def command_input(data: bytes, *, sender: str, recipient: str, original_recipient: str,
-                  when: float) -> bytes:
+                  when: Union[float, _dt.datetime]) -> bytes:
     """The bytes local(8) writes to the command: envelope lines, then the message (LF).
 
     >>> command_input(b"Subject: x\\r\\n\\r\\nhi\\r\\n", sender="", recipient="a@b",
     ...               original_recipient="a@b", when=0).split(b"\\n")[1:4]
     [b'Return-Path: <>', b'X-Original-To: a@b', b'Delivered-To: a@b']
     """
-    stamp = time.strftime("%a %b %d %H:%M:%S %Y", time.localtime(when))
+    if not isinstance(when, _dt.datetime):
+        when = _dt.datetime.fromtimestamp(when)
+    stamp = time.asctime(when.timetuple())          # ctime(3) format, as mail_copy writes it
     head = (f"From {sender or 'MAILER-DAEMON'}  {stamp}\n"
             f"Return-Path: <{sender}>\n"
             f"X-Original-To: {original_recipient or recipient}\n"
@@ -315,7 +318,7 @@ async def run_mailbox_command(host: Any, command: str, *, user: str, home: str, 
     ...     extension=""))
     ('sent', '2.0.0', 'delivered to command: cat >/dev/null')
     """
-    when = host.clock.timestamp() if host is not None else time.time()
+    when = host.clock.now() if host is not None else time.time()
     message = command_input(data, sender=sender, recipient=recipient,
                             original_recipient=original_recipient, when=when)
     export = {k: os.environ[k] for k in ("TZ", "MAIL_CONFIG", "LANG") if k in os.environ}

@@ -630,6 +630,8 @@ class _Run:
         self.final: Optional[Tuple[str, int]] = None
         self.stamped = 0.0
         self.host_mismatch = False
+        self.trap_status: Optional[int] = None
+        self.steps = 0
         home = cfg.home
         env: Dict[str, str] = {}
         preserve = "-p" in argv
@@ -718,7 +720,7 @@ class _Run:
             now = self.cfg.now()
             if now - self.stamped >= 1:             # "[pid] time & date", at most once a second
                 self.stamped = now
-                stamp = time.strftime("%a %b %d %H:%M:%S %Y", time.localtime(now))
+                stamp = time.asctime(time.localtime(now))
                 self.log(f"procmail: [{self.cfg.pid()}] {stamp}\n")
             self.log(f"procmail: {text}\n")
 
@@ -740,8 +742,21 @@ class _Run:
         if self.final is not None:
             self.abstract(*self.final)
         self.set_global_lock("")
+        trap = self.env.get("TRAP", "")
+        if trap:
+            # TRAP runs with the mail on stdin; its output goes to the log, and an
+            # EXITCODE set but empty takes its exit status (procmailrc(5))
+            if "EXITCODE" not in self.env:
+                self.env["EXITCODE"] = str(self.exit_status())
+            status, out, err, _ = self.program(trap, self.mail)
+            if out or err:
+                self.log(out.decode("latin-1") + err)
+            if self.env.get("EXITCODE") == "":
+                self.trap_status = status
 
     def exit_status(self) -> int:
+        if self.trap_status is not None:
+            return self.trap_status
         code = self.env.get("EXITCODE", "")
         if code.strip().isdigit() and int(code) > 0:
             return int(code)
@@ -751,6 +766,12 @@ class _Run:
 
     def loop(self) -> None:
         while True:
+            self.steps += 1
+            if self.steps > 100_000:               # a SWITCHRC to itself would never end
+                self.log("procmail: Too many statements executed, giving up on the rcfiles\n")
+                self.frames.clear()
+                self.rc_queue.clear()
+                return
             if not self.frames:
                 if not self.rc_queue:
                     return
@@ -773,6 +794,9 @@ class _Run:
                 self.recipe(st, f)
 
     def open_rc(self, name: str, etc: bool, include: bool = False) -> None:
+        if len(self.frames) > 64:                  # INCLUDERC of itself, for instance
+            self.log(f'procmail: Too deeply nested rcfiles, skipped "{name}"\n')
+            return
         try:
             real = self.real(name)
             text = real.read_bytes().decode("latin-1")
@@ -1154,15 +1178,15 @@ class _Run:
         if regex is None:                        # cannot happen after parse; be safe
             return False, 0
         if not c.weight or c.negate:
-            m = regex.search(text)
-            if m and MATCH_GROUP in regex.groupindex:
-                self.env["MATCH"] = m.group(MATCH_GROUP) or ""
-            found = m is not None
+            hit = regex.search(text)
+            if hit and MATCH_GROUP in regex.groupindex:
+                self.env["MATCH"] = hit.group(MATCH_GROUP) or ""
+            found = hit is not None
             return found != c.negate, int(found != c.negate)
         count = 0
-        for m in regex.finditer(text):
+        for each in regex.finditer(text):
             if count == 0 and MATCH_GROUP in regex.groupindex:
-                self.env["MATCH"] = m.group(MATCH_GROUP) or ""
+                self.env["MATCH"] = each.group(MATCH_GROUP) or ""
             count += 1
             if c.weight[1] == 0 or count >= 100000:
                 break
@@ -1506,12 +1530,18 @@ class _Run:
         except ValueError:
             timeout = 960.0
         timeout = min(timeout if timeout > 0 else self.cfg.time_limit, self.cfg.time_limit)
-        try:
-            proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, env=self.child_env(), cwd=cwd,
-                                    start_new_session=True)
-        except OSError as exc:
-            return 127, b"", f'procmail: Failed to execute "{argv[0]}": {exc.strerror}\n', True
+        proc = None
+        for attempt in (argv, [self.env.get("SHELL", "/bin/sh")] + argv):
+            # like procmail, a program that cannot be executed is handed to $SHELL as a script
+            try:
+                proc = subprocess.Popen(attempt, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, env=self.child_env(), cwd=cwd,
+                                        start_new_session=True)
+                break
+            except OSError as exc:
+                error = exc
+        if proc is None:
+            return 127, b"", f'procmail: Failed to execute "{argv[0]}": {error.strerror}\n', True
         wrote = [True]
 
         def writer() -> None:
@@ -1597,7 +1627,7 @@ class _Run:
         self.log("".join(lines))
 
     def _set_sender(self, sender: str) -> None:
-        stamp = time.strftime("%a %b %d %H:%M:%S %Y", time.localtime(self.cfg.now()))
+        stamp = time.asctime(time.localtime(self.cfg.now()))
         line = f"From {sender}  {stamp}\n".encode("latin-1", "replace")
         self.mail = line + (self.mail.split(b"\n", 1)[1] if self.mail.startswith(b"From ") else self.mail)
 
