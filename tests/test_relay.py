@@ -126,3 +126,11 @@ def test_debian_internet_site_profile(lab):
     s.mail("spam@example.org")
     assert s.rcpt("victim@example.org")[0] == 454        # no open relay in the lab
     s.close()
+
+
+def test_relaying_client_says_quit_and_waits_for_the_answer(lab):
+    a, b = _two(lab)
+    _send(a)
+    lab.settle()
+    assert wait_for(lambda: "quit=1" in [ln for ln in b.maillog.lines("disconnect from mail.example.com")][-1:][0]
+                    if b.maillog.lines("disconnect from mail.example.com") else False)

@@ -94,6 +94,7 @@ class QueueManager:
         self._runner: Optional[asyncio.Task] = None
         self._next_scan = 0.0
         self._flush = False
+        self._stopping = False
         self._recovered: Set[str] = set()
         self.attempts = 0           # delivery attempts made (for lessons and tests)
 
@@ -116,12 +117,19 @@ class QueueManager:
     async def stop(self) -> None:
         """Stop scanning and wait for deliveries in progress to finish."""
         if self._runner is not None:
+            # The flag ends the loop even when a cancel is lost: Python 3.11's
+            # wait_for() can swallow one when its inner wait completes at the
+            # same moment (a wakeup() from another thread).
+            self._stopping = True
+            if self._wake is not None:
+                self._wake.set()
             self._runner.cancel()
             try:
                 await self._runner
             except asyncio.CancelledError:
                 pass
             self._runner = None
+            self._stopping = False
         if self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
@@ -175,7 +183,7 @@ class QueueManager:
     # -- the periodic run ------------------------------------------------
     async def _run(self) -> None:
         assert self._wake is not None
-        while True:
+        while not self._stopping:
             try:
                 self.scan()
             except Exception:                      # never let the runner die
@@ -184,6 +192,8 @@ class QueueManager:
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
             except asyncio.TimeoutError:
                 pass
+            if self._stopping:
+                break
             self._wake.clear()
 
     def scan(self) -> int:

@@ -350,6 +350,17 @@ class _Session:
         if delivered is None:
             raise _Failure(Outcome("deferred", "4.4.2", self.relay,
                                    f"lost connection with {self.peer} while talking"))
+        if conv.state is not State.DONE:
+            # wait (briefly) for the 221 to our QUIT, as Postfix does: a server
+            # that sees the connection close first never reads the QUIT
+            try:
+                data = await asyncio.wait_for(self.reader.read(65536), 5.0)
+                for action in (conv.receive_data(data) if data else []):
+                    if isinstance(action, Reply) and self.transcript is not None:
+                        for line in action.lines:
+                            self.transcript.server(line)
+            except (asyncio.TimeoutError, ConnectionError, OSError):
+                pass
         r = delivered.reply
         return Outcome("sent", dsn_of(r.code, r.text), self.relay, r.text, program=logfmt.SMTP,
                        conn_time=max(0.0, connected - start), xfer_time=max(0.0, done - connected))
