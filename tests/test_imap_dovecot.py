@@ -144,7 +144,8 @@ def test_fetch_edge_messages_equal(dovecot, labmail_port, items):
 
 SESSION = [
     b"CREATE Work", b"CREATE Work", b"CREATE Work.Sub", b'LIST "" *', b'LIST "" %',
-    b'LIST "" Work.%', b'LSUB "" *', b"STATUS Work (MESSAGES UNSEEN UIDNEXT)",
+    b'LIST "" Work.%', b'LSUB "" *', b'LIST (SPECIAL-USE) "" "*"',
+    b'LIST "" ("INBOX" "Wo*") RETURN (SUBSCRIBED)', b'LIST (SUBSCRIBED) "" "*"', b"STATUS Work (MESSAGES UNSEEN UIDNEXT)",
     b"SUBSCRIBE Work", b'LSUB "" W*', b"UNSUBSCRIBE Work", b"RENAME Work.Sub Work.Other",
     b"RENAME Nope X", b"DELETE Nope", b"SELECT Nope", b"SELECT INBOX",
     b"STATUS INBOX (MESSAGES UIDNEXT UNSEEN)", b"SEARCH ALL", b"SEARCH FROM alice", b"SEARCH OR SUBJECT lunch SUBJECT report",

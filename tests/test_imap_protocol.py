@@ -440,3 +440,18 @@ def test_huge_sequence_sets_stay_cheap(store):
     out += talk(s, b"b UID SEARCH UID " + b",".join(b"%d" % i for i in range(1, 9000)) + b"\r\n")
     assert out.count("FETCH (UID") == 3 and "* SEARCH 1 2 3\r\n" in out
     assert time.perf_counter() - start < 1
+
+
+def test_extended_list_forms(store):
+    s = session(store)
+    login(s)
+    talk(s, b"a CREATE Work\r\n")
+    assert talk(s, b'b LIST (SPECIAL-USE) "" "*"\r\n') == (
+        '* LIST (\\Drafts) "." Drafts\r\n* LIST (\\Junk) "." Junk\r\n'
+        '* LIST (\\Sent) "." Sent\r\n* LIST (\\Trash) "." Trash\r\n'
+        "b OK List completed.\r\n")
+    out = talk(s, b'c LIST "" ("INBOX" "W*") RETURN (SUBSCRIBED CHILDREN)\r\n')
+    assert out == ('* LIST (\\HasNoChildren) "." INBOX\r\n* LIST (\\HasNoChildren) "." Work\r\n'
+                   "c OK List completed.\r\n")
+    out = talk(s, b'd LIST (SUBSCRIBED) "" "*"\r\n')
+    assert '* LIST (\\Subscribed) "." Sent\r\n' in out and "Work" not in out

@@ -208,26 +208,38 @@ class FolderCommands:
         return names
 
     def cmd_list(self, cmd: Command) -> bool:
-        reference, pattern = cmd.args
+        reference, pattern = cmd.args[0], cmd.args[1]
+        extended = len(cmd.args) == 5
+        selection, returns, more = cmd.args[2:] if extended else ((), (), ())
         sep = self.mailboxes.separator
-        if pattern == "":
+        if pattern == "" and not more:
             # RFC 3501 §6.3.8: the hierarchy delimiter and root
             self.send(untagged("LIST", encode([Atom("\\Noselect")]), encode(sep), encode("")))
             self.finish(cmd, "list_ok")
             return True
-        rx = list_regex(reference, pattern, sep)
+        matchers = [list_regex(reference, p, sep) for p in (pattern,) + tuple(more)]
+        subscribed = set(self.mailboxes.subscriptions())
         tree = self._tree()
         order = sorted(tree, key=lambda n: (n != "INBOX", n))
         for name in order:
-            if not rx.match(name):
+            if not any(m.match(name) for m in matchers):
+                continue
+            special = self.mailboxes.special_use(name)
+            # RFC 5258 / RFC 6154 selection options narrow the listing
+            if "SUBSCRIBED" in selection and name not in subscribed:
+                continue
+            if "SPECIAL-USE" in selection and not special:
                 continue
             attrs: List[str] = []
             if not tree[name]:
                 attrs.append("\\Noselect")
-            kids = any(n.startswith(name + sep) for n in tree)
-            attrs.append("\\HasChildren" if kids else "\\HasNoChildren")
-            special = self.mailboxes.special_use(name)
-            if special:
+            # an extended LIST returns only what it asked for (RFC 5258 §4, as Dovecot)
+            if not extended or "CHILDREN" in returns:
+                kids = any(n.startswith(name + sep) for n in tree)
+                attrs.append("\\HasChildren" if kids else "\\HasNoChildren")
+            if name in subscribed and ("SUBSCRIBED" in selection or "SUBSCRIBED" in returns):
+                attrs.append("\\Subscribed")
+            if special and (not extended or "SPECIAL-USE" in returns + selection):
                 attrs.append(special)
             self.send(untagged("LIST", encode([Atom(a) for a in attrs]), encode(sep),
                                encode(mailbox_value(name))))

@@ -9,7 +9,8 @@ Argument layout per command (``Command.args``):
 
 - LOGIN ``(user, password)``; AUTHENTICATE ``(mechanism, initial or None)``
 - SELECT/EXAMINE ``(mailbox, condstore)``; CREATE/DELETE/(UN)SUBSCRIBE ``(mailbox,)``
-- RENAME ``(old, new)``; LIST/LSUB ``(reference, pattern)``
+- RENAME ``(old, new)``; LIST/LSUB ``(reference, pattern)``; an extended LIST
+  (RFC 5258) adds ``(selection options, return options, more patterns)``
 - STATUS ``(mailbox, items)``; APPEND ``(mailbox, flags|None, date|None, message)``
 - SEARCH ``(charset|None, key)``; FETCH ``(set, atts, changedsince|None)``
 - STORE ``(set, unchangedsince|None, mode, silent, flags)`` with mode ``""``/``"+"``/``"-"``
@@ -199,11 +200,46 @@ def _rename(r: Reader) -> tuple:
     return (old, r.astring())
 
 
-def _list(r: Reader) -> tuple:
+def _options(r: Reader) -> Tuple[str, ...]:
+    r.expect(b"(")
+    opts: List[str] = []
+    while not r.maybe(b")"):
+        if opts:
+            r.sp()
+        opts.append(r.atom().upper())
+    return tuple(opts)
+
+
+def _lsub(r: Reader) -> tuple:
     r.sp()
     ref = r.astring()
     r.sp()
     return (ref, r.list_mailbox())
+
+
+def _list(r: Reader) -> tuple:
+    """RFC 3501 LIST, plus RFC 5258's ``(selection)`` / pattern lists / ``RETURN (..)``."""
+    r.sp()
+    selection: Tuple[str, ...] = ()
+    if r.peek() == b"(":
+        selection = _options(r)
+        r.sp()
+    ref = r.astring()
+    r.sp()
+    if r.peek() == b"(":
+        r.pos += 1
+        patterns = [r.list_mailbox()]
+        while r.maybe(b" "):
+            patterns.append(r.list_mailbox())
+        r.expect(b")")
+    else:
+        patterns = [r.list_mailbox()]
+    returns: Tuple[str, ...] = ()
+    if r.maybe(b" RETURN "):
+        returns = _options(r)
+    if not selection and not returns and len(patterns) == 1:
+        return (ref, patterns[0])
+    return (ref, patterns[0], selection, returns, tuple(patterns[1:]))
 
 
 def _status(r: Reader) -> tuple:
@@ -450,7 +486,7 @@ _PARSERS = {
     "SELECT": _select, "EXAMINE": _select,
     "CREATE": _mailbox_only, "DELETE": _mailbox_only,
     "SUBSCRIBE": _mailbox_only, "UNSUBSCRIBE": _mailbox_only,
-    "RENAME": _rename, "LIST": _list, "LSUB": _list, "STATUS": _status,
+    "RENAME": _rename, "LIST": _list, "LSUB": _lsub, "STATUS": _status,
     "APPEND": _append, "SEARCH": _search, "FETCH": _fetch, "STORE": _store,
     "COPY": _copy, "MOVE": _copy, "ENABLE": _enable, "ID": _id,
 }

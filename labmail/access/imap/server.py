@@ -23,7 +23,7 @@ import logging
 import re
 import ssl
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from .backend import Mailboxes
 from .protocol import ImapConfig, ImapSession

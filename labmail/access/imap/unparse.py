@@ -104,6 +104,18 @@ def _write_id(args: tuple) -> bytes:
                             for k, v in args[0]) + b")"
 
 
+def _write_list(args: tuple) -> bytes:
+    if len(args) == 2:
+        return _write_none(args)
+    ref, pattern, selection, returns, more = args
+    out = b"(" + " ".join(selection).encode() + b") " if selection else b""
+    out += _s(ref) + b" "
+    out += (b"(" + b" ".join(_s(p) for p in (pattern,) + more) + b")") if more else _s(pattern)
+    if returns:
+        out += b" RETURN (" + " ".join(returns).encode() + b")"
+    return out
+
+
 _WRITERS = {
     "SEARCH": _write_search, "FETCH": _write_fetch, "STORE": _write_store,
     "APPEND": _write_append, "SELECT": _write_select, "EXAMINE": _write_select,
@@ -112,6 +124,7 @@ _WRITERS = {
     "MOVE": lambda a: str(a[0]).encode() + b" " + _s(a[1]),
     "EXPUNGE": lambda a: str(a[0]).encode() if a else b"",
     "ENABLE": lambda a: " ".join(a).encode(),
+    "LIST": _write_list,
 }
 
 
