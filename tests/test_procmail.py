@@ -350,3 +350,22 @@ def test_dev_null_and_raw(root: Path) -> None:
     assert run(root, ":0\n/dev/null\n")[1] == ["/dev/null"]
     run(root, ":0 r\nraw\n", MSG.rstrip(b"\n"))
     assert (root / "home/alice/Maildir/raw").read_bytes().endswith(b"Bob")
+
+
+def test_concurrent_maildir_deliveries_with_a_fixed_lab_clock(root: Path) -> None:
+    from labmail.clock import Clock, IdGenerator
+    (root / "home/alice/.procmailrc").write_text("MAILDIR=$HOME/Maildir/\n:0\n.Lists/\n")
+    results = []
+
+    def one() -> None:
+        pm = Procmail(user="alice", home="/home/alice", root=root, etc_rc=None, hostname="mail",
+                      clock=Clock.fixed("2026-11-27T09:00:00+00:00"), ids=IdGenerator(seed=1))
+        results.append(pm.run(MSG).status)
+
+    threads = [threading.Thread(target=one) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    assert results == [0] * 12
+    assert len(list((root / "home/alice/Maildir/.Lists/new").iterdir())) == 12

@@ -35,10 +35,10 @@ import contextlib
 import copy
 import datetime as _dt
 import fcntl
+import itertools
 import os
 import posixpath
 import re
-import shlex
 import signal
 import socket
 import subprocess
@@ -534,6 +534,8 @@ class _Frame:
 
 
 SpamcFn = Callable[[List[str], bytes], Tuple[bytes, str, int]]
+_SEQ = itertools.count()
+_SEQ_LOCK = threading.Lock()
 ForwardFn = Callable[[List[str], bytes], bool]
 _TRUE = ("on", "y", "t", "e")
 
@@ -589,8 +591,6 @@ class Procmail:
         self.spamc, self.forward, self.etc_rc = spamc, forward, etc_rc
         self.environ = dict(environ or {})
         self.time_limit = time_limit
-        self._seq = 0
-        self._lock = threading.Lock()
 
     def run(self, message: bytes, argv: Sequence[str] = ()) -> ProcmailResult:
         """Process *message* with procmail's command-line *argv* (no program name)."""
@@ -598,9 +598,9 @@ class Procmail:
 
     # used by _Run
     def next_seq(self) -> int:
-        with self._lock:
-            self._seq += 1
-            return self._seq - 1
+        # one sequence for the whole lab: deliveries share the host's clock and pid
+        with _SEQ_LOCK:
+            return next(_SEQ)
 
     def now(self) -> float:
         return self.clock.timestamp() if self.clock is not None else time.time()  # type: ignore[attr-defined]
@@ -1374,31 +1374,42 @@ class _Run:
                     blob = _strip_from_(data)          # as written: no From_ line, nothing added
                 else:
                     blob = data if raw or data.endswith(b"\n\n") else data + b"\n"
-            fname, dest = self.unique_name(path, kind)
+            for _attempt in range(1000):
+                # names are unique per delivery; a concurrent delivery that took the
+                # same one makes us pick the next (O_EXCL and link refuse to overwrite)
+                fname, dest = self.unique_name(path, kind)
+                try:
+                    if first_file is None:
+                        tmp = path / "tmp" / fname if kind == "maildir" else dest
+                        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                        try:
+                            view = memoryview(blob)
+                            while view:
+                                view = view[os.write(fd, view):]
+                            os.fsync(fd)
+                        finally:
+                            os.close(fd)
+                        if tmp != dest:
+                            try:
+                                os.link(tmp, dest)
+                            finally:
+                                os.unlink(tmp)
+                        first_file = dest
+                    else:
+                        self.verbose(f'Linking to "{name}"')
+                        os.link(first_file, dest)
+                    break
+                except FileExistsError:
+                    continue
+                except OSError:
+                    self.log(f'procmail: Couldn\'t create or rename temp file "{name}"\n')
+                    return False, name, 0
+            else:
+                self.log(f'procmail: Couldn\'t create or rename temp file "{name}"\n')
+                return False, name, 0
             if k == 0:
                 self.verbose(f'Assigning "LASTFOLDER={name}new/{fname}"' if kind == "maildir"
                              else f'Assigning "LASTFOLDER={dest}"')
-            try:
-                if first_file is None:
-                    tmp = path / "tmp" / fname if kind == "maildir" else dest
-                    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                    try:
-                        view = memoryview(blob)
-                        while view:
-                            view = view[os.write(fd, view):]
-                        os.fsync(fd)
-                    finally:
-                        os.close(fd)
-                    if tmp != dest:
-                        os.link(tmp, dest)
-                        os.unlink(tmp)
-                    first_file = dest
-                else:
-                    self.verbose(f'Linking to "{name}"')
-                    os.link(first_file, dest)
-            except OSError:
-                self.log(f'procmail: Couldn\'t create or rename temp file "{name}"\n')
-                return False, name, 0
             shown = {"maildir": f"{name}new/{fname}", "mh": f"{name[:-1]}{fname}"}.get(
                 kind, f"{name.rstrip('/')}/{fname}")
             written.append(shown)
