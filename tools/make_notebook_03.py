@@ -516,7 +516,7 @@ name), keep what the colleague meant, check and reload.  Remember:
 host.postconf(e=["inet_protocols = ipv4", "message_size_limit = 20480000",
                  "smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination"])
 print("\\n".join(host.check().lines()) or "postfix check: no problems")
-host.reload()
+warnings = host.reload()
 ### END SOLUTION
 """),
     ("code", """
