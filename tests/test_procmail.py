@@ -355,6 +355,7 @@ def test_dev_null_and_raw(root: Path) -> None:
 def test_concurrent_maildir_deliveries_with_a_fixed_lab_clock(root: Path) -> None:
     from labmail.clock import Clock, IdGenerator
     (root / "home/alice/.procmailrc").write_text("MAILDIR=$HOME/Maildir/\n:0\n.Lists/\n")
+    (root / "home/alice/Maildir").mkdir()
     results = []
 
     def one() -> None:

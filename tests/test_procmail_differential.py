@@ -131,7 +131,8 @@ def _snapshot(d: Path) -> Dict[str, List[bytes]]:
         rel = re.sub(r"(new|tmp|cur)/[^/]+$", r"\1/MSG", str(p.relative_to(d)))
         rel = re.sub(r"/msg\.[-_A-Za-z0-9]{4}$", "/msg.XXXX", rel)
         data = p.read_bytes().replace(str(d).encode(), b"{D}")
-        data = re.sub(rb"(new|tmp|cur)/\d+\.[^\s]+", rb"\1/MSG", data)
+        # a maildir name (time.pid_n.host) has no fixed length: neither have its tab stops
+        data = re.sub(rb"(new|tmp|cur)/\d+\.[^\s\"]+(\t+ *)?", rb"\1/MSG ", data)
         data = re.sub(rb"/msg\.[-_A-Za-z0-9]{4}", b"/msg.XXXX", data)
         data = re.sub(rb"procmail: \[\d+\] [^\n]*\n", b"", data)
         out.setdefault(rel, []).append(data)
