@@ -46,7 +46,7 @@ from .access.imap.server import start_imap_server
 from .access.pop3.server import load_host_config, start_pop3_server, stop_pop3_server
 from .net.certs import generate_key, install_ca_bundle, make_snakeoil
 from .net.resolver import DNSLookupError
-from .net.tlsctx import dovecot_server_context, postfix_client_context, postfix_server_context
+from .net.tlsctx import dovecot_server_context, postfix_client_context
 from .spam.spamd import start_spamd_server
 from .users import Accounts
 
@@ -98,6 +98,8 @@ alias_database = hash:/etc/aliases
 smtpd_tls_cert_file = /etc/ssl/certs/ssl-cert-snakeoil.pem
 smtpd_tls_key_file = /etc/ssl/private/ssl-cert-snakeoil.key
 smtpd_tls_security_level = may
+# log each TLS session in the maillog (Postfix's default, 0, logs only failures)
+smtpd_tls_loglevel = 1
 smtp_tls_CAfile = /etc/ssl/certs/ca-certificates.crt
 smtp_tls_security_level = may
 """
@@ -134,7 +136,6 @@ class Host:
             cf.parent.mkdir(parents=True, exist_ok=True)
             cf.write_text(main_cf if main_cf is not None
                           else DEFAULT_MAIN_CF.format(hostname=self.hostname), encoding="utf-8")
-        self.smtpd_tls: Optional[ssl.SSLContext] = None
         self.path("/var/mail").mkdir(parents=True, exist_ok=True)   # the central spool, as installed
         self._tls_files()       # what Debian's ssl-cert package makes at installation
         self.config: MainCf = self._load_config()
@@ -272,7 +273,8 @@ class Host:
     # -- mail in ---------------------------------------------------------------
     async def accept_message(self, *, sender: str, recipients: List[str], content: bytes,
                              queue_id: str, helo: Optional[str], client_ip: str,
-                             client_name: str, protocol: str) -> QueueFile:
+                             client_name: str, protocol: str,
+                             tls: Optional[str] = None) -> QueueFile:
         """cleanup(8): finish the message and queue it durably; qmgr takes over.
 
         Returns once the queue file is on disk (the smtpd then says ``250``);
@@ -287,7 +289,7 @@ class Host:
         received = cleanup.received_header(
             helo=helo, client_name=client_name, client_ip=client_ip,
             myhostname=settings["myhostname"], mail_name=settings["mail_name"],
-            protocol=protocol, queue_id=queue_id, recipients=recipients, when=now)
+            protocol=protocol, queue_id=queue_id, recipients=recipients, when=now, tls=tls)
         content = received + content
         # cleanup logs the message-id as it writes the file; qmgr may take the
         # file the moment it is in incoming/, so the line comes first
@@ -301,17 +303,20 @@ class Host:
     async def check_recipient(self, *, client_ip: str, client_name: str, helo: Optional[str],
                               sender: Optional[str], recipient: str, esmtp: bool = True,
                               sasl_username: Optional[str] = None,
-                              queue_id: Optional[str] = None) -> Optional[Tuple[str, str]]:
+                              queue_id: Optional[str] = None,
+                              settings: Optional[Dict[str, Any]] = None
+                              ) -> Optional[Tuple[str, str]]:
         """smtpd's verdict on ``RCPT TO``: None to accept, else (reply, log line).
 
         Postfix's order: the restriction lists of ``main.cf`` (client, helo,
         sender, relay, recipient — all at RCPT time with ``smtpd_delay_reject
         = yes``), then the local recipient table for our own domains.
         """
-        settings = self.smtpd_settings
+        settings = settings if settings is not None else self.smtpd_settings
         restrictions: Restrictions = settings["restrictions"]
-        domain = recipient.rpartition("@")[2]
-        local = self.is_local_domain(domain)
+        # a bare local part is ours once completed with myorigin
+        domain = recipient.rpartition("@")[2] if "@" in recipient else settings["myorigin"]
+        local = self.is_local_domain(domain, settings)
         ctx = Context(client_ip, client_name, helo, sender, recipient, sasl_username, esmtp,
                       recipient_is_local=local or None, local_addresses=(self.ip,),
                       queue_id=queue_id, dns=self._domain_exists)
@@ -325,7 +330,7 @@ class Host:
         if decision is not None:
             return decision.reply, decision.log
         if local:
-            key = recipient.rpartition("@")[0].lower()
+            key = (recipient.rpartition("@")[0] if "@" in recipient else recipient).lower()
             for ch in settings["recipient_delimiter"] or "":
                 key = key.split(ch, 1)[0]
             if not self.users.known(key):
@@ -347,9 +352,13 @@ class Host:
         except DNSLookupError as exc:
             return False if exc.permanent else None
 
-    def is_local_domain(self, domain: str) -> bool:
-        """True when mail for *domain* is delivered here (``mydestination``)."""
-        return domain.lower().rstrip(".") in self.smtpd_settings["mydestination"]
+    def is_local_domain(self, domain: str, settings: Optional[Dict[str, Any]] = None) -> bool:
+        """True when mail for *domain* is delivered here: listed in
+        ``mydestination``, or ``[address]`` of this host's own address."""
+        domain = domain.lower().rstrip(".")
+        if domain.startswith("[") and domain.endswith("]"):
+            return domain[1:-1] in (self.ip, "127.0.0.1")
+        return domain in (settings or self.smtpd_settings)["mydestination"]
 
     async def _deliver(self, qf: QueueFile, rcpt: Recipient) -> Outcome:
         """qmgr's delivery agent: ``local`` for our domains, ``smtp`` for others."""
@@ -444,12 +453,6 @@ class Host:
         make_snakeoil(self.state_dir, self.hostname, ca, key=generate_key("ec"))
         install_ca_bundle(self.state_dir, ca)
 
-    def _smtpd_tls(self) -> Optional[ssl.SSLContext]:
-        if self.config.get("smtpd_tls_security_level") in ("", "none") and \
-                not self.config.get_bool("smtpd_use_tls"):
-            return None
-        return postfix_server_context(self.config.get, path=self.path)
-
     def _dovecot_tls(self) -> Optional[ssl.SSLContext]:
         conf = load_host_config(self)
         if conf.ssl == "no":
@@ -459,8 +462,6 @@ class Host:
 
     async def _start_services(self, ip: str) -> None:
         """Listen on every service; raises OSError if an address/port is taken."""
-        smtpd_tls = self._smtpd_tls()
-        self.smtpd_tls = smtpd_tls
         dovecot_tls = self._dovecot_tls()
         services: Dict[str, Callable[[int], Any]] = dict(smtpd_services(self, ip))
         services.update({

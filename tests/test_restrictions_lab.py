@@ -43,25 +43,8 @@ def lab_host(tmp_path_factory):
     lab.stop()
 
 
-def _known_gap(case) -> str:
-    """Why the lab's smtpd (not the evaluator) still answers differently, or ""."""
-    extra, _, _, _, sender, rcpt, _ = case
-    if sender == "":
-        return "lab smtpd refuses MAIL FROM:<> (501 5.1.7); RFC 5321 4.5.5 and Postfix accept the null sender"
-    if rcpt.endswith(".") or "@[" in rcpt:
-        return "lab smtpd refuses user@domain. and user@[address] as bad syntax (501 5.1.3); Postfix accepts both"
-    if "@" not in rcpt and rcpt != "postmaster" and "reject_non_fqdn_recipient" in extra:
-        return "lab smtpd appends $myorigin before the restrictions; Postfix checks the address as sent"
-    return ""
-
-
 def _params():
-    out = []
-    for i, case in enumerate(CASES):
-        gap = _known_gap(case)
-        marks = [pytest.mark.xfail(reason=gap, strict=False)] if gap else []
-        out.append(pytest.param(case, id=f"{i:02d}", marks=marks))
-    return out
+    return [pytest.param(case, id=f"{i:02d}") for i, case in enumerate(CASES)]
 
 
 _current = {}

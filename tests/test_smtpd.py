@@ -118,9 +118,9 @@ def test_postmaster_alias_reaches_root(host):
 
 def test_unknown_command_and_bad_syntax_then_session_goes_on(host):
     c = Raw(host.endpoints["smtp"])
-    assert c.cmd("FOO bar") == "502 5.5.2 Error: command not recognized"
+    assert c.cmd("FOO bar") == "500 5.5.2 Error: command not recognized"
     assert c.cmd("") == "500 5.5.2 Error: bad syntax"
-    assert c.cmd("HELP") == "502 5.5.2 Error: command not recognized"
+    assert c.cmd("HELP") == "500 5.5.2 Error: command not recognized"
     assert c.cmd("RCPT TO:<alice@example.com>") == "503 5.5.1 Error: need MAIL command"
     c.cmd("RSET")
     assert c.cmd("MAIL FROM:<bob@example.org>") == "250 2.1.0 Ok"
@@ -139,16 +139,44 @@ def test_command_line_over_the_limit_gets_500_and_session_continues(host):
     assert c.cmd("MAIL FROM:<bob@example.org>") == "250 2.1.0 Ok"
 
 
-def test_data_line_over_1000_octets_is_refused_nothing_delivered(host):
+def test_data_line_over_1000_octets_is_kept_whole_as_postfix_does(host):
     c = Raw(host.endpoints["smtp"])
     c.cmd("EHLO laptop")
     c.cmd("MAIL FROM:<bob@example.org>")
     c.cmd("RCPT TO:<alice@example.com>")
     c.cmd("DATA")
-    c.send(b"Subject: long\r\n\r\n" + b"x" * 1200 + b"\r\n.\r\n")
+    c.send(b"Subject: long\r\n\r\n" + b"x" * 3000 + b"\r\n.\r\n")
+    assert c.reply().startswith("250 2.0.0 Ok: queued as")
+    assert b"\r\n" + b"x" * 3000 + b"\r\n" in _files(host)[0].read_bytes()
+
+
+def test_data_line_over_the_lab_limit_is_refused_nothing_delivered(host):
+    c = Raw(host.endpoints["smtp"])
+    c.cmd("EHLO laptop")
+    c.cmd("MAIL FROM:<bob@example.org>")
+    c.cmd("RCPT TO:<alice@example.com>")
+    c.cmd("DATA")
+    c.send(b"Subject: huge\r\n\r\n" + b"x" * 70000 + b"\r\n.\r\n")
     assert c.reply().startswith("500 5.5.2 ")
     assert _files(host) == []
     assert c.cmd("NOOP") == "250 2.0.0 Ok"
+
+
+def test_null_sender_ip_literal_trailing_dot_and_bare_names(host):
+    c = Raw(host.endpoints["smtp"])
+    c.cmd("EHLO laptop")
+    assert c.cmd("MAIL FROM:<>") == "250 2.1.0 Ok"
+    assert c.cmd(f"RCPT TO:<alice@[{host.ip}]>") == "250 2.1.5 Ok"     # our own address
+    assert c.cmd("RCPT TO:<alice@example.com.>") == "250 2.1.5 Ok"
+    assert c.cmd("RCPT TO:<bob>") == "250 2.1.5 Ok"
+    assert c.cmd("DATA").startswith("354")
+    c.send(b"Subject: bounce-like\r\n\r\nx\r\n.\r\n")
+    assert c.reply().startswith("250")
+    host.settle()
+    log = host.maillog.read()
+    assert "from=<>, size=" in log
+    assert "to=<bob@mail.example.com>" in log
+    assert f"to=<alice@[{host.ip}]>" in log and "status=sent (delivered to maildir)" in log
 
 
 def test_message_over_size_limit(lab):

@@ -12,7 +12,7 @@ code Postfix adds when ENHANCEDSTATUSCODES is on.
 >>> reply("user_unknown", rcpt="bob@example.com")
 '550 5.1.1 <bob@example.com>: Recipient address rejected: User unknown in local recipient table'
 >>> translate('500 Error: command "FOO" not recognized')
-'502 5.5.2 Error: command not recognized'
+'500 5.5.2 Error: command not recognized'
 """
 from __future__ import annotations
 
@@ -53,9 +53,9 @@ REPLIES = {
     "relay_denied_perm": Reply(554, "5.7.1", "<{rcpt}>: Relay access denied"),
     "size_exceeded": Reply(552, "5.3.4", "Message size exceeds fixed limit"),
     "line_too_long": Reply(500, "5.5.2", "Error: line too long"),
-    "data_line_too_long": Reply(500, "5.5.2", "Error: message line longer than 1000 octets "
-                                              "(RFC 5321 section 4.5.3.1.6)"),
-    "not_recognized": Reply(502, "5.5.2", "Error: command not recognized"),
+    "data_line_too_long": Reply(500, "5.5.2", "Error: message line longer than the lab's "
+                                              "limit of 65536 octets"),
+    "not_recognized": Reply(500, "5.5.2", "Error: command not recognized"),
     "bad_syntax": Reply(500, "5.5.2", "Error: bad syntax"),
     "need_helo": Reply(503, "5.5.1", "Error: send HELO/EHLO first"),
     "need_mail": Reply(503, "5.5.1", "Error: need MAIL command"),
@@ -123,7 +123,7 @@ AIOSMTPD: List[Tuple["re.Pattern[str]", str]] = [
         (r"^501 Syntax: QUIT$", "501 5.5.4 Syntax: QUIT"),
         (r"^501 Syntax: STARTTLS$", "501 5.5.4 Syntax: STARTTLS"),
         (r"^501 Syntax: VRFY <address>$", "501 5.5.4 Syntax: VRFY address"),
-        (r"^502 EXPN not implemented$", "502 5.5.1 Error: command not implemented"),
+        (r"^502 EXPN not implemented$", reply("not_recognized")),
         (r"^250 OK$", reply("ok")),
         (r"^221 Bye$", reply("bye")),
         (r"^220 Ready to start TLS$", reply("tls_ready")),

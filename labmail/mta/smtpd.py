@@ -23,8 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import inspect
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
@@ -86,6 +85,22 @@ class _RecordingReader:
 
 class LabSMTP(TlsAuthMixin, SMTP):
     """One SMTP connection of a lab host (aiosmtpd protocol, Postfix manners)."""
+
+    #: Message lines longer than RFC 5322's 998 octets are accepted and kept
+    #: whole, as Postfix does (it splits them at line_length_limit = 2048 in its
+    #: queue file and joins them again on delivery); the lab refuses only lines
+    #: over 64 KiB, to bound what one line can hold in memory.  Command lines
+    #: stay limited to 512 octets (RFC 5321 §4.5.3.1.4) by aiosmtpd.
+    line_length_limit = 65536
+
+    def _getaddr(self, arg: str) -> Tuple[Optional[str], Optional[str]]:
+        """The address of ``MAIL FROM:``/``RCPT TO:`` as Postfix reads it (RFC 5321 §4.1.2).
+
+        ``<path>`` or a bare address, quoted local parts kept, a source route
+        (``<@relay:user@host>``) dropped as RFC 5321 §C allows, ``<>`` kept as
+        the null path; returns (None, None) when the brackets do not close.
+        """
+        return parse_path(arg)
 
     def __init__(self, handler: "SmtpdHandler", *, implicit_tls: bool = False,
                  **kwargs: Any) -> None:
@@ -305,9 +320,12 @@ class SmtpdHandler:
     async def handle_MAIL(self, server: LabSMTP, session: Session, envelope: Envelope,
                           address: str, mail_options: List[str]) -> str:
         session._lab_conn = server  # type: ignore[attr-defined]
-        if address and not _valid_address(address):
+        # The null sender of bounces (RFC 5321 §4.5.5) stays "<>" in the envelope
+        # while the session runs (aiosmtpd tests the sender for truth) and
+        # becomes "" when the message is queued.
+        if address != "<>" and not _valid_address(address):
             return reply("bad_sender")
-        envelope.mail_from = address
+        envelope.mail_from = address      # as sent: restrictions judge it so
         envelope.mail_options.extend(mail_options)
         return reply("mail_ok")
 
@@ -316,22 +334,21 @@ class SmtpdHandler:
         session._lab_conn = server  # type: ignore[attr-defined]
         if not _valid_address(address):
             return reply("bad_recipient")
-        if "@" not in address:
-            address = f"{address}@{self.settings['myorigin']}"
         sasl = _sasl(session)
         args: Dict[str, Any] = dict(client_ip=server.client_ip, client_name=server.client_name,
-                    helo=session.host_name, sender=envelope.mail_from, recipient=address,
+                    helo=session.host_name, sender=_sender(envelope), recipient=address,
                     esmtp=bool(session.extended_smtp),
                     sasl_username=sasl[1] if sasl else None,
                     queue_id=getattr(envelope, "queue_id", None))
-        if smtpd_tls.SERVICES.get(self.service):   # master.cf -o restrictions of its own
-            verdict = await smtpd_tls.check_recipient(self.host, self.settings, **args)
-        else:
-            verdict = await self.host.check_recipient(**args)
+        # restrictions see the address as sent (reject_non_fqdn_recipient needs that);
+        # each service brings its own lists (master.cf -o overrides)
+        verdict = await self.host.check_recipient(settings=self.settings, **args)
         if verdict is not None:
             status, logline = verdict
             self.host.maillog.write(self.program, logline)
             return status
+        if "@" not in address:
+            address = f"{address}@{self.settings['myorigin']}"
         if getattr(envelope, "queue_id", None) is None:
             envelope.queue_id = self.host.ids.queue_id()  # type: ignore[attr-defined]
             who = f"{envelope.queue_id}: client={server.client_name}[{server.client_ip}]"  # type: ignore[attr-defined]
@@ -342,18 +359,24 @@ class SmtpdHandler:
         envelope.rcpt_options.extend(rcpt_options)
         return reply("rcpt_ok")
 
+    def _qualified_sender(self, envelope: Envelope) -> str:
+        """The sender as queued: a bare name completed with ``myorigin`` (trivial-rewrite)."""
+        sender = _sender(envelope) or ""
+        if sender and "@" not in sender:
+            sender = f"{sender}@{self.settings['myorigin']}"
+        return sender
+
     async def handle_DATA(self, server: LabSMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or b""
         queue_id: str = envelope.queue_id  # type: ignore[attr-defined]
         protocol = smtpd_tls.protocol_name(esmtp=bool(session.extended_smtp),
                                            tls=server.tls_active, auth=bool(_sasl(session)))
         extra: Dict[str, Any] = {}
-        if server.tls_active and self.settings["smtpd_tls_received_header"] \
-                and _accepts_tls(self.host):
+        if server.tls_active and self.settings["smtpd_tls_received_header"]:
             extra["tls"] = smtpd_tls.received_tls_text(server.tls_summary)
         try:
             await self.host.accept_message(
-                sender=envelope.mail_from or "", recipients=list(envelope.rcpt_tos),
+                sender=self._qualified_sender(envelope), recipients=list(envelope.rcpt_tos),
                 content=content, queue_id=queue_id, helo=session.host_name,
                 client_ip=server.client_ip, client_name=server.client_name,
                 protocol=protocol, **extra)
@@ -366,29 +389,61 @@ class SmtpdHandler:
         return reply("queued", queue_id=queue_id)
 
 
+def parse_path(arg: str) -> Tuple[Optional[str], Optional[str]]:
+    """Split ``<address> PARAMS`` into (address, params).
+
+    >>> parse_path("<alice@example.com> SIZE=100")
+    ('alice@example.com', ' SIZE=100')
+    >>> parse_path('<"a b"@example.com>'), parse_path("<>"), parse_path("<@r.example:u@x.example>")
+    (('"a b"@example.com', ''), ('<>', ''), ('u@x.example', ''))
+    """
+    if not arg:
+        return "", ""
+    text = arg.lstrip()
+    if not text.startswith("<"):
+        addr, _, rest = text.partition(" ")
+        return addr, (" " + rest if rest else "")
+    quoted = False
+    for i, ch in enumerate(text[1:], 1):
+        if ch == '"' and text[i - 1] != "\\":
+            quoted = not quoted
+        elif ch == ">" and not quoted:
+            inner, rest = text[1:i], text[i + 1:]
+            if inner == "":
+                return "<>", rest
+            if inner.startswith("@") and ":" in inner:       # source route
+                inner = inner.split(":", 1)[1]
+            return (inner, rest) if inner else (None, None)
+    return None, None
+
+
+def _sender(envelope: Envelope) -> Optional[str]:
+    """The envelope sender as Postfix records it: "" for the null sender ``<>``."""
+    return "" if envelope.mail_from == "<>" else envelope.mail_from
+
+
 def _sasl(session: Session) -> Optional[tuple]:
     """(method, username) of an authenticated session; STARTTLS forgets it (new session)."""
     return getattr(session, "sasl", None)
 
 
-def _accepts_tls(host: "Host") -> bool:
-    """Whether ``host.accept_message`` takes ``tls=`` (the Received header's TLS line)."""
-    try:
-        return "tls" in inspect.signature(host.accept_message).parameters
-    except (TypeError, ValueError):  # pragma: no cover
-        return False
-
-
 def _valid_address(address: str) -> bool:
-    """A conservative RFC 5321 §4.1.2 mailbox check (empty local parts refused)."""
-    if not address or any(c in address for c in " \t\r\n<>()[]\\,;\x00"):
-        return False
-    if address.count("@") > 1 and not address.startswith('"'):
+    """An RFC 5321 §4.1.2 Mailbox as Postfix accepts it: local@domain, local@[ip],
+    a trailing dot on the domain, or a bare local part (completed with myorigin)."""
+    if not address or any(c in address for c in " \t\r\n<>(),;\\\x00"):
         return False
     local, at, domain = address.rpartition("@")
-    if at and (not local or not domain or ".." in domain or domain.startswith(".")):
+    if not at:
+        return "[" not in address and "]" not in address
+    if not local or not domain:
         return False
-    return True
+    if local.count("@") and not (local.startswith('"') and local.endswith('"')):
+        return False
+    if domain.startswith("[") and domain.endswith("]"):
+        return "[" not in domain[1:-1] and "]" not in domain[1:-1]
+    if "[" in domain or "]" in domain or "[" in local or "]" in local:
+        return False
+    return ".." not in domain and not domain.startswith(".")
 
 
 def settings_from(cfg: Any, hostname: str, path: Optional[Callable[[str], Any]] = None
@@ -406,7 +461,7 @@ def settings_from(cfg: Any, hostname: str, path: Optional[Callable[[str], Any]] 
     return {
         **tls,
         "myhostname": cfg.get("myhostname"),
-        "myorigin": cfg.get("myorigin"),
+        "myorigin": cfg.myorigin() if hasattr(cfg, "myorigin") else cfg.get("myorigin"),
         "mydestination": dest,
         "smtpd_banner": cfg.get("smtpd_banner"),
         "mail_name": cfg.get("mail_name"),

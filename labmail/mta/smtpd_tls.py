@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..host import Host
 
 __all__ = ["SERVICES", "tls_settings", "service_config", "effective_level", "tls_details",
-           "received_tls_text", "protocol_name", "server_signature", "check_recipient"]
+           "received_tls_text", "protocol_name", "server_signature"]
 
 #: master.cf's ``-o`` lines for the mail submission services (RFC 6409, RFC 8314)
 SERVICES: Dict[str, Dict[str, str]] = {
@@ -150,35 +150,4 @@ def protocol_name(*, esmtp: bool, tls: bool, auth: bool) -> str:
         return "SMTP"
     return "ESMTP" + ("S" if tls else "") + ("A" if auth else "")
 
-
-async def check_recipient(host: "Host", settings: Dict[str, Any], *, client_ip: str,
-                          client_name: str, helo: Optional[str], sender: Optional[str],
-                          recipient: str, esmtp: bool, sasl_username: Optional[str],
-                          queue_id: Optional[str]) -> Optional[Tuple[str, str]]:
-    """:meth:`Host.check_recipient` with a service's own restriction lists."""
-    from .replies import reply
-    from .restrictions import Context, Stage
-    restrictions = settings["restrictions"]
-    domain = recipient.rpartition("@")[2]
-    local = domain.lower().rstrip(".") in settings["mydestination"]
-    answers: Dict[str, Optional[bool]] = {}
-    if settings["needs_dns"]:
-        for d in {domain, (sender or "").rpartition("@")[2]} - {""}:
-            exists: Any = host._domain_exists      # async: True, False or None
-            answers[d] = await exists(d)
-    dns: Callable[[str], Optional[bool]] = lambda d: answers.get(d.lower().rstrip("."))
-    ctx = Context(client_ip, client_name, helo, sender, recipient, sasl_username, esmtp,
-                  recipient_is_local=local or None, local_addresses=(host.ip,),
-                  queue_id=queue_id, dns=dns)
-    decision = restrictions.check(Stage.RCPT, ctx)
-    if decision is not None:
-        return decision.reply, decision.log
-    if local:
-        key = recipient.rpartition("@")[0].lower()
-        for ch in settings["recipient_delimiter"] or "":
-            key = key.split(ch, 1)[0]
-        if not host.users.known(key):
-            text = reply("user_unknown", rcpt=recipient)
-            return text, restrictions.log_line(Stage.RCPT, ctx, text)
-    return None
 
