@@ -202,3 +202,30 @@ def test_forward_goes_through_the_hosts_queue(host: object) -> None:
     assert host.settle(10)  # type: ignore[attr-defined]
     [copy] = list(host.path("/home/bob/Maildir/new").iterdir())  # type: ignore[attr-defined]
     assert b"Subject: hi" in copy.read_bytes()
+
+
+def test_end_to_end_smtp_to_junk_folder(host: object) -> None:
+    """SMTP in -> queue -> local(8) with mailbox_command -> procmail -> spamc -> spamd -> .Junk/.
+
+    The acceptance test of the wiring: it skips while local delivery does not
+    run mailbox_command yet.
+    """
+    import smtplib
+    if "spamd" not in host.endpoints:  # type: ignore[attr-defined]
+        pytest.skip("this lab host runs no spamd")
+    host.postconf(e=["mailbox_command = /usr/bin/procmail"])  # type: ignore[attr-defined]
+    host.reload()  # type: ignore[attr-defined]
+    host.path("/etc/procmailrc").write_text(RC)  # type: ignore[attr-defined]
+    gtube = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
+    addr, port = host.endpoints["smtp"]  # type: ignore[attr-defined]
+    with smtplib.SMTP(addr, port, timeout=10) as smtp:
+        smtp.sendmail("win@prizes.example.net", ["alice@mail.example.com"],
+                      f"From: win@prizes.example.net\r\nSubject: prize\r\n\r\n{gtube}\r\n")
+    host.settle(10)  # type: ignore[attr-defined]
+    home = host.path("/home/alice")  # type: ignore[attr-defined]
+    if not (home / "procmail.log").exists():
+        pytest.skip("local delivery does not run mailbox_command yet (labmail/host.py)")
+    [junk] = list((home / "Maildir/.Junk/new").iterdir())
+    assert b"X-Spam-Flag: YES" in junk.read_bytes()
+    assert "status=sent (delivered to command: /usr/bin/procmail)" in \
+        host.path("/var/log/maillog").read_text()  # type: ignore[attr-defined]
