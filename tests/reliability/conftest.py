@@ -44,7 +44,7 @@ class Scale:
 
 
 SHORT = Scale(False, smtp_sessions=20, imap_sessions=5, load_seconds=3.0, kill_points=4,
-              big_data_mb=20, examples=15)
+              big_data_mb=20, examples=40)
 FULL = Scale(True, smtp_sessions=200, imap_sessions=50, load_seconds=60.0, kill_points=12,
              big_data_mb=100, examples=150)
 
