@@ -180,6 +180,7 @@ class ImapServerProtocol(asyncio.Protocol):
         self._timer: Optional[asyncio.TimerHandle] = None
         self._poller: Optional[asyncio.TimerHandle] = None
         self._upgrading = False
+        self._early: list = []       # decrypted bytes that arrive before start_tls() returns
         self._idle_notified = 0.0
         self._was_idling = False
         self._change_pending = False
@@ -234,7 +235,15 @@ class ImapServerProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         session = self.session
-        if session is None or self._upgrading:
+        if session is None:
+            return
+        if self._upgrading:
+            # While the raw transport is paused for the handshake, only the TLS
+            # layer can call us: a client may send its next command the moment
+            # the handshake ends, before start_tls() has returned.  Keep it.
+            # (Cleartext pipelined after STARTTLS never gets here: the session
+            # discarded it with the STARTTLS command, RFC 3501 §6.2.1.)
+            self._early.append(data)
             return
         self._record_client(data)
         session.receive_data(data)
@@ -242,6 +251,10 @@ class ImapServerProtocol(asyncio.Protocol):
         self._arm_timer()
         if session.starttls_requested and self.ssl_context is not None:
             self._upgrading = True
+            # stop reading cleartext now: whatever a man in the middle injects
+            # after STARTTLS must never be read as a command (RFC 3501 §6.2.1)
+            if self.transport is not None and hasattr(self.transport, "pause_reading"):
+                self.transport.pause_reading()
             asyncio.ensure_future(self._start_tls())
         self._arm_poller()
 
@@ -296,6 +309,9 @@ class ImapServerProtocol(asyncio.Protocol):
         self._upgrading = False
         if self.transcript is not None:
             self.transcript.start_tls(*_tls_info(new))
+        early, self._early = self._early, []
+        for chunk in early:
+            self.data_received(chunk)
 
     # -- timers -------------------------------------------------------------------------
     def _arm_timer(self) -> None:
