@@ -59,3 +59,10 @@ def test_readme_starts_with_the_two_commands():
 
 def test_ci_runs_make_test():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_readme_lesson_table_matches_the_notebooks():
+    import subprocess
+    import sys
+    res = subprocess.run([sys.executable, str(ROOT / "tools" / "make_readme_contents.py"), "--check"])
+    assert res.returncode == 0, "README.md's lesson table is stale: python tools/make_readme_contents.py"
