@@ -85,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
     for service, (addr, port) in host.endpoints.items():
         print(f"{service} {addr}:{port}")
     print(f"state {host.state_dir}")
+    print(f"ca {lab.ca.root_path}")
     print("ready", flush=True)
     try:
         while not stop.wait(0.5):
