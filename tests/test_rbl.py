@@ -214,3 +214,30 @@ def test_warn_if_reject_over_smtp_accepts_and_logs(lab_host):
     log = lab_host.maillog.path.read_text() if hasattr(lab_host.maillog, "path") else ""
     if log:
         assert "NOQUEUE: reject_warning: RCPT from unknown[127.0.0.9]: 554 5.7.1 Service unavailable;" in log
+
+
+# ---------------------------------------------------------------------------
+# properties of the =d.d.d.d filter (postconf(5): a number, or [n;n..m] per octet)
+
+from hypothesis import given, strategies as st  # noqa: E402
+
+octet = st.integers(min_value=0, max_value=255)
+
+
+@given(st.tuples(octet, octet, octet, octet))
+def test_an_address_matches_itself_as_a_filter(parts):
+    address = ".".join(map(str, parts))
+    assert filter_matches(address, address)
+
+
+@given(st.tuples(octet, octet, octet), octet, octet, octet)
+def test_a_range_in_the_last_octet_is_inclusive(head, low, high, value):
+    low, high = min(low, high), max(low, high)
+    prefix = ".".join(map(str, head))
+    assert filter_matches(f"{prefix}.[{low}..{high}]", f"{prefix}.{value}") is (low <= value <= high)
+
+
+@given(st.text(alphabet="abc xyz;:?$", max_size=20))
+def test_a_template_without_names_is_left_as_written(text):
+    text = text.replace("$", "")
+    assert expand_template(text, {"a": "1"}) == text

@@ -173,8 +173,9 @@ def _listed(ev: Evaluation, name: str, zone_arg: str) -> Optional[List[str]]:
         # Interim, until Host passes dnsbl=: ctx.dns is the host's bound method,
         # and its lab has the resolver.
         lab = getattr(getattr(ev.ctx.dns, "__self__", None), "lab", None)
-        if getattr(lab, "resolver", None) is not None:
-            lookup = resolver_lookup(lab.resolver)
+        resolver = getattr(lab, "resolver", None)
+        if resolver is not None:
+            lookup = resolver_lookup(resolver)
     if lookup is None:
         ev.warnings.append("no DNS for RBL lookups in this context; skipped")
         return None

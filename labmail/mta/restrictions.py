@@ -479,9 +479,9 @@ class Restrictions:
         decision, lines = self.check_verbose(stage, ctx)
         sink = ctx.maillog
         # Interim, until Host passes maillog=: ctx.dns is the host's bound method.
-        host = getattr(ctx.dns, "__self__", None)
-        if sink is None and getattr(host, "maillog", None) is not None:
-            sink = lambda text: host.maillog.write("postfix/smtpd", text)  # noqa: E731
+        maillog = getattr(getattr(ctx.dns, "__self__", None), "maillog", None)
+        if sink is None and maillog is not None:
+            sink = lambda text: maillog.write("postfix/smtpd", text)  # noqa: E731
         for line in lines:
             log.info(line)
             if sink is not None:
@@ -781,4 +781,6 @@ def needs_dns(cf: MainCf) -> bool:
 
 
 # the DNS blocklist restrictions register themselves (reject_rbl_client, reject_rhsbl_*)
-from . import rbl as _rbl  # noqa: E402,F401  (import for its registrations)
+from . import rbl  # noqa: E402,F401  (imported for its registrations)
+
+__all__ += ["rbl"]
