@@ -118,6 +118,11 @@ CASES: List[Tuple[str, str, bytes]] = [
     ("exitcode-var", "EXITCODE=5\n:0\nx\n", M1),
     ("host-mismatch", "HOST=elsewhere\n:0\nnever\n", M1),
     ("switchrc", "SWITCHRC={D}/inc\n:0\nnever\n", M1),
+    ("block-inherits-E", ":0\n* zzz\n{ }\n:0\n{\n:0 E\ninner_else/\n}\n", M1),
+    ("block-inherits-a", ":0\n{\n:0 a\ninner_a/\n}\n", M1),
+    ("block-then-E", ":0\n{\n:0\n* zzz\nx/\n}\n:0 E\nelse/\n", M1),
+    ("block-then-e", ":0\n{\n:0 c\nx/\n}\n:0 e\nerr/\n", M1),
+    ("conflicting-flags", ":0 aEe\n/dev/null\n:0 f\n{ }\n:0 fc\n| cat\n", M1),
     ("trap", "TRAP=\"echo trapped\"\n:0\nt\n", M1),
     ("trap-exitcode", "TRAP=\"exit 9\"\nEXITCODE=\n:0\nt\n", M1),
 ]

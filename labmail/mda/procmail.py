@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import datetime as _dt
 import fcntl
 import itertools
@@ -527,7 +528,7 @@ class _Frame:
     stmts: Tuple[Statement, ...]
     rc: str
     idx: int = 0
-    lastcond: bool = True
+    lastcond: bool = False          # an rcfile starts with nothing matched; a block with its recipe
     prev_exec: bool = False
     lastsucc: bool = False
     etc: bool = False
@@ -1070,14 +1071,55 @@ class _Run:
             return self.mail[:self.hlen], self.mail[self.hlen:]
         return _split_mail(self.mail)
 
+    def effective(self, r: Recipe) -> Recipe:
+        """The recipe with the flags procmail drops (and says so) taken out."""
+        flags, kind = r.flags, r.action.kind
+        drop = ""
+        notes = []
+        if "e" in flags and "E" in flags:
+            drop += "E"
+            notes.append("Conflicting else-if-flag suppressed")
+        if "e" in flags and "a" in flags:
+            drop += "a"
+            notes.append("Conflicting also-if-succeeded-flag suppressed")
+        if "f" in flags and kind in ("folder", "block"):
+            drop += "f"
+            notes.append("Extraneous filter-flag ignored")
+        if kind == "block":
+            for flag, word in (("i", "ignore-write-error"), ("r", "raw-mode")):
+                if flag in flags:
+                    drop += flag
+                    notes.append(f"Extraneous {word} flag ignored")
+        if "f" in flags and "c" in flags and kind != "block" and kind != "folder":
+            drop += "c"
+            notes.append("Extraneous copy-flag ignored")
+        for note in notes:
+            self.log(f"procmail: {note}\n")
+        if not drop:
+            return r
+        return dataclasses.replace(r, flags="".join(x for x in flags if x not in drop))
+
+    def skip_block(self, r: Recipe) -> None:
+        """procmail reads a block it skips, and so still reports the flags it drops."""
+        if r.action.kind != "block":
+            return
+        for st in r.action.block:
+            if isinstance(st, Recipe):
+                self.score = 0.0                    # $= follows every recipe read
+                self.effective(st)
+                self.skip_block(st)
+
     def recipe(self, r: Recipe, f: _Frame) -> None:
+        r = self.effective(r)
         flags = r.flags
+        self.score = 0.0
         chained = "A" in flags or "a" in flags
         ok = True
         if chained:
             ok = f.lastcond and (f.lastsucc if "a" in flags else True)
         if "E" in flags and f.prev_exec:
             f.lastcond = False if not chained else f.lastcond
+            self.skip_block(r)
             return                              # an earlier branch ran: skip, keep the chain "taken"
         if "e" in flags:
             ok = ok and f.prev_exec and not f.lastsucc
@@ -1087,6 +1129,7 @@ class _Run:
             f.lastcond = ok
         f.prev_exec = ok
         if not ok:
+            self.skip_block(r)
             return
         f.lastsucc = False
         f.lastsucc = self.action(r, f)
@@ -1205,7 +1248,7 @@ class _Run:
             if "c" in flags:
                 self.clone(r.action.block, f.rc)
             else:
-                self.frames.append(_Frame(a.block, f.rc))
+                self.frames.append(_Frame(a.block, f.rc, lastcond=True, prev_exec=True, lastsucc=True))
             return True
         data = self.parts(flags)
         raw = "r" in flags
@@ -1280,7 +1323,7 @@ class _Run:
         twin = copy.copy(self)
         twin.env = dict(self.env)
         twin.args = list(self.args)
-        twin.frames = [copy.copy(fr) for fr in self.frames] + [_Frame(block, rc)]
+        twin.frames = [copy.copy(fr) for fr in self.frames] + [_Frame(block, rc, lastcond=True, prev_exec=True, lastsucc=True)]
         twin.rc_queue = list(self.rc_queue)
         twin.global_lock = None
         twin.final = None
@@ -1471,6 +1514,8 @@ class _Run:
         wait = "w" in flags or "W" in flags
         failed = (wait and status != 0) or (not wrote and "i" not in flags)
         prog = (a.text.split() or [""])[0]
+        if not wrote and "i" not in flags:
+            self.log(f'procmail: Error while writing to "{prog}"\n')
         if failed and "W" not in flags and status != 0:
             self.log(f'procmail: Program failure ({status}) of "{prog}"\n')
         if "f" in flags:
