@@ -67,16 +67,10 @@ ROUTING = ("sender-specified routing is not resolved before the relay check: "
            "denied (outside) or relays (inside).  Fix: resolve the address "
            "(dequote; rightmost '%' -> '@' when the domain is local; 'b!a' -> 'a@b') "
            "and hand the resolved domain to is_local_domain and the restrictions")
-SYNTAX = ("labmail/mta/smtpd.py _valid_address refuses what Postfix parses: "
-          "'[' ']' of an address literal, a second '@' (Postfix resolves to the "
-          "rightmost domain), and aiosmtpd's get_angle_addr drops the domain's "
-          "trailing dot.  Fix: accept domain = '[' IPv4 ']' and multiple '@', "
-          "strip one trailing dot from the domain before the checks; 501 only "
-          "for unparsable paths")
-NULL_SENDER = ("MAIL FROM:<> is refused with 501 5.1.7: aiosmtpd hands '<>' to "
-               "labmail/mta/smtpd.py handle_MAIL, and _valid_address('<>') is False; "
-               "bounces from other servers cannot be received.  Fix: in handle_MAIL, "
-               "`if address == '<>': address = ''` before the validity check")
+SYNTAX = ("labmail/mta/smtpd.py _valid_address refuses a second '@' with 501 5.1.3; "
+          "Postfix parses victim@example.org@local, resolves it to the rightmost domain and "
+          "answers 454 Relay access denied (outside) or relays (inside).  Fix: accept "
+          "several '@' in _valid_address and resolve as for the quoted form (ROUTING)")
 UTF8_DOMAIN = ("a non-ASCII domain in RCPT without SMTPUTF8 on MAIL FROM: Postfix says "
                "501 5.1.3 Bad recipient address syntax, the lab checks relaying (454 "
                "outside, 250 inside).  Fix in labmail/mta/smtpd.py handle_RCPT: 501 "
@@ -86,12 +80,9 @@ BUGS = {
     "percent hack": (ROUTING, ROUTING), "double percent": (ROUTING, ROUTING),
     "quoted at": (ROUTING, ROUTING), "quoted percent": (ROUTING, ROUTING),
     "bang path with domain": (ROUTING, ROUTING), "bang path bare": (ROUTING, ROUTING),
-    "double at": (SYNTAX, SYNTAX), "ip literal foreign": (SYNTAX, SYNTAX),
-    "trailing dot foreign": (SYNTAX, SYNTAX), "trailing dot local": (SYNTAX, SYNTAX),
+    "null sender percent": (ROUTING, ROUTING),
+    "double at": (SYNTAX, SYNTAX),
     "unicode look-alike domain": (UTF8_DOMAIN, UTF8_DOMAIN),
-    "null sender foreign": (NULL_SENDER, NULL_SENDER),
-    "null sender local": (NULL_SENDER, NULL_SENDER),
-    "null sender percent": (NULL_SENDER, NULL_SENDER),
 }
 
 
