@@ -30,11 +30,14 @@ REGEXES = ["^Subject:.*lunch", "^From:.*bob", "^TO_carol@example\\.org", "^X-Spa
 CONDS = st.one_of(
     st.tuples(st.sampled_from(["", "! "]), st.sampled_from(REGEXES)).map("".join),
     st.sampled_from(["< 300", "> 300", "< 10000", "! > 200", "B ?? canteen", "H ?? ^Subject",
-                     "MATCH ?? lunch", "$ ^From:.*${LOGNAME:-bob}"]),
+                     "MATCH ?? lunch", "$ ^From:.*${LOGNAME:-bob}", "? grep -q lunch",
+                     "! ? grep -q zzz", "2^1 ? grep -q zzz"]),
     st.tuples(st.sampled_from(["1^1", "-2^0", "3^0.5", "-1^1", "5^0"]),
               st.sampled_from(REGEXES + [""])).map(" ".join),
 )
-FLAGS = st.lists(st.sampled_from(list("HBDchbAaEe")), max_size=3, unique=True).map("".join)
+FLAGS = st.lists(st.sampled_from(list("HBDchbAaEefwWir")), max_size=3, unique=True).map("".join)
+PIPES = st.sampled_from(["| sed s/lunch/LUNCH/", "| cat > /dev/null", "| grep -q zzz",
+                         "| sed -e 1d", "! nobody@example.org"])
 FOLDERS = st.sampled_from([".Junk/", ".Lists/", "food/", "bob/", ".Archive/"])
 
 
@@ -45,7 +48,12 @@ def recipe(draw: st.DrawFn, depth: int = 0) -> str:
     if depth < 2 and draw(st.booleans()) and "h" not in flags and "b" not in flags:
         inner = "".join(draw(st.lists(recipe(depth + 1), min_size=0, max_size=3)))
         return f":0 {flags}\n{conds}{{\n{inner}}}\n"
-    return f":0 {flags}\n{conds}{draw(FOLDERS)}\n"
+    action = draw(st.one_of(FOLDERS, PIPES))
+    if action.startswith("!"):
+        # "! addr" with f filters the mail through sendmail, which prints nothing; the
+        # real procmail's abstract then shows stale text, which is not worth copying
+        flags = flags.replace("f", "")
+    return f":0 {flags}\n{conds}{action}\n"
 
 
 statement = st.one_of(recipe(), st.sampled_from(['LOG="[$=] [$MATCH]\n"\n', "VAR=x\n",

@@ -1083,16 +1083,13 @@ class _Run:
             drop += "a"
             notes.append("Conflicting also-if-succeeded-flag suppressed")
         if "f" in flags and kind in ("folder", "block"):
-            drop += "f"
+            drop += "fhb"                           # and h/b with it: the whole mail is written
             notes.append("Extraneous filter-flag ignored")
         if kind == "block":
             for flag, word in (("i", "ignore-write-error"), ("r", "raw-mode")):
                 if flag in flags:
                     drop += flag
                     notes.append(f"Extraneous {word} flag ignored")
-        if "f" in flags and "c" in flags and kind != "block" and kind != "folder":
-            drop += "c"
-            notes.append("Extraneous copy-flag ignored")
         for note in notes:
             self.log(f"procmail: {note}\n")
         if not drop:
@@ -1247,12 +1244,16 @@ class _Run:
         if a.kind == "block":
             if "c" in flags:
                 self.clone(r.action.block, f.rc)
+                self.skip_block(r)                  # the parent reads across the block
             else:
                 self.frames.append(_Frame(a.block, f.rc, lastcond=True, prev_exec=True, lastsucc=True))
             return True
+        if "f" in flags and "c" in flags:          # said when the filter runs, not when read
+            self.log("procmail: Extraneous copy-flag ignored\n")
+            flags = flags.replace("c", "")
         data = self.parts(flags)
         raw = "r" in flags
-        delivering = a.kind != "pipe" or ("f" not in flags and not a.capture)
+        delivering = a.kind == "folder" or ("f" not in flags and not a.capture)
         names: List[str] = []
         if a.kind in ("folder", "forward"):
             names = self.expand(a.text, split=True)
@@ -1323,7 +1324,10 @@ class _Run:
         twin = copy.copy(self)
         twin.env = dict(self.env)
         twin.args = list(self.args)
-        twin.frames = [copy.copy(fr) for fr in self.frames] + [_Frame(block, rc, lastcond=True, prev_exec=True, lastsucc=True)]
+        twin.frames = [copy.copy(fr) for fr in self.frames]
+        if twin.frames:                          # in the clone too, the block recipe succeeded
+            twin.frames[-1].prev_exec = twin.frames[-1].lastsucc = True
+        twin.frames.append(_Frame(block, rc, lastcond=True, prev_exec=True, lastsucc=True))
         twin.rc_queue = list(self.rc_queue)
         twin.global_lock = None
         twin.final = None
@@ -1481,9 +1485,24 @@ class _Run:
 
     def to_forward(self, args: List[str], data: bytes, flags: str) -> Tuple[bool, str, int]:
         data = _strip_from_(data)
+        if "r" not in flags and not data.endswith(b"\n\n"):
+            data += b"\n"
         sendmail = [self.env.get("SENDMAIL", "/usr/sbin/sendmail")] + \
             self.env.get("SENDMAILFLAGS", "").split()
         shown = " ".join(sendmail + args)
+        if "f" in flags:
+            # "! address" with f is a filter through $SENDMAIL: what it prints is the mail
+            out = b""
+            if self.cfg.forward is not None:
+                ok = bool(self.cfg.forward([a for a in args if not a.startswith("-")], data))
+            else:
+                status, out, err, _ = self.spawn(sendmail + args, data)
+                if err:
+                    self.log(err)
+                ok = not (status and ("w" in flags or "W" in flags))
+            if ok:
+                self.apply_filter(out, flags)
+            return ok, shown, len(data)
         if self.cfg.forward is not None:
             addrs = [a for a in args if not a.startswith("-")]
             try:
@@ -1493,8 +1512,9 @@ class _Run:
                 ok = False
             return ok, shown, len(data)
         status, out, err, _ = self.spawn(sendmail + args, data)
-        if err or out:
-            self.log(err + out.decode("latin-1"))
+        self.out.extend(out)
+        if err:
+            self.log(err)
         if status and ("w" in flags or "W" in flags):
             if "w" in flags:
                 self.log(f'procmail: Program failure ({status}) of "{sendmail[0]}"\n')
@@ -1507,6 +1527,9 @@ class _Run:
         if not a.text.strip():                  # a bare "|": the mail to procmail's stdout
             self.out.extend(data)
             return True, "", len(data)
+        metas = self.env.get("SHELLMETAS", "&|<>~;?*[")
+        # what the log calls it: the line as written for the shell, else from its first word
+        shown = a.text if any(ch in a.text for ch in metas) else a.text.strip()
         status, out, err, wrote = self.program(a.text, data)
         self.last_exit = status
         if err:
@@ -1522,24 +1545,27 @@ class _Run:
             if failed:
                 if "W" not in flags:
                     self.log("procmail: Rescue of unfiltered data succeeded\n")
-                return False, a.text, len(data)
-            h = "h" in flags or "b" not in flags
-            b = "b" in flags or "h" not in flags
-            header, body = self.sections()
-            if h and b:
-                self.mail, self.hlen = out, None
-            elif h:
-                self.mail, self.hlen = out + body, len(out)   # procmail keeps the two apart
-            else:
-                self.mail, self.hlen = header + out, len(header)
-            return True, a.text, len(data)
+                return False, shown, len(data)
+            self.apply_filter(out, flags)
+            return True, shown, len(data)
         if a.capture:
             text = out.decode("latin-1")
             self.env[a.capture] = text[:-1] if text.endswith("\n") else text
-            return not failed, a.text, len(data)
-        if out:
-            self.log(out.decode("latin-1"))
-        return not failed, a.text, len(data)
+            return not failed, shown, len(data)
+        self.out.extend(out)                    # a program's stdout is procmail's stdout
+        return not failed, shown, len(data)
+
+    def apply_filter(self, out: bytes, flags: str) -> None:
+        """A filter's output replaces what it was given (header, body or both)."""
+        h = "h" in flags or "b" not in flags
+        b = "b" in flags or "h" not in flags
+        header, body = self.sections()
+        if h and b:
+            self.mail, self.hlen = out, None
+        elif h:
+            self.mail, self.hlen = out + body, len(out)   # procmail keeps the two apart
+        else:
+            self.mail, self.hlen = header + out, len(header)
 
     # -- programs ---------------------------------------------------------------
     def program(self, text: str, data: bytes) -> Tuple[int, bytes, str, bool]:
