@@ -267,6 +267,22 @@ def test_imap_command_streams(hostile, scale):
     _imap_still_serves(hostile)
 
 
+@pytest.mark.parametrize("user", ["../alice", "../../etc/passwd", "/etc/passwd", "%2e%2e/alice",
+                                  "alice/../bob", ".."])
+def test_imap_traversal_user_names_refused(hostile, user):
+    with imaplib.IMAP4(*hostile.endpoints["imap"], timeout=10) as m:
+        with pytest.raises(imaplib.IMAP4.error):
+            m.login(user, "secret")
+    _imap_still_serves(hostile)
+
+
+@pytest.mark.parametrize("local", ["../../etc/passwd", "..%2f..%2fetc", "/etc/passwd", "alice/../bob"])
+def test_smtp_traversal_recipients_refused(hostile, local):
+    replies = dialog(hostile.endpoints["smtp"], ["MAIL FROM:<a@example.net>",
+                                                 f"RCPT TO:<{local}@mail.example.com>"])
+    assert replies[-1][0] in (501, 550), replies
+
+
 def test_imap_huge_literal_refused_before_reading(hostile):
     with socket.create_connection(hostile.endpoints["imap"], timeout=10) as s:
         f = s.makefile("rb")
