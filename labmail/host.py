@@ -369,7 +369,7 @@ class Host:
 
     def _smtp_transport(self) -> SmtpTransport:
         resolver = self.lab.resolver
-        tls, _level, _cafile = postfix_client_context(self.config.get, path=self.path)
+        tls, level, cafile = postfix_client_context(self.config.get, path=self.path)
         return SmtpTransport(
             myhostname=self.smtpd_settings["myhostname"],
             mx=resolver.amx_hosts if resolver else None,
@@ -377,7 +377,8 @@ class Host:
             relayhost=self.config.get("relayhost"), port=self.lab.smtp_port_for,
             my_addresses=[tuple(self.endpoints["smtp"])] if "smtp" in self.endpoints else [],
             maillog=self.maillog, clock=self.clock, source_ip=self.ip,
-            trace=self.trace, tls_context=tls, connect_timeout=10.0)
+            trace=self.trace, tls_context=tls, tls_level=level, tls_cafile=cafile,
+            connect_timeout=10.0)
 
     # -- the queue ---------------------------------------------------------------
     def settle(self, timeout: float = 10.0, *, sessions: bool = False) -> bool:

@@ -134,3 +134,49 @@ def test_relaying_client_says_quit_and_waits_for_the_answer(lab):
     lab.settle()
     assert wait_for(lambda: "quit=1" in [ln for ln in b.maillog.lines("disconnect from mail.example.com")][-1:][0]
                     if b.maillog.lines("disconnect from mail.example.com") else False)
+
+
+def test_relay_tls_is_verified_against_the_lab_ca(lab):
+    a, b = _two(lab)
+    _send(a)
+    lab.settle()
+    log = a.maillog.read()
+    assert "Verified TLS connection established to mail.example.org[" in log
+    received = b.mailbox("bob")
+    [msg] = list(received)
+    assert "with ESMTPS id" in " ".join(msg["Received"].split())
+
+
+def test_smtp_tls_security_level_verify_defers_an_unverified_server(lab):
+    from labmail.net.certs import write_self_signed
+    a, b = _two(lab)
+    # a CA file that trusts some other authority, not the lab's
+    write_self_signed(a.path("/etc/ssl/certs/other-ca.pem"), a.path("/etc/ssl/private/other.key"),
+                      "Some Other CA")
+    cf = a.path("/etc/postfix/main.cf")
+    cf.write_text(cf.read_text().replace("smtp_tls_security_level = may",
+                                         "smtp_tls_security_level = verify")
+                  .replace("smtp_tls_CAfile = /etc/ssl/certs/ca-certificates.crt",
+                           "smtp_tls_CAfile = /etc/ssl/certs/other-ca.pem"))
+    a.reload()
+    _send(a)
+    a.settle()
+    log = a.maillog.read()
+    assert "Untrusted TLS connection established" in log or "Trusted TLS connection established" in log
+    assert "dsn=4.7.5, status=deferred (Server certificate not verified)" in log
+
+
+def test_smtp_tls_security_level_encrypt_needs_starttls(lab):
+    a, b = _two(lab)
+    cfb = b.path("/etc/postfix/main.cf")
+    cfb.write_text(cfb.read_text().replace("smtpd_tls_security_level = may",
+                                           "smtpd_tls_security_level = none"))
+    b.reload()
+    cf = a.path("/etc/postfix/main.cf")
+    cf.write_text(cf.read_text().replace("smtp_tls_security_level = may",
+                                         "smtp_tls_security_level = encrypt"))
+    a.reload()
+    _send(a)
+    a.settle()
+    assert "dsn=4.7.4, status=deferred (TLS is required, but was not offered by host " \
+        "mail.example.org[" in a.maillog.read()

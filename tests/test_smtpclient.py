@@ -277,7 +277,7 @@ def test_starttls_when_offered(tmp_path):
         return out, log, peer
     out, log, peer = run(main())
     assert out.status == "sent" and len(peer.got) == 1
-    assert log.lines[0][1].startswith("Anonymous TLS connection established to mx.example.org[127.0.0.1]:")
+    assert log.lines[0][1].startswith("Untrusted TLS connection established to mx.example.org[127.0.0.1]:")
     assert " with cipher " in log.lines[0][1]
 
 

@@ -130,7 +130,8 @@ class Delivered:
 @dataclass(frozen=True)
 class Failed:
     """The attempt failed: ``kind`` is refused (greeting), said (a reply),
-    lost (connection closed) or size (message too big for the server).
+    lost (connection closed), size (message too big for the server) or
+    tls_required (the level demands TLS and the server did not give it).
     ``next_mx`` says another MX host may do better."""
 
     kind: str
@@ -154,6 +155,7 @@ class ClientConnection:
     recipient: str
     content: bytes
     use_tls: bool = False
+    require_tls: bool = False        # smtp_tls_security_level = encrypt/verify/secure
     state: State = State.GREETING
     extensions: List[str] = field(default_factory=list)
     tls_active: bool = False
@@ -232,12 +234,17 @@ class ClientConnection:
             self.extensions = [ln[4:].upper() for ln in reply.lines[1:]]
             if "STARTTLS" in self.extensions and self.use_tls and not self.tls_active:
                 return self._command(State.STARTTLS, "STARTTLS")
+            if self.require_tls and not self.tls_active:
+                return self._fail("tls_required", reply, next_mx=True)
             return self._mail()
         if state is State.HELO:
             return self._mail() if ok else self._fail("said", reply, next_mx=True)
         if state is State.STARTTLS:
-            # Refused STARTTLS: go on in plain text (Postfix's "may" level).
-            return [UpgradeTLS()] if ok else self._mail()
+            # Refused STARTTLS: go on in plain text at Postfix's "may" level only.
+            if ok:
+                return [UpgradeTLS()]
+            return self._fail("tls_required", reply, next_mx=True) if self.require_tls \
+                else self._mail()
         if not ok:
             return self._fail("said", reply)
         if state is State.MAIL:

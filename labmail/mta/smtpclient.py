@@ -34,6 +34,7 @@ import re
 import time
 from typing import Any, Awaitable, Callable, List, Optional, Sequence, Tuple, Union
 
+from ..net.tlsctx import peer_chain, peer_trust
 from . import logfmt
 from .queue import QueueFile, Recipient
 from .schedule import Outcome
@@ -99,7 +100,8 @@ class SmtpTransport:
                  my_addresses: Sequence[Tuple[str, int]] = (), maillog: Any = None,
                  clock: Any = None, tls_context: Any = None, trace: Any = None,
                  connect_timeout: float = 30.0, command_timeout: float = 300.0,
-                 source_ip: Optional[str] = None) -> None:
+                 source_ip: Optional[str] = None, tls_level: str = "may",
+                 tls_cafile: Any = None) -> None:
         self.myhostname = myhostname
         self.mx = mx
         self.addresses = addresses
@@ -113,6 +115,9 @@ class SmtpTransport:
         self.connect_timeout = connect_timeout
         self.command_timeout = command_timeout
         self.source_ip = source_ip
+        # smtp_tls_security_level: none | may | encrypt | verify | secure
+        self.tls_level = tls_level if tls_context is not None else "none"
+        self.tls_cafile = tls_cafile
 
     # -- routing ---------------------------------------------------------
     def _port_for(self, ip: str) -> int:
@@ -273,6 +278,10 @@ class _Session:
             return _Failure(Outcome("bounced", "5.3.4", self.relay,
                                     f"message size {len(conv.content)} exceeds size limit "
                                     f"{f.limit} of server {self.peer}"))
+        if f.kind == "tls_required":
+            return _Failure(Outcome("deferred", "4.7.4", self.relay,
+                                    f"TLS is required, but was not offered by host {self.peer}"),
+                            next_mx=f.next_mx)
         if f.kind == "lost" or r is None:
             return _Failure(Outcome("deferred", "4.4.2", self.relay,
                                     f"lost connection with {self.peer} while "
@@ -302,16 +311,24 @@ class _Session:
         ssl_obj = self.writer.get_extra_info("ssl_object")
         if ssl_obj is not None:
             version, (cipher, _, bits) = ssl_obj.version(), ssl_obj.cipher()
-            self.t._log(f"Anonymous TLS connection established to {self.relay}: "
+            # Postfix judges the peer after the handshake: Verified (chain and
+            # name), Trusted (chain only) or Untrusted; "verify"/"secure" give up
+            # on anything less than Verified.
+            verdict, _why = peer_trust(peer_chain(ssl_obj), self.t.tls_cafile, [self.host])
+            self.t._log(f"{verdict} TLS connection established to {self.relay}: "
                         f"{version} with cipher {cipher} ({bits}/{bits} bits)")
             if self.transcript is not None:
                 self.transcript.start_tls(version or "", cipher)
+            if self.t.tls_level in ("verify", "secure") and verdict != "Verified":
+                raise _Failure(Outcome("deferred", "4.7.5", self.relay,
+                                       "Server certificate not verified"), next_mx=True)
         return conv.tls_started()
 
     async def run(self, qf: QueueFile, rcpt: Recipient, start: float) -> Outcome:
         conv = ClientConnection(helo_name=self.t.myhostname, sender=qf.sender,
                                 recipient=rcpt.address, content=qf.content,
-                                use_tls=self.t.tls_context is not None)
+                                use_tls=self.t.tls_context is not None,
+                                require_tls=self.t.tls_level in ("encrypt", "verify", "secure"))
         connected = done = start
         delivered: Optional[Delivered] = None
         failure: Optional[_Failure] = None
