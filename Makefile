@@ -10,7 +10,7 @@ NO_BROWSER ?=
 PORT     ?= 8888
 JOBS     ?= auto
 
-.PHONY: lab test test-unit test-notebooks bench course env clean help
+.PHONY: lab test test-unit test-notebooks bench course lessons env clean help
 
 help:
 	@echo "make lab         open the course in JupyterLab (NO_BROWSER=1 for a headless server)"
@@ -50,6 +50,10 @@ bench: $(STAMP)
 
 course: $(STAMP)
 	$(BIN)/python tools/make_course.py --out build
+
+# Regenerate and re-execute every lesson (on a quiet machine: see the script).
+lessons: $(STAMP)
+	$(BIN)/python tools/build_lessons.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .hypothesis
