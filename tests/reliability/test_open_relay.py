@@ -138,6 +138,14 @@ def test_inside_mynetworks_as_postfix(relay_host, name, sender, rcpt, outside, i
         assert reply == want
 
 
+@pytest.mark.parametrize("name,sender,rcpt", [c[:3] for c in CASES if c[3] != OK],
+                         ids=[c[0] for c in CASES if c[3] != OK])
+def test_stranger_never_gets_250(relay_host, name, sender, rcpt):
+    """The security property alone, never xfailed: whatever the exact reply, no 250."""
+    reply = _rcpt_reply(relay_host.endpoints["smtp"], OUTSIDE_IP, sender, rcpt)
+    assert reply[:1] in "45", f"OPEN RELAY: {reply}"
+
+
 def test_nothing_relayed_for_the_stranger(relay_host):
     """Even after DATA, nothing the stranger sent is queued for a foreign domain."""
     import smtplib
