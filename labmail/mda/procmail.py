@@ -57,6 +57,7 @@ __all__ = ["parse_procmailrc", "Procmail", "ProcmailResult", "Recipe", "Assignme
            "Condition", "Action", "Rc", "egrep_to_python", "EX_CANTCREAT", "EX_TEMPFAIL"]
 
 EX_CANTCREAT, EX_TEMPFAIL = 73, 75
+INFINITE_MATCHES = 1 << 62
 FLAGS = "hbHBDfwWcAaEeir"
 MATCH_GROUP = "procmail_match"
 
@@ -969,7 +970,7 @@ class _Run:
             return self.args[k - 1] if 0 < k <= len(self.args) else ""
         special = {"#": lambda: str(len(self.args)), "$": lambda: str(self.cfg.pid()),
                    "?": lambda: str(self.last_exit), "_": self.current_rc,
-                   "-": lambda: self.env.get("LASTFOLDER", ""), "=": lambda: f"{self.score:g}",
+                   "-": lambda: self.env.get("LASTFOLDER", ""), "=": lambda: str(int(self.score)),
                    "@": lambda: " ".join(self.args)}
         if name in special:
             return special[name]()
@@ -1161,7 +1162,6 @@ class _Run:
                 if not found:
                     self.verbose(f'No match on "{c.text}"')
                     self.score = score
-                    self.env["="] = f"{score:g}"
                     return False
                 self.verbose(f'Match on "{c.text}"')
                 continue
@@ -1185,6 +1185,12 @@ class _Run:
                 return 2147483647.0 if w > 0 else -2147483647.0
         if c.kind == "program" and not c.negate:
             return w if count == 0 else x
+        if count >= INFINITE_MATCHES:
+            if x == 0:
+                return w
+            if abs(x) < 1:
+                return w / (1 - x)                  # the whole geometric series
+            return 2147483647.0 if w > 0 else -2147483647.0
         n = count
         total, term = 0.0, w
         for _ in range(min(n, 100000)):
@@ -1227,6 +1233,9 @@ class _Run:
         for each in regex.finditer(text):
             if count == 0 and MATCH_GROUP in regex.groupindex:
                 self.env["MATCH"] = each.group(MATCH_GROUP) or ""
+            if each.end() == each.start():
+                # procmail's egrep matches an empty string again and again at the same spot
+                return True, INFINITE_MATCHES
             count += 1
             if c.weight[1] == 0 or count >= 100000:
                 break
@@ -1350,7 +1359,7 @@ class _Run:
         try:
             target = self.real(first)
             if first.endswith("/") or first.endswith("/.") or target.is_dir():
-                return self.to_directories(names, data, raw)
+                return self.to_directories(names, data, raw, hlen != 0)
             for extra in names[1:]:                 # only directories take several names
                 self.log(f'procmail: Skipped "{extra}"\n')
             return self.to_mbox(first, target, data, raw, hlen)
@@ -1394,7 +1403,8 @@ class _Run:
             os.close(fd)
         return True, name, len(blob)
 
-    def to_directories(self, names: List[str], data: bytes, raw: bool) -> Tuple[bool, str, int]:
+    def to_directories(self, names: List[str], data: bytes, raw: bool,
+                       with_header: bool = True) -> Tuple[bool, str, int]:
         written: List[str] = []
         first_file: Optional[Path] = None
         blob = data
@@ -1418,7 +1428,8 @@ class _Run:
                 return False, name, 0
             if k == 0:
                 if kind == "maildir":
-                    blob = _strip_from_(data)          # as written: no From_ line, nothing added
+                    # as written, without the From_ line (a body alone keeps all its lines)
+                    blob = _strip_from_(data) if with_header else data
                 else:
                     blob = data if raw or data.endswith(b"\n\n") else data + b"\n"
             for _attempt in range(1000):
@@ -1484,7 +1495,8 @@ class _Run:
         raise OSError("no unique file name")
 
     def to_forward(self, args: List[str], data: bytes, flags: str) -> Tuple[bool, str, int]:
-        data = _strip_from_(data)
+        if "h" in flags or "b" not in flags:
+            data = _strip_from_(data)
         if "r" not in flags and not data.endswith(b"\n\n"):
             data += b"\n"
         sendmail = [self.env.get("SENDMAIL", "/usr/sbin/sendmail")] + \
