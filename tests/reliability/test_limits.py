@@ -95,7 +95,7 @@ def test_pop3_client_stopping_mid_line_is_dropped(limited):
 
 
 def test_slow_loris_does_not_block_others(limited):
-    """Ten clients dribble a byte every 0.1 s; a normal delivery still takes < 2 s."""
+    """Ten clients dribble a byte every 0.1 s; a normal delivery still takes < 3 s."""
     stop_event = threading.Event()
     socks = []
     for _ in range(10):
@@ -116,7 +116,7 @@ def test_slow_loris_does_not_block_others(limited):
     t.start()
     try:
         time.sleep(0.3)
-        assert _deliver_one(limited, "past the loris") < 2.0
+        assert _deliver_one(limited, "past the loris") < 3.0
     finally:
         stop_event.set()
         t.join(5)
@@ -220,7 +220,7 @@ def test_pop3_auth_failure_delay_and_others_served(tmp_path):
         took["good"] = time.monotonic() - started
         t.join(10)
         assert took["bad"] >= 1.8, took
-        assert took["good"] < 1.0, took
+        assert took["good"] < 1.5, took
     finally:
         lab.stop()
 
@@ -260,6 +260,6 @@ def test_imap_auth_failure_delay_and_others_served(tmp_path):
         took["good"] = time.monotonic() - started
         t.join(10)
         assert took["bad"] >= 1.8, took
-        assert took["good"] < 1.0, took
+        assert took["good"] < 1.5, took
     finally:
         lab.stop()
