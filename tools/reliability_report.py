@@ -46,9 +46,9 @@ AREAS = {
                            "traversal (users, mailboxes, procmail folders), deep MIME and giant "
                            "headers (spam engine, BODYSTRUCTURE), random main.cf / dovecot.conf"),
     "test_limits": ("Limits and fairness",
-                    "clients stopping mid-line (SMTP, POP3, IMAP), slow-loris, connection count "
+                    "clients stopping mid-line (SMTP, POP3, IMAP), slow-loris, connection count and rate "
                     "limit, SIZE and a big DATA over message_size_limit (RSS measured), failed-"
-                    "login delay"),
+                    "login delays (POP3, IMAP)"),
     "test_crash_many": ("Crash safety",
                         "SIGKILL of a two-host lab at random points under SMTP, relay and IMAP "
                         "flag load; restart on the same state; exactly-once, queue, UIDs, flags"),

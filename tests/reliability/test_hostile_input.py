@@ -283,6 +283,20 @@ def test_smtp_traversal_recipients_refused(hostile, local):
     assert replies[-1][0] in (501, 550), replies
 
 
+def test_pop3_line_over_limit(hostile):
+    # Dovecot disconnects ("Input buffer full" in its log) without a reply
+    out = _exchange(hostile.endpoints["pop3"], b"USER " + b"u" * 20_000 + b"\r\nQUIT\r\n")
+    assert out.startswith(b"+OK") and b"+OK Logging out" not in out, out[:300]
+    _pop3_still_serves(hostile)
+
+
+def test_imap_line_over_limit(hostile):
+    out = _exchange(hostile.endpoints["imap"], b"a LOGIN " + b"u" * 200_000 + b" x\r\n"
+                    b"b LOGOUT\r\n")
+    assert b"BAD" in out or b"BYE" in out, out[:300]
+    _imap_still_serves(hostile)
+
+
 def test_imap_huge_literal_refused_before_reading(hostile):
     with socket.create_connection(hostile.endpoints["imap"], timeout=10) as s:
         f = s.makefile("rb")

@@ -141,6 +141,30 @@ def test_connection_count_limit(limited):
     assert greetings[2].startswith(b"421 4.7.0"), greetings
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "smtpd_client_connection_rate_limit is not enforced (anvil(8)): with a limit of 2 per "
+    "anvil_rate_time_unit (60 s), Postfix greets a stranger's third connection with "
+    "'421 4.7.0 <myhostname> Error: too many connections from <ip>'.  Fix: a per-client-IP "
+    "sliding window in labmail/mta/smtpd_services.py's factory, exempt $mynetworks"))
+def test_connection_rate_limit(tmp_path):
+    import labmail
+    from labmail.host import DEFAULT_MAIN_CF
+    lab = labmail.Lab(ports="auto", state_dir=tmp_path / "lab", seed=7)
+    cf = DEFAULT_MAIN_CF.format(hostname="mail.example.com") + \
+        "smtpd_client_connection_rate_limit = 2\n"
+    host = lab.add_host("mail.example.com", users={"alice": "secret"}, main_cf=cf)
+    lab.start()
+    try:
+        greetings = []
+        for _ in range(3):
+            with socket.create_connection(host.endpoints["smtp"], timeout=5,
+                                          source_address=(OUTSIDE_IP, 0)) as s:
+                greetings.append(s.recv(1000))
+    finally:
+        lab.stop()
+    assert greetings[2].startswith(b"421 4.7.0"), greetings
+
+
 def test_declared_size_over_limit_refused(limited):
     with smtplib.SMTP(*limited.endpoints["smtp"], timeout=10) as s:
         s.ehlo("c.example.net")
