@@ -123,6 +123,11 @@ CASES: List[Tuple[str, str, bytes]] = [
     ("block-then-E", ":0\n{\n:0\n* zzz\nx/\n}\n:0 E\nelse/\n", M1),
     ("block-then-e", ":0\n{\n:0 c\nx/\n}\n:0 e\nerr/\n", M1),
     ("conflicting-flags", ":0 aEe\n/dev/null\n:0 f\n{ }\n:0 fc\n| cat\n", M1),
+    ("score-printed", ":0\n* 1.5^0\n* 0.25^0\n{ }\nLOG=\"[$=]\n\"\n:0\n* 2^0.5 s\n* 1^1 ^.*$\n{ }\n"
+                      "LOG=\"[$=]\n\"\n:0\n* -2.7^0\n{ }\nLOG=\"[$=]\n\"\n", M1),
+    ("score-empty-regex", ":0\n* -1^1\n* 5^0 ^Subject\nnever\nLOG=\"[$=]\n\"\n"
+                          ":0\n* 1^0.5\n{ }\nLOG=\"[$=]\n\"\n", M1),
+    ("body-only-maildir", ":0 b\nmd/\n", FROM_ + b"Subject: s\n\nFrom here on\n"),
     ("trap", "TRAP=\"echo trapped\"\n:0\nt\n", M1),
     ("trap-exitcode", "TRAP=\"exit 9\"\nEXITCODE=\n:0\nt\n", M1),
 ]

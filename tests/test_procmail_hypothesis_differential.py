@@ -40,7 +40,7 @@ CONDS = st.one_of(
 )
 FLAGS = st.lists(st.sampled_from(list("HBDchbAaEefwWir")), max_size=3, unique=True).map("".join)
 PIPES = st.sampled_from(["| sed s/lunch/LUNCH/", "| cat > /dev/null", "| grep -q zzz",
-                         "| sed -e 1d", "! nobody@example.org"])
+                         "| sed -e 2d", "! nobody@example.org"])
 FOLDERS = st.sampled_from([".Junk/", ".Lists/", "food/", "bob/", ".Archive/"])
 
 

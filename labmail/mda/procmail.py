@@ -1233,8 +1233,8 @@ class _Run:
         for each in regex.finditer(text):
             if count == 0 and MATCH_GROUP in regex.groupindex:
                 self.env["MATCH"] = each.group(MATCH_GROUP) or ""
-            if each.end() == each.start():
-                # procmail's egrep matches an empty string again and again at the same spot
+            if each.end() == each.start() and not c.text.strip():
+                # an empty regex matches again and again at the same spot, for ever
                 return True, INFINITE_MATCHES
             count += 1
             if c.weight[1] == 0 or count >= 100000:
