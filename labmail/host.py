@@ -489,12 +489,17 @@ class Host:
         self.endpoints = {name: server.sockets[0].getsockname()[:2]
                           for name, server in started.items()}
         self._smtp_port = self.endpoints["smtp"][1]
-        self.qmgr = QueueManager(self.queue, self._deliver, clock=self.clock,
-                                 maillog=self.maillog,
-                                 settings=QmgrSettings.from_config(self.config))
-        await self.qmgr.start()
         for name, (addr, port) in self.endpoints.items():
             logger.info("%s: %s listening on %s:%s", self.hostname, name, addr, port)
+
+    async def _start_qmgr(self) -> None:
+        """Start the queue manager (after the lab's DNS knows every host, so a
+        queue recovered after a restart is routed, not bounced)."""
+        if self.qmgr is None:
+            self.qmgr = QueueManager(self.queue, self._deliver, clock=self.clock,
+                                     maillog=self.maillog,
+                                     settings=QmgrSettings.from_config(self.config))
+            await self.qmgr.start()
 
     async def _stop_services(self) -> None:
         if self.qmgr is not None:

@@ -258,8 +258,10 @@ class Lab:
     def _used_ips(self, exclude: Host) -> set:
         return {h.ip for h in self.hosts.values() if h is not exclude and h.running}
 
-    async def _start_host(self, host: Host) -> None:
+    async def _start_host(self, host: Host, qmgr: bool = True) -> None:
         if host.running:
+            if qmgr:
+                await host._start_qmgr()
             return
         if host.requested_ip or self._single_address:
             await host._start_services(host.requested_ip or "127.0.0.1")
@@ -286,6 +288,8 @@ class Lab:
             else:
                 raise LabError(f"no free loopback address for {host.hostname}: {last_error}")
         register_host(self.dns, host.hostname, host.ip)
+        if qmgr:
+            await host._start_qmgr()
         host.maillog.write("postfix/master", "daemon started -- version labmail, "
                            "configuration /etc/postfix")
 
@@ -316,8 +320,12 @@ class Lab:
         """Start every host's services; returns when all of them listen."""
         async def start_all() -> None:
             await self._start_dns()
+            # two passes: every host listens and is in DNS before any queue
+            # manager starts delivering what a previous run left queued
             for host in self.hosts.values():
-                await self._start_host(host)
+                await self._start_host(host, qmgr=False)
+            for host in self.hosts.values():
+                await host._start_qmgr()
         self._started = True
         try:
             self.run(start_all())

@@ -45,7 +45,7 @@ def dotlock(path: PathLike, timeout: float = 10.0, stale: float = 120.0) -> Iter
         except FileExistsError:
             try:
                 age = time.time() - lock.stat().st_mtime
-                if age > stale:     # a crashed holder: take the lock over
+                if age > stale or _holder_is_dead(lock):   # a crashed holder: take over
                     lock.unlink()
                     continue
             except FileNotFoundError:
@@ -65,6 +65,24 @@ def dotlock(path: PathLike, timeout: float = 10.0, stale: float = 120.0) -> Iter
     finally:
         with contextlib.suppress(FileNotFoundError):
             lock.unlink()
+
+
+def _holder_is_dead(lock: Path) -> bool:
+    """True when the dot-lock names a process of this machine that no longer
+    exists (Dovecot's file_dotlock does the same check before waiting)."""
+    try:
+        pid = int(lock.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return False
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:          # alive, someone else's
+        return False
+    return False
 
 
 class SessionLock:

@@ -293,7 +293,6 @@ QUEUE_BEFORE_DNS = (
     "qmgr.start() out of _start_services into a second pass)")
 
 
-@pytest.mark.xfail(strict=True, reason=QUEUE_BEFORE_DNS)
 def test_queue_recovered_at_start_relays_to_a_later_host(tmp_path):
     import labmail
     lab = labmail.Lab(ports="auto", state_dir=tmp_path / "lab", seed=7)
@@ -327,7 +326,6 @@ def _dead_pid() -> int:
     return child.pid
 
 
-@pytest.mark.xfail(strict=True, reason=STALE_LOCK)
 def test_stale_uidlist_lock_of_a_dead_process_is_taken_over(tmp_path):
     import labmail
     lab = labmail.Lab(ports="auto", state_dir=tmp_path / "lab", seed=7)
