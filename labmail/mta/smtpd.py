@@ -247,6 +247,25 @@ class LabSMTP(TlsAuthMixin, SMTP):
         """Postfix has no HELP command."""
         await self.push(reply("not_recognized"))
 
+    async def smtp_DATA(self, arg: str) -> None:
+        """DATA in a transaction whose recipients were all refused: Postfix's 554."""
+        if self.envelope is not None and self.envelope.mail_from and not self.envelope.rcpt_tos:
+            await self.push(reply("no_valid_rcpt"))
+            return
+        await super().smtp_DATA(arg)
+
+    def _timeout_cb(self) -> None:
+        """``smtpd_timeout`` passed: say so as Postfix does, then hang up."""
+        if self.transport is not None and not self.transport.is_closing():
+            line = reply("timeout", hostname=self.settings["myhostname"])
+            try:
+                self.transport.write(line.encode() + b"\r\n")
+            except Exception:           # pragma: no cover - the peer went away
+                pass
+            if self.transcript is not None:
+                self.transcript.server(line)
+        super()._timeout_cb()
+
     async def smtp_VRFY(self, arg: Optional[str]) -> None:
         """VRFY as Postfix answers it (RFC 5321 §3.5.3: 252 when not verifying)."""
         if self.settings["disable_vrfy_command"]:
@@ -462,6 +481,7 @@ def settings_from(cfg: Any, hostname: str, path: Optional[Callable[[str], Any]] 
         **tls,
         "myhostname": cfg.get("myhostname"),
         "myorigin": cfg.myorigin() if hasattr(cfg, "myorigin") else cfg.get("myorigin"),
+        "smtpd_timeout": cfg.get_time("smtpd_timeout") or 300,
         "mydestination": dest,
         "smtpd_banner": cfg.get("smtpd_banner"),
         "mail_name": cfg.get("mail_name"),

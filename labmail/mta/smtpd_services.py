@@ -96,7 +96,7 @@ def make_protocol_factory(host: "Host", service: str = "smtp", *,
         limit = settings["message_size_limit"] or None
         return LabSMTP(handler, hostname=settings["myhostname"],
                        data_size_limit=limit, enable_SMTPUTF8=True, decode_data=False,
-                       loop=host.lab.loop, timeout=300,
+                       loop=host.lab.loop, timeout=settings["smtpd_timeout"],
                        tls_context=None if implicit_tls else tls,
                        auth_require_tls=False, implicit_tls=implicit_tls)
     factory.service_state = state  # type: ignore[attr-defined]

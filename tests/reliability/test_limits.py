@@ -60,11 +60,6 @@ def _deliver_one(host, subject: str = "hi") -> float:
     return time.monotonic() - started
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "smtpd_timeout is not honoured: labmail/mta/smtpd_services.py make_protocol_factory "
-    "passes timeout=300 to LabSMTP.  Fix: timeout=cfg smtpd_timeout in seconds (add "
-    "'smtpd_timeout': cfg.get_time('smtpd_timeout') to smtpd.settings_from) and reply "
-    "'421 4.4.2 <myhostname> Error: timeout exceeded' as Postfix does before closing"))
 def test_smtp_client_stopping_mid_line_is_dropped(limited):
     with socket.create_connection(limited.endpoints["smtp"], timeout=10) as s:
         s.recv(1000)

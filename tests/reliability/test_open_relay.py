@@ -165,11 +165,6 @@ def test_nothing_relayed_for_the_stranger(relay_host):
     assert queued == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "DATA after only refused recipients: Postfix's smtpd says '554 5.5.1 Error: no valid "
-    "recipients' (smtpd.c data_cmd: in a mail transaction, rcpt_count == 0); the lab says "
-    "aiosmtpd's 503.  Fix in labmail/mta/smtpd.py: override smtp_DATA (or handle_DATA) so "
-    "that with MAIL given and no accepted RCPT it replies 554 5.5.1 Error: no valid recipients"))
 def test_data_without_valid_recipient_as_postfix(relay_host):
     replies = dialog(relay_host.endpoints["smtp"],
                      ["MAIL FROM:<a@example.net>", "RCPT TO:<victim@example.org>", "DATA"])
