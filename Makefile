@@ -10,13 +10,14 @@ NO_BROWSER ?=
 PORT     ?= 8888
 JOBS     ?= auto
 
-.PHONY: lab test test-unit test-notebooks bench course lessons env clean help
+.PHONY: lab test test-unit test-notebooks bench course lessons reliability env clean help
 
 help:
 	@echo "make lab         open the course in JupyterLab (NO_BROWSER=1 for a headless server)"
 	@echo "make test        run the whole test suite, notebooks included"
 	@echo "make bench       run the benchmarks and print their tables"
 	@echo "make course      build the student and instructor editions under build/"
+	@echo "make reliability run the full reliability suite, write build/reliability.md"
 	@echo "make env         only create/update the environment in $(VENV)"
 
 $(STAMP): pyproject.toml
@@ -50,6 +51,10 @@ bench: $(STAMP)
 
 course: $(STAMP)
 	$(BIN)/python tools/make_course.py --out build
+
+# The full reliability suite (the short form runs inside `make test`).
+reliability: $(STAMP)
+	$(BIN)/python tools/reliability_report.py --out build/reliability.md
 
 # Regenerate and re-execute every lesson (on a quiet machine: see the script).
 lessons: $(STAMP)

@@ -229,11 +229,33 @@ def _read_lines(text: str, path: str, base_dir: str, depth: int = 0
             if not matches and word == "!include":
                 raise ConfigError(path, start, "No matches")
             for inc in matches:
-                inc_text = Path(inc).read_text(encoding="utf-8")
+                inc_text = _read_include(inc, path, start)
                 out.extend(_read_lines(inc_text, inc, os.path.dirname(inc), depth + 1))
             continue
         out.append((line, path, start))
     return out
+
+
+#: the largest configuration file an !include may pull in
+MAX_INCLUDE = 4 * 1024 * 1024
+
+
+def _read_include(inc: str, path: str, line: int) -> str:
+    """The text of an included file; anything but a readable UTF-8 regular file
+    of reasonable size is a configuration error, never a crash or a hang."""
+    if not os.path.isfile(inc):
+        raise ConfigError(path, line, f"!include {inc}: not a regular file")
+    try:
+        with open(inc, "rb") as fh:
+            data = fh.read(MAX_INCLUDE + 1)
+    except OSError as exc:
+        raise ConfigError(path, line, f"!include {inc}: {exc.strerror}") from None
+    if len(data) > MAX_INCLUDE:
+        raise ConfigError(path, line, f"!include {inc}: larger than {MAX_INCLUDE} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(path, line, f"!include {inc}: not UTF-8 text") from None
 
 
 def _parse_tree(lines: List[Tuple[str, str, int]], path: str) -> _Node:
