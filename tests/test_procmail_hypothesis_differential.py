@@ -29,7 +29,8 @@ MSGS = [MSG,
         b"From carol@example.org  Sat Nov 28 00:53:23 2026\nSubject: short\n\nFrom here on\n\n\n"]
 REGEXES = ["^Subject:.*lunch", "^From:.*bob", "^TO_carol@example\\.org", "^X-Spam-Flag: YES",
            "^Subject: Re:", "lunch|dinner", "^>", "canteen", "^X-Mailing-List:.*food",
-           "zzz", "^Subject:.*[0-9]", "^(To|Cc):.*alice", "Friday\\?$", "^^From ", "^Subject: \\/.*"]
+           "zzz", "^Subject:.*[0-9]", "^(To|Cc):.*alice", "Friday\\?$", "^^From ", "^Subject: \\/.*",
+           "^.*$", "^$", "^[^>].*$", "\\<lunch\\>", "e$", "^^Shall"]
 CONDS = st.one_of(
     st.tuples(st.sampled_from(["", "! "]), st.sampled_from(REGEXES)).map("".join),
     st.sampled_from(["< 300", "> 300", "< 10000", "! > 200", "B ?? canteen", "H ?? ^Subject",

@@ -1134,12 +1134,12 @@ class _Run:
 
     def area(self, flags: str) -> str:
         header, body = self.sections()
-        hdr = header[:-1] if header.endswith(b"\n\n") else header
-        # continued header fields are searched as one line (procmail(1), MISCELLANEOUS)
-        hdr = re.sub(rb"\n(?=[ \t])", b" ", hdr)
+        # continued header fields are searched as one line (procmail(1), MISCELLANEOUS);
+        # the header ends with its empty line, which ^.*$ counts as a line
+        hdr = re.sub(rb"\n(?=[ \t])", b" ", header)
         use_h = "H" in flags or "B" not in flags
         use_b = "B" in flags
-        text = (hdr if use_h else b"") + (b"\n" if use_h and use_b else b"") + (body if use_b else b"")
+        text = (hdr if use_h else b"") + (body if use_b else b"")
         return text.decode("latin-1")
 
     def conditions(self, r: Recipe) -> bool:
