@@ -22,6 +22,7 @@ from ..mta.groupcommit import GroupCommit
 from ..mta.qmgr import Outcome
 from ..mta.queue import QueueFile, Recipient
 from ..store import notify_delivery
+from .command import run_mailbox_command
 from .local import already_delivered, deliver_mbox, ensure_maildir, maildir_name, prepend_headers
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -60,8 +61,25 @@ class LocalAgent:
                            program=logfmt.LOCAL)
         how = ""
         final = rcpt.address
+        command = host.smtpd_settings.get("mailbox_command", "")
         for user in targets:
             final = rcpt.address if user == key else f"{user}@{host.smtpd_settings['myhostname']}"
+            if command:
+                # local(8)'s order: mailbox_command wins over home_mailbox and the spool
+                extension = ""
+                local_part = rcpt.address.rpartition("@")[0] or rcpt.address
+                for ch in host.smtpd_settings["recipient_delimiter"] or "":
+                    if ch in local_part:
+                        extension = local_part.split(ch, 1)[1]
+                        break
+                status, dsn, text = await run_mailbox_command(
+                    host, command, user=user, home=host.users.home(user), data=qf.content,
+                    sender=qf.sender, recipient=final, original_recipient=rcpt.original or rcpt.address,
+                    extension=extension)
+                if status != "sent":
+                    return Outcome(status, dsn, "local", text, program=logfmt.LOCAL)
+                how = text
+                continue
             data = prepend_headers(qf.content, qf.sender, final)
             try:
                 how = await self.store(user, data, qf.sender, qf.delivery_key(rcpt), qf.recovered)

@@ -482,6 +482,8 @@ def settings_from(cfg: Any, hostname: str, path: Optional[Callable[[str], Any]] 
         "myhostname": cfg.get("myhostname"),
         "myorigin": cfg.myorigin() if hasattr(cfg, "myorigin") else cfg.get("myorigin"),
         "smtpd_timeout": cfg.get_time("smtpd_timeout") or 300,
+        # a "raw" parameter: Postfix expands $name in it per delivery, not here
+        "mailbox_command": cfg.raw("mailbox_command").strip(),
         "mydestination": dest,
         "smtpd_banner": cfg.get("smtpd_banner"),
         "mail_name": cfg.get("mail_name"),
