@@ -133,7 +133,18 @@ class MessageView:
     def parse(cls, raw: bytes) -> "MessageView":
         """Parse and prepare *raw* (the message as bytes, CRLF or LF)."""
         raw_lf = raw.replace(b"\r\n", b"\n")
-        msg = email.message_from_bytes(raw_lf)
+        try:
+            msg = email.message_from_bytes(raw_lf)
+            walked = list(msg.walk())
+        except RecursionError:
+            # absurdly deep MIME nesting: read the header and treat the body as
+            # one opaque text part rather than let the scan fail
+            split_at = raw_lf.find(b"\n\n")
+            head_only = raw_lf[: split_at + 2 if split_at >= 0 else len(raw_lf)]
+            msg = email.message_from_bytes(head_only)
+            del msg["Content-Type"]
+            msg.set_payload(raw_lf[len(head_only):].decode("utf-8", "replace"))
+            walked = [msg]
         split = raw_lf.find(b"\n\n")
         head = raw_lf[: split + 1 if split >= 0 else len(raw_lf)].decode("utf-8", "replace")
         view = cls(raw=raw, msg=msg, header_text=head,
@@ -141,7 +152,7 @@ class MessageView:
         subject = view.header("Subject")
         paragraphs = [" ".join(subject.split())] if subject.strip() else []
         texts: List[str] = []
-        for part in msg.walk():
+        for part in walked:
             ctype = part.get_content_type()
             view.content_types.append(ctype)
             if part.is_multipart():
