@@ -244,13 +244,6 @@ def test_pop3_auth_failure_delay_and_others_served(tmp_path):
         lab.stop()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "IMAP ignores dovecot.conf's auth_failure_delay (default 2 secs, honoured by the POP3 "
-    "server): a wrong LOGIN is refused at once, so passwords can be guessed at full speed.  "
-    "Fix in labmail/access/imap (protocol.py/server.py): after a failed LOGIN or "
-    "AUTHENTICATE, await asyncio.sleep(config.auth_failure_delay) before sending the tagged "
-    "NO [AUTHENTICATIONFAILED], as the POP3 session's Pause action does (other clients keep "
-    "being served)"))
 def test_imap_auth_failure_delay_and_others_served(tmp_path):
     """The same delay for IMAP LOGIN; a good login meanwhile is answered at once."""
     import imaplib

@@ -55,6 +55,7 @@ class ImapConfig:
     max_line: int = 65536                             # imap_max_line_length
     max_literal: int = 50 * 1024 * 1024               # largest APPEND accepted
     idle_timeout: float = 30 * 60                      # RFC 3501 §5.4 autologout
+    auth_failure_delay: float = 2.0                   # auth_failure_delay
     disable_plaintext_auth: bool = True               # disable_plaintext_auth
     tls_available: bool = False                       # ssl = yes and a certificate
     special_use: Dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SPECIAL_USE))
@@ -302,6 +303,9 @@ class ImapSession(FolderCommands, SelectedCommands):
         self._attempted_user = user
         canonical = self.authenticate(user, password)
         if canonical is None or self.mailboxes_for is None:
+            # Dovecot answers a failed login only after auth_failure_delay: the
+            # adapter holds the reply (and this client's input) that long
+            self.output_delay = self.config.auth_failure_delay
             self.send(reply(tag, "auth_failed"))
             return False
         self.user = canonical
@@ -360,6 +364,7 @@ class ImapSession(FolderCommands, SelectedCommands):
             if len(parts) != 3:
                 self._auth = None
                 self.auth_attempts += 1
+                self.output_delay = self.config.auth_failure_delay
                 self.send(reply(tag, "auth_failed"))
                 return
             user = parts[1].decode("utf-8", "replace")

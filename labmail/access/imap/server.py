@@ -72,6 +72,7 @@ class HostServices:
         d = self.dovecot
         if d is not None:
             cfg.greeting = d.login_greeting
+            cfg.auth_failure_delay = d.auth_failure_delay
             # ssl = required refuses plaintext logins whatever disable_plaintext_auth says
             cfg.disable_plaintext_auth = d.disable_plaintext_auth or d.ssl == "required"
             if d.ssl == "no":
@@ -275,6 +276,19 @@ class ImapServerProtocol(asyncio.Protocol):
 
     def _flush(self) -> None:
         assert self.session is not None
+        delay = getattr(self.session, "output_delay", 0.0)
+        if delay and self.transport is not None:
+            # a failed login: the answer (and further input) waits, others are served
+            self.session.output_delay = 0.0
+            data = self.session.data_to_send()
+            self.transport.pause_reading()
+
+            def later() -> None:
+                self._write(data)
+                if self.transport is not None and not self.transport.is_closing():
+                    self.transport.resume_reading()
+            self.loop.call_later(delay, later)
+            return
         self._write(self.session.data_to_send())
         if self.session.closed and self.transport is not None:
             self.transport.close()
