@@ -123,6 +123,7 @@ class Host:
         self.endpoints: Dict[str, Tuple[str, int]] = {}
         self._servers: Dict[str, asyncio.AbstractServer] = {}
         self._connections: Set[Any] = set()
+        self._connect_times: Dict[str, List[float]] = {}     # anvil's rate windows
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.maillog = MailLog(self.path("/var/log/maillog"), self.hostname,
                                self.clock, self.ids)

@@ -71,6 +71,7 @@ REPLIES = {
     "ehlo_syntax": Reply(501, "", "Syntax: EHLO hostname"),
     "too_many_errors": Reply(421, "4.7.0", "{hostname} Error: too many errors"),
     "timeout": Reply(421, "4.4.2", "{hostname} Error: timeout exceeded"),
+    "too_many_connections": Reply(421, "4.7.0", "{hostname} Error: too many connections from {ip}"),
     "write_failed": Reply(451, "4.3.0", "Error: queue file write error"),
     "tls_not_available": Reply(454, "4.7.0", "TLS not available due to local problem"),
     "tls_ready": Reply(220, "2.0.0", "Ready to start TLS"),

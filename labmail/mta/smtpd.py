@@ -22,6 +22,7 @@ message (cleanup, then local delivery, synced to disk before the ``250``).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
@@ -83,6 +84,9 @@ class _RecordingReader:
         setattr(self._inner, name, value)
 
 
+_ARRIVALS = itertools.count(1)          # the order connections arrived in (for anvil)
+
+
 class LabSMTP(TlsAuthMixin, SMTP):
     """One SMTP connection of a lab host (aiosmtpd protocol, Postfix manners)."""
 
@@ -136,6 +140,7 @@ class LabSMTP(TlsAuthMixin, SMTP):
                 "smtp", peer[:2] if peer else None, local[:2] if local else None)
             self.transcript.state = self.state
             self.lab_host._connections.add(self)
+            self.arrival = next(_ARRIVALS)
         # RFC 3207 §4.2: what the client pipelined behind STARTTLS came in clear
         # text and is dropped (aiosmtpd clears the buffer); the transcript says so.
         pending = getattr(self._reader, "_buffer", b"") if not first else b""
@@ -154,9 +159,44 @@ class LabSMTP(TlsAuthMixin, SMTP):
         self.client_name = await self.lab_host.lab.areverse_name(self.client_ip)
         self.lab_host.maillog.write(
             self.program, f"connect from {self.client_name}[{self.client_ip}]")
+        refusal = self._anvil()
+        if refusal is not None:
+            await self.push(refusal)
+            if self.transport is not None:
+                self.transport.close()
+            return
         if self.implicit_tls and self.tls_active:
             self._log_tls()
         await super()._handle_client()
+
+    def _anvil(self) -> Optional[str]:
+        """Postfix's anvil(8) limits per client address, for clients outside
+        ``mynetworks``: open connections and connections per time unit."""
+        host, ip, settings = self.lab_host, self.client_ip, self.settings
+        if host.in_mynetworks(ip):
+            return None
+        count_limit = settings["smtpd_client_connection_count_limit"]
+        rate_limit = settings["smtpd_client_connection_rate_limit"]
+        what, n = "", 0
+        if count_limit:
+            # the connections from this address that arrived before this one, and it
+            n = sum(1 for c in host._connections if getattr(c, "client_ip", None) == ip
+                    and getattr(c, "arrival", 0) <= self.arrival)
+            if n > count_limit:
+                what = "concurrency"
+        if not what and rate_limit:
+            now = self.loop.time()
+            times = host._connect_times.setdefault(ip, [])
+            window = settings["anvil_rate_time_unit"]
+            times[:] = [t for t in times if now - t < window] + [now]
+            n = len(times)
+            if n > rate_limit:
+                what = "rate"
+        if not what:
+            return None
+        host.maillog.write(self.program, f"warning: Connection {what} limit exceeded: {n} from "
+                                         f"{self.client_name}[{ip}] for service {self.event_handler.service}")
+        return reply("too_many_connections", hostname=settings["myhostname"], ip=ip)
 
     def connection_lost(self, error: Optional[Exception]) -> None:
         if self.transcript is not None and not self.transcript.closed:
@@ -482,6 +522,9 @@ def settings_from(cfg: Any, hostname: str, path: Optional[Callable[[str], Any]] 
         "myhostname": cfg.get("myhostname"),
         "myorigin": cfg.myorigin() if hasattr(cfg, "myorigin") else cfg.get("myorigin"),
         "smtpd_timeout": cfg.get_time("smtpd_timeout") or 300,
+        "smtpd_client_connection_count_limit": cfg.get_int("smtpd_client_connection_count_limit"),
+        "smtpd_client_connection_rate_limit": cfg.get_int("smtpd_client_connection_rate_limit"),
+        "anvil_rate_time_unit": cfg.get_time("anvil_rate_time_unit") or 60,
         # a "raw" parameter: Postfix expands $name in it per delivery, not here
         "mailbox_command": cfg.raw("mailbox_command").strip(),
         "mydestination": dest,
