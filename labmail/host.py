@@ -35,6 +35,7 @@ from .mta.qmgr import Outcome, QmgrSettings, QueueManager
 from .mta.replies import reply
 from .mta.check import CheckResult, check_host, load_checked
 from .mta.postconf import host_postconf
+from .mta import rbl
 from .mta.restrictions import Context, Restrictions, Stage
 from .mta.queue import Queue, QueueFile, Recipient
 from .mta.smtpclient import SmtpTransport
@@ -318,9 +319,12 @@ class Host:
         # a bare local part is ours once completed with myorigin
         domain = recipient.rpartition("@")[2] if "@" in recipient else settings["myorigin"]
         local = self.is_local_domain(domain, settings)
+        resolver = self.lab.resolver
         ctx = Context(client_ip, client_name, helo, sender, recipient, sasl_username, esmtp,
                       recipient_is_local=local or None, local_addresses=(self.ip,),
-                      queue_id=queue_id, dns=self._domain_exists)
+                      queue_id=queue_id, dns=self._domain_exists,
+                      dnsbl=rbl.resolver_lookup(resolver) if resolver else None,
+                      maillog=lambda text: self.maillog.write("postfix/smtpd", text))
         if settings["needs_dns"]:
             # Restrictions that ask DNS run off the loop: the lab's DNS server
             # answers on this very loop, so a lookup here would wait forever.

@@ -32,7 +32,7 @@ from . import smtpd_tls
 from .replies import reply, translate
 from .sasl import MECHANISMS
 from .smtpd_auth import TlsAuthMixin
-from .restrictions import LIST_PARAMETERS, Restrictions
+from .restrictions import Restrictions, needs_dns
 from .smtp_states import SessionState, State
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -538,7 +538,7 @@ def settings_from(cfg: Any, hostname: str, path: Optional[Callable[[str], Any]] 
         "mail_spool_directory": cfg.get("mail_spool_directory"),
         "mynetworks": _networks(cfg.get_list("mynetworks")),
         "restrictions": Restrictions.from_config(cfg),
-        "needs_dns": any("reject_unknown_" in cfg.get(p) for p in LIST_PARAMETERS),
+        "needs_dns": needs_dns(cfg),
     }
 
 
