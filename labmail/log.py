@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 from typing import List, Optional
 
@@ -48,6 +49,7 @@ class MailLog:
         self._lock = threading.Lock()
         self._pids: dict = {}
         self._fd: Optional[int] = None
+        self._checked = 0.0            # when the file was last seen to exist
 
     def pid(self, program: str) -> int:
         """The (stable) process id shown for *program*."""
@@ -70,10 +72,15 @@ class MailLog:
             # One descriptor kept open (as syslogd does), reopened if the file
             # was removed or rotated; one write(2) per line so readers see it
             # at once; not fsync'd, as syslogd doesn't either.
-            if self._fd is None or not self.path.exists():
-                if self._fd is not None:
+            now = time.monotonic()
+            if self._fd is not None and now - self._checked > 1.0:
+                self._checked = now                 # look for rotation once a second
+                if not self.path.exists():
                     os.close(self._fd)
+                    self._fd = None
+            if self._fd is None:
                 self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+                self._checked = now
             os.write(self._fd, line.encode("utf-8"))
         logger.debug("%s", line.rstrip())
 

@@ -23,8 +23,19 @@ _lock = threading.Lock()
 _watchers: Dict[str, List[Callable[[str], None]]] = {}
 
 
+_real: Dict[str, str] = {}
+
+
 def _norm(key: str) -> str:
-    return os.path.realpath(str(key))     # same as Folder.path_key (symlinks resolved)
+    # same as Folder.path_key (symlinks resolved); remembered, since every
+    # delivery asks and a mailbox directory does not move under a running lab
+    key = str(key)
+    real = _real.get(key)
+    if real is None:
+        real = _real[key] = os.path.realpath(key)
+        if len(_real) > 10000:
+            _real.clear()
+    return real
 
 
 def watch(key: str, callback: Callable[[str], None]) -> Callable[[], None]:
