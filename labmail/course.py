@@ -209,7 +209,7 @@ def check_dot_stuffing(host: "Host", user: str = "alice", subject: str = "Dots",
         raise CheckFailed(
             f"Only {got} arrived.  The server took your line '.' as the END of the message "
             "and queued what came before it; the lines after it were read as commands "
-            "(look for 502 in the transcript).  A content line that starts with '.' must "
+            "(look for 500 in the transcript).  A content line that starts with '.' must "
             "be sent with one more '.' in front (RFC 5321 §4.5.2): send '..'.")
     if ".." in got:
         raise CheckFailed(

@@ -125,7 +125,7 @@ def test_check_dot_stuffing_unstuffed_dot_ends_message_early(host):
     c = Telnet(host.endpoints["smtp"])
     c.talk("HELO laptop", "MAIL FROM:<bob@example.org>", "RCPT TO:<alice@example.com>", "DATA")
     assert c.send_lines(["Subject: Dots", "", "before", "."]).code == 250
-    assert c.send("after").code == 502          # read as a command
+    assert c.send("after").code == 500          # read as a command
     c.send_lines(["."])
     c.send("QUIT")
     c.close()

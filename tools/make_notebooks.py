@@ -833,7 +833,7 @@ L02: List[Cell] = [
 * tell success, "go on", "try later" and "give up" apart from the first digit
   of a reply, and read an enhanced status code;
 * send message text containing a line that starts with a dot;
-* recognise `502`, `503`, `550` and `454` and say what caused each;
+* recognise `500`, `503`, `550` and `454` and say what caused each;
 * follow a session through the server's own table of states.
 
 {NAV_02}
@@ -1035,8 +1035,8 @@ A server must cope with clients that send nonsense, send commands in the
 wrong order, or ask for things it won't do, and it must keep the session
 usable afterwards.  Let's try a few, on a fresh connection.
 
-A command the server doesn't know gets `502` (Postfix's answer; some servers
-say `500`):
+A command the server doesn't know gets `500` (Postfix 3.7's answer; RFC 5321
+also allows `502`, "command not implemented", which other servers use):
 """),
     ("code", """
 m = Telnet(host.endpoints["smtp"])
@@ -1233,7 +1233,7 @@ lab
 * The first digit of a reply decides: `2` done, `3` go on, `4` try later,
   `5` give up.  Enhanced codes (`5.1.1`) say precisely what went wrong.
 * Lines starting with `.` are sent with an extra dot (dot-stuffing).
-* Mistakes are refused one command at a time (`502`, `503`, `550`) and the
+* Mistakes are refused one command at a time (`500`, `503`, `550`) and the
   session continues; relaying for strangers is refused (`454`) so the server
   is not an open relay.
 * The server tracks each session in a small state machine; the lesson's
