@@ -10,47 +10,19 @@ engineer's draft (issue 6)::
 """
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 from pathlib import Path
 from typing import List, Sequence
 
-import nbformat
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_notebooks import NOTEBOOKS, ROOT, Cell, build, execute, student_source  # noqa: E402
+from make_notebooks import (NOTEBOOKS, ROOT, Cell, build, execute,  # noqa: E402,F401
+                            run_cli, student_source)  # tests rebuild through this module
 
 NAME = "11-pop3-vs-imap.ipynb"
 
 
 def main(argv: Sequence[str] = ()) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--no-execute", action="store_true", help="write without running")
-    parser.add_argument("--student", metavar="DIR",
-                        help="write the student edition (stubs, no outputs) into DIR")
-    args = parser.parse_args(list(argv))
-    if args.student:
-        out = Path(args.student)
-        out.mkdir(parents=True, exist_ok=True)
-        nb = build(NAME, L11)
-        for cell in nb.cells:
-            if cell.cell_type == "code":
-                cell.source = student_source(cell.source).rstrip("\n")
-        nbformat.write(nb, out / NAME)
-        print(f"wrote {out / NAME}")
-        return 0
-    target = NOTEBOOKS / NAME
-    scratch = NOTEBOOKS / f".{NAME}.building.ipynb"
-    nbformat.write(build(NAME, L11), scratch)
-    try:
-        if not args.no_execute:
-            execute(scratch)
-        os.replace(scratch, target)
-    finally:
-        scratch.unlink(missing_ok=True)
-    print(f"wrote {target.relative_to(ROOT)}")
-    return 0
+    return run_cli({NAME: L11}, argv, __doc__)
 
 
 NAV = ("*previous:* [10 · POP3](10-pop3.ipynb) | [contents](../README.md#lessons) | "

@@ -27,7 +27,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import List, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import nbformat
 
@@ -80,14 +80,19 @@ def execute(path: Path) -> None:
                     "--ExecutePreprocessor.timeout=60", str(path)], check=True)
 
 
-def main(argv: Sequence[str] = ()) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def run_cli(lessons: Dict[str, List[Cell]], argv: Sequence[str], description: str) -> int:
+    """The command line every lesson generator shares: build (and run) *lessons*.
+
+    ``NN ...`` limits it to some lessons, ``--no-execute`` writes without
+    running, ``--student DIR`` writes the student edition (stubs, no outputs).
+    """
+    parser = argparse.ArgumentParser(description=description.splitlines()[0])
     parser.add_argument("only", nargs="*", help="lesson numbers to build (default: all)")
     parser.add_argument("--no-execute", action="store_true", help="write without running")
     parser.add_argument("--student", metavar="DIR",
                         help="write the student edition (stubs, no outputs) into DIR")
     args = parser.parse_args(list(argv))
-    for name, cells in LESSONS.items():
+    for name, cells in lessons.items():
         if args.only and name[:2] not in args.only:
             continue
         if args.student:
@@ -113,6 +118,10 @@ def main(argv: Sequence[str] = ()) -> int:
             scratch.unlink(missing_ok=True)
         print(f"wrote {target.relative_to(ROOT)}")
     return 0
+
+
+def main(argv: Sequence[str] = ()) -> int:
+    return run_cli(LESSONS, argv, __doc__)
 
 
 # ---------------------------------------------------------------------------

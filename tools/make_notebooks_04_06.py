@@ -9,49 +9,17 @@ Same builder as ``tools/make_notebooks.py`` (its ``build``, ``execute`` and
 """
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Dict, List, Sequence
 
-import nbformat
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_notebooks import NOTEBOOKS, ROOT, Cell, build, execute, student_source  # noqa: E402
+from make_notebooks import (NOTEBOOKS, ROOT, Cell, build, execute,  # noqa: E402,F401
+                            run_cli, student_source)  # tests rebuild through this module
 
 
 def main(argv: Sequence[str] = ()) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("only", nargs="*", help="lesson numbers to build (default: all)")
-    parser.add_argument("--no-execute", action="store_true", help="write without running")
-    parser.add_argument("--student", metavar="DIR",
-                        help="write the student edition (stubs, no outputs) into DIR")
-    args = parser.parse_args(list(argv))
-    for name, cells in LESSONS.items():
-        if args.only and name[:2] not in args.only:
-            continue
-        if args.student:
-            out = Path(args.student)
-            out.mkdir(parents=True, exist_ok=True)
-            nb = build(name, cells)
-            for cell in nb.cells:
-                if cell.cell_type == "code":
-                    cell.source = student_source(cell.source).rstrip("\n")
-            nbformat.write(nb, out / name)
-            print(f"wrote {out / name}")
-            continue
-        target = NOTEBOOKS / name
-        scratch = NOTEBOOKS / f".{name}.building.ipynb"
-        nbformat.write(build(name, cells), scratch)
-        try:
-            if not args.no_execute:
-                execute(scratch)
-            os.replace(scratch, target)
-        finally:
-            scratch.unlink(missing_ok=True)
-        print(f"wrote {target.relative_to(ROOT)}")
-    return 0
+    return run_cli(LESSONS, argv, __doc__)
 
 
 # ---------------------------------------------------------------------------
