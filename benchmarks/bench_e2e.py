@@ -145,43 +145,9 @@ def drive(addr: Tuple[str, int], new: Path) -> dict:
 
 
 # -- the three servers -----------------------------------------------------------
-class Peer:
-    """The minimal aiosmtpd server writing Maildir files with fsync before its 250."""
-
-    def __init__(self, root: Path) -> None:
-        from aiosmtpd.smtp import SMTP
-        self.root = root
-        for sub in ("tmp", "new", "cur"):
-            (root / sub).mkdir(parents=True)
-        self.n = 0
-        handler = self
-        self.loop = asyncio.new_event_loop()
-        threading.Thread(target=self.loop.run_forever, daemon=True).start()
-
-        async def start():
-            return await self.loop.create_server(
-                lambda: SMTP(handler, hostname="peer.example.com", loop=self.loop),
-                "127.0.0.1", 0)
-        self.server = asyncio.run_coroutine_threadsafe(start(), self.loop).result()
-        self.addr = self.server.sockets[0].getsockname()[:2]
-
-    async def handle_DATA(self, server, session, envelope):
-        self.n += 1
-        name = f"{time.time():.6f}.{os.getpid()}_{self.n}.peer"
-        tmp = self.root / "tmp" / name
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        os.write(fd, envelope.original_content)
-        os.fsync(fd)
-        os.close(fd)
-        os.rename(tmp, self.root / "new" / name)
-        dfd = os.open(self.root / "new", os.O_RDONLY)
-        os.fsync(dfd)
-        os.close(dfd)
-        return "250 OK"
-
-    def close(self) -> None:
-        self.server.close()
-        self.loop.call_soon_threadsafe(self.loop.stop)
+# The minimal aiosmtpd peer (Maildir file with fsync before its 250) is the
+# one bench_smtp.py measures against; both benchmarks use the same class.
+from bench_smtp import Peer  # noqa: E402
 
 
 def run_lab() -> dict:

@@ -49,7 +49,7 @@ from .net.certs import generate_key, install_ca_bundle, make_snakeoil
 from .net.resolver import DNSLookupError
 from .net.tlsctx import dovecot_server_context, postfix_client_context
 from .spam.spamd import start_spamd_server
-from .users import Accounts
+from .users import Accounts, account_name
 
 if TYPE_CHECKING:  # pragma: no cover
     from .lab import Lab
@@ -335,10 +335,7 @@ class Host:
         if decision is not None:
             return decision.reply, decision.log
         if local:
-            key = (recipient.rpartition("@")[0] if "@" in recipient else recipient).lower()
-            for ch in settings["recipient_delimiter"] or "":
-                key = key.split(ch, 1)[0]
-            if not self.users.known(key):
+            if not self.users.known(account_name(recipient, settings["recipient_delimiter"])):
                 text = reply("user_unknown", rcpt=recipient)
                 return text, restrictions.log_line(Stage.RCPT, ctx, text)
         return None

@@ -246,10 +246,6 @@ class Lab:
         """Wait until no host is delivering (mail in flight has arrived)."""
         return all(h.settle(timeout) for h in self.hosts.values())
 
-    def in_mynetworks(self, host: Host, ip: str) -> bool:
-        """True when *ip* may relay through *host* (its ``mynetworks``)."""
-        return host.in_mynetworks(ip)
-
     def _port_offset(self, host: Host) -> int:
         # Where the OS cannot bind 127.0.0.N (macOS), hosts share 127.0.0.1 and
         # each gets its own block of ports instead.

@@ -25,7 +25,7 @@ from typing import Dict, List, Optional
 
 from .errors import ConfigError
 
-__all__ = ["Accounts", "valid_username"]
+__all__ = ["Accounts", "valid_username", "account_name"]
 
 _USER_RE = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
 
@@ -45,6 +45,20 @@ def valid_username(name: str) -> bool:
     (True, False, False)
     """
     return bool(_USER_RE.match(name)) and name not in (".", "..")
+
+
+def account_name(address: str, delimiter: str = "") -> str:
+    """The local part of *address* without its extension, lower-cased.
+
+    The extension starts at the first of the ``recipient_delimiter``
+    characters in the local part (``alice+news@example.com`` -> ``alice``).
+
+    >>> account_name("Alice+news@example.com", "+"), account_name("bob", "+-")
+    ('alice', 'bob')
+    """
+    local = (address.rpartition("@")[0] if "@" in address else address).lower()
+    cuts = [i for i in (local.find(ch) for ch in delimiter or "") if i >= 0]
+    return local[:min(cuts)] if cuts else local
 
 
 class Accounts:

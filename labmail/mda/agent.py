@@ -22,6 +22,7 @@ from ..mta.groupcommit import GroupCommit
 from ..mta.qmgr import Outcome
 from ..mta.queue import QueueFile, Recipient
 from ..store import notify_delivery
+from ..users import account_name
 from .command import run_mailbox_command
 from .local import already_delivered, deliver_mbox, ensure_maildir, maildir_name, prepend_headers
 
@@ -45,11 +46,7 @@ class LocalAgent:
 
     def account_of(self, address: str) -> str:
         """The local part without its extension, lower-cased (``alice+news`` -> ``alice``)."""
-        key = (address.rpartition("@")[0] or address).lower()
-        for ch in self.host.smtpd_settings["recipient_delimiter"] or "":
-            if ch in key:
-                return key.split(ch, 1)[0]
-        return key
+        return account_name(address, self.host.smtpd_settings["recipient_delimiter"])
 
     async def deliver(self, qf: QueueFile, rcpt: Recipient) -> Outcome:
         """Deliver *rcpt*'s copy of *qf*; never raises for a full disk (defers)."""

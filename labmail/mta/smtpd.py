@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from . import smtpd_tls
+from ..users import account_name
 from .replies import reply, translate
 from .sasl import MECHANISMS
 from .smtpd_auth import TlsAuthMixin
@@ -312,18 +313,17 @@ class LabSMTP(TlsAuthMixin, SMTP):
             await self.push(reply("vrfy_disabled"))
             return
         if not arg:
-            await self.push("501 5.5.4 Syntax: VRFY address")
+            await self.push(reply("vrfy_syntax"))
             return
         addr = arg.strip().strip("<>")
         local, _, domain = addr.rpartition("@") if "@" in addr else (addr, "", "")
         handler: SmtpdHandler = self.event_handler
-        if domain and not handler.is_local_domain(domain):
-            await self.push(f"252 2.0.0 {addr}")
-        elif handler.host.users.known(handler.local_part(local)):
-            await self.push(f"252 2.0.0 {addr}")
+        # other domains are not ours to judge; ours must be in the recipient table
+        if (domain and not handler.is_local_domain(domain)) or \
+                handler.host.users.known(handler.local_part(local)):
+            await self.push(reply("vrfy_ok", user=addr))
         else:
-            shown = addr if "@" in addr else addr
-            await self.push(reply("user_unknown", rcpt=shown))
+            await self.push(reply("user_unknown", rcpt=addr))
 
 class SmtpdHandler:
     """aiosmtpd handler hooks: recipient checks and local delivery for one host."""
@@ -336,18 +336,12 @@ class SmtpdHandler:
 
     # -- helpers -------------------------------------------------------------
     def is_local_domain(self, domain: str) -> bool:
-        """True when *domain* is listed in ``mydestination``."""
-        return domain.lower().rstrip(".") in self.settings["mydestination"]
+        """True when mail for *domain* is delivered here (the host decides)."""
+        return self.host.is_local_domain(domain, self.settings)
 
     def local_part(self, local: str) -> str:
         """The local part without an address extension (``recipient_delimiter``)."""
-        delim = self.settings["recipient_delimiter"]
-        if delim:
-            for ch in delim:
-                if ch in local:
-                    local = local.split(ch, 1)[0]
-                    break
-        return local.lower()
+        return account_name(local, self.settings["recipient_delimiter"])
 
     # -- hooks -----------------------------------------------------------------
     async def handle_EHLO(self, server: LabSMTP, session: Session, envelope: Envelope,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import abc
 import datetime as _dt
 from dataclasses import dataclass, field
-from typing import Callable, FrozenSet, Iterable, Iterator, List, Optional, Sequence
+from typing import Any, Callable, FrozenSet, Iterable, Iterator, List, Optional, Sequence
 
 from ..errors import LabError
 
@@ -176,6 +176,26 @@ class Folder(abc.ABC):
 
     def __len__(self) -> int:
         return len(self.messages())
+
+
+class UidListFolder(Folder):
+    """A folder whose uids live in a dovecot-uidlist-style list (``self._list``),
+    loaded by :meth:`messages`; Maildir and mbox folders share this."""
+
+    _list: Any = None
+
+    @property
+    def uidvalidity(self) -> int:
+        if self._list is None:
+            self.messages()
+        assert self._list is not None
+        return self._list.uidvalidity
+
+    @property
+    def uidnext(self) -> int:
+        self.messages()
+        assert self._list is not None
+        return self._list.next_uid
 
 
 class FolderLock:

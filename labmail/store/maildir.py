@@ -39,7 +39,7 @@ import time
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
-from .base import (MAILDIR_FLAG_LETTERS, Folder, FolderExists, FolderLock,
+from .base import (MAILDIR_FLAG_LETTERS, Folder, UidListFolder, FolderExists, FolderLock,
                    MessageInfo, NoSuchFolder, NoSuchMessage, Store, StoreError)
 from .locking import SessionLock, dotlock
 from .uidlist import UIDLIST_NAME, UidList
@@ -68,7 +68,7 @@ def _name_field(base: str, key: str) -> Optional[int]:
     return None
 
 
-class MaildirFolder(Folder):
+class MaildirFolder(UidListFolder):
     """One Maildir (INBOX or a ``.Folder``) with a ``dovecot-uidlist``."""
 
     def __init__(self, path: Path, name: str, *, keywords_file: Path,
@@ -96,19 +96,6 @@ class MaildirFolder(Folder):
     def _new_uidlist(self) -> UidList:
         stamp = int(self._now())
         return UidList(uidvalidity=stamp, next_uid=1, guid=f"{stamp:08x}{next(_seq):08x}")
-
-    @property
-    def uidvalidity(self) -> int:
-        if self._list is None:
-            self.messages()
-        assert self._list is not None
-        return self._list.uidvalidity
-
-    @property
-    def uidnext(self) -> int:
-        self.messages()
-        assert self._list is not None
-        return self._list.next_uid
 
     def _scan(self) -> Dict[str, Tuple[str, str]]:
         found: Dict[str, Tuple[str, str]] = {}

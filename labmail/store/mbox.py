@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
-from .base import (ANSWERED, DELETED, DRAFT, FLAGGED, SEEN, Folder, FolderExists,
+from .base import (ANSWERED, DELETED, DRAFT, FLAGGED, SEEN, Folder, FolderExists, UidListFolder,
                    FolderLock, MailboxLocked, MessageInfo, NoSuchFolder, NoSuchMessage, Store,
                    StoreError)
 from .locking import SessionLock, dotlock
@@ -74,7 +74,7 @@ def _crlf_size(data: bytes) -> int:
     return len(data) + data.count(b"\n") - data.count(b"\r\n")
 
 
-class MboxFolder(Folder):
+class MboxFolder(UidListFolder):
     """One mbox file as a :class:`Folder`."""
 
     def __init__(self, path: Path, name: str, index_dir: Path,
@@ -129,19 +129,6 @@ class MboxFolder(Folder):
 
     def _locked(self) -> "_Locked":
         return _Locked(self)
-
-    @property
-    def uidvalidity(self) -> int:
-        if self._list is None:
-            self.messages()
-        assert self._list is not None
-        return self._list.uidvalidity
-
-    @property
-    def uidnext(self) -> int:
-        self.messages()
-        assert self._list is not None
-        return self._list.next_uid
 
     def messages(self) -> List[MessageInfo]:
         with self._locked() as box:

@@ -343,12 +343,6 @@ def _giant_headers() -> bytes:
         b"\r\n\r\nbody\r\n"
 
 
-DEEP_MIME = ("2000 nested multiparts: Python's email.feedparser recurses per level and "
-             "labmail/spam/render.py parse() (email.message_from_bytes) lets RecursionError "
-             "escape spam.check (spamd would drop the connection).  Fix in render.py: count the "
-             "multipart nesting (or catch RecursionError) and past a depth limit (SpamAssassin "
-             "stops descending, 20 levels is plenty) treat the rest as one opaque part")
-
 
 @pytest.mark.parametrize("make", [lambda: _nested(300), lambda: _nested(2000), _giant_headers],
                          ids=["mime-300", "mime-2000", "giant-headers"])
