@@ -33,6 +33,22 @@ def need_tool(name: str) -> str:
     return path
 
 
+def close_server(loop, server, timeout: float = 5.0) -> None:
+    """Close an asyncio *server* on its own *loop* (a loop or a Lab) from the test's thread.
+
+    asyncio servers are not thread-safe: ``server.close()`` called from another
+    thread races the loop's own bookkeeping (seen in CI as a TypeError in
+    ``Server._wakeup``), so the close and the wait run on the loop.
+    """
+    import asyncio
+    loop = getattr(loop, "loop", loop)
+
+    async def close():
+        server.close()
+        await asyncio.wait_for(server.wait_closed(), timeout)
+    asyncio.run_coroutine_threadsafe(close(), loop).result(timeout + 1)
+
+
 def wait_for(predicate, timeout: float = 3.0, interval: float = 0.01):
     """Poll *predicate* until it is true (bounded); return its last value."""
     import time

@@ -10,7 +10,7 @@ import pytest
 from labmail.firewall import Firewall
 from labmail.firewall.gate import guarded
 
-from conftest import wait_for
+from conftest import close_server, wait_for
 
 
 class Greeter(asyncio.Protocol):
@@ -35,8 +35,7 @@ def server():
     srv = asyncio.run_coroutine_threadsafe(
         loop.create_server(factory, "127.0.0.1", 0), loop).result(5)
     yield srv.sockets[0].getsockname()[:2], fw, seen
-    srv.close()
-    asyncio.run_coroutine_threadsafe(srv.wait_closed(), loop).result(5)
+    close_server(loop, srv)
     loop.call_soon_threadsafe(loop.stop)
     thread.join(5)
     loop.close()
@@ -91,6 +90,6 @@ def test_the_lab_smtpd_behind_the_guard(host):
         with pytest.raises((socket.timeout, smtplib.SMTPServerDisconnected)):
             smtplib.SMTP(*addr, timeout=0.5)
     finally:
-        server.close()
+        close_server(host.lab, server)
     host.settle()
     assert any(m["Subject"] == "guarded" for m in host.mailbox("alice"))

@@ -13,6 +13,8 @@ from labmail.spam.render import MessageView
 from labmail.spam.spamc import request
 from labmail.spam.spamd import start_spamd_server
 
+from conftest import close_server
+
 GTUBE = (b"From: a@example.org\nTo: b@example.com\nSubject: gtube\nDate: Fri, 27 Nov 2026 09:00:00 +0000\n"
          b"Message-ID: <g@example.org>\n\nXJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\n")
 HAM = (b"From: a@example.org\nTo: b@example.com\nSubject: lunch\nDate: Fri, 27 Nov 2026 09:00:00 +0000\n"
@@ -108,7 +110,7 @@ def test_spamc_command_against_spamd(host, tmp_path):
         r = labmail(tmp_path, "spamc", "-d", host.ip, "-p", port, "-K")
         assert r.stdout == b"SPAMD/1.5 0\n"
     finally:
-        server.close()
+        close_server(host.lab, server)
 
 
 def test_dnsbl_rule_against_the_lab_dns_server(host):
@@ -126,7 +128,7 @@ def test_dnsbl_rule_against_the_lab_dns_server(host):
         clean = msg.replace(b"127.0.0.9", b"127.0.0.8")
         assert b"RCVD_IN_LAB_BL" not in request(ip, port, Method.SYMBOLS, clean).body
     finally:
-        server.close()
+        close_server(host.lab, server)
 
 
 @settings(max_examples=150, deadline=None)

@@ -20,7 +20,7 @@ from labmail.spam import check, parse_config
 from labmail.spam.rules import RULES_DIR
 from labmail.spam.spamd import start_spamd_server
 
-from conftest import need_tool
+from conftest import close_server, need_tool
 
 pytestmark = pytest.mark.realtool
 
@@ -132,7 +132,7 @@ def test_report_safe_structures_match_real_spamassassin(tmp_path, mode):
 def spamd_port(host):
     server = host.lab.run(start_spamd_server(host, host.ip, 0))
     yield host.ip, server.sockets[0].getsockname()[1]
-    server.close()
+    close_server(host.lab, server)
 
 
 def debian_spamc(ip, port, message, *args):

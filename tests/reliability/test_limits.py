@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import close_server
+
 from .conftest import OUTSIDE_IP, rss_kb, serve, stop
 
 
@@ -86,7 +88,7 @@ def test_pop3_client_stopping_mid_line_is_dropped(limited):
             s.sendall(b"USER ali")
             _closed_within(s, 4.0)
     finally:
-        srv.close()
+        close_server(limited.lab, srv)
 
 
 def test_slow_loris_does_not_block_others(limited):
