@@ -26,6 +26,7 @@ import atexit
 import concurrent.futures
 import errno
 import logging
+import os
 import shutil
 import ssl
 import tempfile
@@ -62,7 +63,9 @@ class Lab:
     Parameters
     ----------
     port_base:
-        Services listen on ``port_base + standard port`` (default 10000).
+        Services listen on ``port_base + standard port``; by default 10000, or
+        the environment variable ``LABMAIL_PORT_BASE`` when set (a kernel
+        inherits it: parallel notebook tests give each worker its own).
     ports:
         ``"auto"`` to take free ephemeral ports instead.
     state_dir:
@@ -75,12 +78,14 @@ class Lab:
         ``None`` for real time.
     """
 
-    def __init__(self, port_base: int = 10000, ports: Optional[str] = None,
+    def __init__(self, port_base: Optional[int] = None, ports: Optional[str] = None,
                  state_dir: Optional[Union[str, Path]] = None, *,
                  seed: Optional[int] = None,
                  clock: Optional[Union[Clock, str]] = None) -> None:
         if ports not in (None, "auto"):
             raise ValueError('ports must be None or "auto"')
+        if port_base is None:
+            port_base = int(os.environ.get("LABMAIL_PORT_BASE") or 10000)
         if not 0 < port_base < 65536 - 1000:
             raise ValueError("port_base must leave room for the standard ports")
         self.port_base = port_base
@@ -303,7 +308,12 @@ class Lab:
                 if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL):
                     raise
         else:
-            raise LabError(f"no free address for the lab's DNS server: {last}")
+            # many labs on one machine (a JupyterHub node): any free port will do,
+            # the lab's resolver is the only client of its DNS server
+            try:
+                addr = await self.dns.start(_DNS_ADDRESSES[0], 0)
+            except OSError:
+                raise LabError(f"no free address for the lab's DNS server: {last}") from None
         self.resolver = LabResolver(*addr, timeout=2.0)
 
     # -- start / stop ---------------------------------------------------------
