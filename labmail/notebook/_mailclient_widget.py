@@ -28,7 +28,16 @@ def build(client: "MailClient") -> Any:
     def say(lines: List[str]) -> None:
         status.value = pre("\n".join(lines[-3:]), "color:#555")
 
+    def sync(folder: bool = True) -> None:
+        # The buttons act for the account and folder the widget shows, even when
+        # a later cell switched the client (mua.use(...)) after it was drawn.
+        if client.current != account.value:
+            client.current = account.value
+        if folder and folders.value:
+            client.folder = folders.value
+
     def load_folders() -> None:
+        sync(folder=False)
         try:
             names = client.folders()
         except Exception as exc:                      # shown, not raised: it is a widget
@@ -38,8 +47,7 @@ def build(client: "MailClient") -> Any:
         folders.value = client.folder if client.folder in names else (names[0] if names else None)
 
     def load_messages(_change: Any = None) -> None:
-        if folders.value:
-            client.folder = folders.value
+        sync()
         try:
             items = client.messages()
         except Exception as exc:
@@ -52,6 +60,7 @@ def build(client: "MailClient") -> Any:
     def read(_change: Any = None) -> None:
         if listing.value is None:
             return
+        sync()
         try:
             text = client.show(listing.value, view.value)
         except Exception as exc:
@@ -65,6 +74,7 @@ def build(client: "MailClient") -> Any:
         load_messages()
 
     def do_send(_b: Any) -> None:
+        sync()
         try:
             refused = client.send(to.value, subject.value, body.value)
         except Exception as exc:
@@ -90,4 +100,6 @@ def build(client: "MailClient") -> Any:
     left = w.VBox([account, refresh, folders], layout=w.Layout(width="36%"))
     right = w.VBox([listing, view, reading], layout=w.Layout(width="64%"))
     compose = w.VBox([w.HTML("<b>New message</b>"), to, subject, body, send, status])
-    return w.VBox([w.HBox([left, right]), compose])
+    root = w.VBox([w.HBox([left, right]), compose])
+    root.add_class("labmail-mailclient")          # a handle for CSS and the browser test
+    return root
