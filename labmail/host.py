@@ -24,6 +24,8 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from .errors import LabError
+from .firewall import Firewall
+from .firewall.gate import release as release_held
 from .log import MailLog
 from .mda.agent import LocalAgent
 from .mda.local import ensure_maildir
@@ -153,6 +155,9 @@ class Host:
         self.qmgr: Optional[QueueManager] = None
         self.local_agent = LocalAgent(self)
         self._smtp_port: Optional[int] = None
+        # iptables/firewalld with the rules saved in the state dir; every listener obeys it
+        self.firewall: Firewall = Firewall.load(self)
+        self._firewall_stale = False          # True after a stop: the next start boots it
 
     # -- files -------------------------------------------------------------
     def path(self, path: str) -> Path:
@@ -465,6 +470,10 @@ class Host:
 
     async def _start_services(self, ip: str) -> None:
         """Listen on every service; raises OSError if an address/port is taken."""
+        if self._firewall_stale:              # a restart: runtime rules lost, saved ones loaded
+            self.firewall.boot()
+            self._firewall_stale = False
+        self.firewall.own_ip = ip             # its own connections arrive on lo
         dovecot_tls = self._dovecot_tls()
         services: Dict[str, Callable[[int], Any]] = dict(smtpd_services(self, ip))
         services.update({
@@ -507,7 +516,9 @@ class Host:
         if self.qmgr is not None:
             await self.qmgr.stop()
             self.qmgr = None
+        self._firewall_stale = True
         for name, server in self._servers.items():
+            release_held(server)              # connections the firewall was silently holding
             if name.startswith("pop3"):
                 await stop_pop3_server(server)
             server.close()

@@ -119,6 +119,12 @@ class Firewall:
                            "firewalld zone public (target default)")
         return v
 
+    def accepts_all(self) -> bool:
+        """True when nothing is filtered: INPUT policy ACCEPT, no INPUT rules,
+        firewalld stopped.  The listeners' fast path (no rule is looked at)."""
+        return (not self.iptables.chains["INPUT"] and self.iptables.policies["INPUT"] == "ACCEPT"
+                and not self.firewalld.running)
+
     def decide(self, dport: int, proto: str = "tcp", src: str = "192.0.2.1") -> str:
         """``"ACCEPT"``, ``"DROP"`` or ``"REJECT"`` for a new connection to *dport*.
 

@@ -24,9 +24,11 @@ import asyncio
 import logging
 import socket
 import struct
-from typing import Any, Callable, Optional
+from asyncio import sslproto
+from typing import Any, Callable, Optional, Set
 
-__all__ = ["guarded", "GuardProtocol", "enforce"]
+__all__ = ["guarded", "GuardProtocol", "enforce", "listen", "stream_factory", "release",
+           "Listener"]
 
 logger = logging.getLogger("labmail.firewall")
 
@@ -121,3 +123,150 @@ def guarded(factory: Callable[[], asyncio.BaseProtocol], decide: Callable[[str],
             return getattr(factory, name)
 
     return Factory()
+
+
+# -- a host's listeners -----------------------------------------------------------------
+
+class Listener:
+    """The firewall's view of one listening service of a host.
+
+    ``port`` is the service's *standard* port (993), which the rules name,
+    not the lab's (10993).  ``local_only`` services (spamd, which a real
+    server binds to 127.0.0.1) can only be reached from the machine itself,
+    so their clients are judged as arriving on ``lo`` from the host.
+    """
+
+    def __init__(self, host: Any, port: int, *, local_only: bool = False,
+                 drop_hold: float = 60.0) -> None:
+        self.host = host
+        self.port = port
+        self.local_only = local_only
+        self.drop_hold = drop_hold
+        self.held: Set[asyncio.BaseTransport] = set()     # dropped, not yet let go
+
+    def verdict(self, transport: asyncio.BaseTransport) -> str:
+        """ACCEPT, DROP or REJECT for a new connection (cheap when nothing is filtered)."""
+        fw = getattr(self.host, "firewall", None)
+        if fw is None or fw.accepts_all():
+            return "ACCEPT"
+        if self.local_only:
+            src = fw.own_ip
+        else:
+            peer = transport.get_extra_info("peername") or ("0.0.0.0", 0)
+            src = peer[0]
+        try:
+            return fw.decide(self.port, "tcp", src)
+        except Exception:                 # a broken rule must not kill the listener
+            logger.exception("firewall decision failed; accepting %s", src)
+            return "ACCEPT"
+
+    def hold(self, transport: asyncio.BaseTransport) -> None:
+        """DROP: read nothing, answer nothing, let go after ``drop_hold`` seconds."""
+        self.held.add(transport)
+        transport.pause_reading()                                    # type: ignore[attr-defined]
+        asyncio.get_running_loop().call_later(self.drop_hold, self.let_go, transport)
+
+    def let_go(self, transport: asyncio.BaseTransport) -> None:
+        self.held.discard(transport)
+        transport.abort()                                            # type: ignore[attr-defined]
+
+    def release(self) -> None:
+        """Let every held connection go (the host stops)."""
+        for transport in list(self.held):
+            self.let_go(transport)
+
+
+class _Gate(asyncio.Protocol):
+    """First protocol of every connection: judges it, then steps out of the way.
+
+    On ACCEPT the real protocol (behind TLS for implicit-TLS ports, exactly as
+    ``create_server(ssl=...)`` would set it up) becomes the transport's
+    protocol, so an accepted connection costs one verdict and nothing per byte.
+    A refused one never gets a TLS handshake, as behind a real firewall.
+    """
+
+    __slots__ = ("_listener", "_factory", "_ssl", "_handshake_timeout", "_transport")
+
+    def __init__(self, listener: Listener, factory: Callable[[], asyncio.BaseProtocol],
+                 ssl_context: Any, handshake_timeout: Optional[float]) -> None:
+        self._listener = listener
+        self._factory = factory
+        self._ssl = ssl_context
+        self._handshake_timeout = handshake_timeout
+        self._transport: Optional[asyncio.BaseTransport] = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport
+        verdict = self._listener.verdict(transport)
+        if verdict == "ACCEPT":
+            inner: asyncio.BaseProtocol = self._factory()
+            if self._ssl is not None:
+                inner = sslproto.SSLProtocol(
+                    asyncio.get_running_loop(), inner, self._ssl, None, server_side=True,
+                    ssl_handshake_timeout=self._handshake_timeout)
+            transport.set_protocol(inner)
+            inner.connection_made(transport)
+            return
+        logger.debug("firewall: %s to port %s: %s", transport.get_extra_info("peername"),
+                     self._listener.port, verdict)
+        if verdict == "DROP":
+            self._listener.hold(transport)
+        else:
+            enforce(transport, "REJECT")
+
+    def data_received(self, data: bytes) -> None:      # DROP: what arrives is ignored
+        pass
+
+    def eof_received(self) -> bool:
+        return False
+
+    def connection_lost(self, exc: Optional[Exception]) -> None:
+        if self._transport is not None:
+            self._listener.held.discard(self._transport)
+
+
+async def listen(host: Any, std_port: int, factory: Callable[[], asyncio.BaseProtocol],
+                 ip: str, port: int, *, ssl_context: Any = None,
+                 ssl_handshake_timeout: Optional[float] = None,
+                 local_only: bool = False) -> asyncio.AbstractServer:
+    """``loop.create_server(factory, ip, port, ssl=ssl_context)`` behind *host*'s firewall.
+
+    Each new connection is judged by ``host.firewall`` as a connection to
+    *std_port* (the standard port: 25, 993 ...) from the client's address
+    before any byte (or TLS handshake) is exchanged.  A host without a
+    ``firewall`` attribute gets a plain listener.
+
+    >>> server = await listen(host, 993, make_imap, "127.0.0.2", 10993,   # doctest: +SKIP
+    ...                       ssl_context=ctx)
+    """
+    loop = asyncio.get_running_loop()
+    if getattr(host, "firewall", None) is None:
+        extra = {"ssl_handshake_timeout": ssl_handshake_timeout} if ssl_context else {}
+        return await loop.create_server(factory, ip, port, ssl=ssl_context,
+                                        reuse_address=True, **extra)
+    listener = Listener(host, std_port, local_only=local_only)
+    server = await loop.create_server(
+        lambda: _Gate(listener, factory, ssl_context, ssl_handshake_timeout), ip, port,
+        reuse_address=True)
+    server.labmail_listener = listener                              # type: ignore[attr-defined]
+    return server
+
+
+def release(server: asyncio.AbstractServer) -> None:
+    """Let go of the connections *server*'s firewall is holding (DROP); for shutdown."""
+    listener = getattr(server, "labmail_listener", None)
+    if listener is not None:
+        listener.release()
+
+
+def stream_factory(client_connected: Callable[[asyncio.StreamReader, asyncio.StreamWriter],
+                                              Any]) -> Callable[[], asyncio.Protocol]:
+    """The protocol factory :func:`asyncio.start_server` builds, for :func:`listen`.
+
+    >>> server = await listen(host, 110, stream_factory(handle), ip, port)  # doctest: +SKIP
+    """
+    def factory() -> asyncio.Protocol:
+        loop = asyncio.get_running_loop()
+        return asyncio.StreamReaderProtocol(asyncio.StreamReader(loop=loop),
+                                            client_connected, loop=loop)
+    return factory

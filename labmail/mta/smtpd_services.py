@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, Optional
 
+from ..firewall.gate import listen
 from . import smtpd_tls
 from .smtpd import LabSMTP, SmtpdHandler, settings_from
 
@@ -112,15 +113,12 @@ def smtpd_services(host: "Host", ip: str) -> Dict[str, Any]:
     certificate is configured, ``smtps`` (465, implicit TLS — RFC 8314's
     "submissions", Postfix's ``smtpd_tls_wrappermode = yes``).
     """
-    loop = host.lab.loop
-
+    # each listener is judged by the host's firewall at its standard port (25, 587, 465)
     async def smtp(port: int) -> Any:
-        return await loop.create_server(make_protocol_factory(host), host=ip, port=port,
-                                        reuse_address=True)
+        return await listen(host, 25, make_protocol_factory(host), ip, port)
 
     async def submission(port: int) -> Any:
-        return await loop.create_server(make_protocol_factory(host, "submission"),
-                                        host=ip, port=port, reuse_address=True)
+        return await listen(host, 587, make_protocol_factory(host, "submission"), ip, port)
 
     smtps_factory = make_protocol_factory(host, "smtps", implicit_tls=True)
     state: _ServiceState = smtps_factory.service_state
@@ -135,8 +133,8 @@ def smtpd_services(host: "Host", ip: str) -> Dict[str, Any]:
             if current is not None and current is not listening:
                 obj.context = current
         listening.sni_callback = switch
-        return await loop.create_server(smtps_factory, host=ip, port=port, reuse_address=True,
-                                        ssl=listening, ssl_handshake_timeout=30)
+        return await listen(host, 465, smtps_factory, ip, port, ssl_context=listening,
+                            ssl_handshake_timeout=30)
 
     services = {"smtp": smtp, "submission": submission}
     if listening is not None:         # no usable certificate: no implicit-TLS port

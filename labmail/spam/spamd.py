@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..clock import Clock, IdGenerator
+from ..firewall.gate import listen, stream_factory
 from .bayes import BayesStore
 from .engine import Engine, Resolver, Result
 from .protocol import (EX_CODES, Method, RemoteProtocolError, Request, Response, ServerConnection,
@@ -294,6 +295,8 @@ async def start_spamd_server(host: Any, ip: str, port: int, *, resolver: Optiona
     async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await _serve_one(svc, reader, writer, trace)
 
-    server = await asyncio.start_server(on_connect, ip, port, reuse_address=True)
+    # spamd listens on 127.0.0.1 on a real server: only the host itself reaches it, so
+    # the firewall judges its clients as arriving on lo
+    server = await listen(host, 783, stream_factory(on_connect), ip, port, local_only=True)
     server.spamd_service = svc  # type: ignore[attr-defined]
     return server

@@ -25,6 +25,7 @@ import ssl
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 
+from ...firewall.gate import listen
 from .backend import Mailboxes
 from .protocol import ImapConfig, ImapSession
 
@@ -404,7 +405,7 @@ async def start_imap_server(host: Any, ip: str, port: int, *,
 
     >>> # server = await start_imap_server(host, "127.0.0.2", 10143, ssl_context=ctx)
     """
-    loop = asyncio.get_running_loop()
-    return await loop.create_server(
-        lambda: ImapServerProtocol(host, ssl_context, implicit_tls), host=ip, port=port,
-        ssl=ssl_context if implicit_tls else None, reuse_address=True)
+    # judged by the host's firewall as its standard port (RFC 8314: 993 for implicit TLS)
+    return await listen(host, 993 if implicit_tls else 143,
+                        lambda: ImapServerProtocol(host, ssl_context, implicit_tls), ip, port,
+                        ssl_context=ssl_context if implicit_tls else None)

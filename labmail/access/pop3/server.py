@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Optional, Tuple
 
 from ...errors import ConfigError
+from ...firewall.gate import listen, stream_factory
 from ...store import open_store
 from ..auth import PasswdFile
 from ..dovecotconf import DovecotConfig, default_dovecot_conf, load_dovecot_conf, parse_dovecot_conf
@@ -307,8 +308,9 @@ async def start_pop3_server(host: Any, ip: str, port: int, *,
         except asyncio.CancelledError:   # stop_pop3_server: the session is over
             pass
 
-    server = await asyncio.start_server(handle, ip, port,
-                                        ssl=ssl_context if implicit_tls else None)
+    # judged by the host's firewall as its standard port (RFC 8314: 995 for implicit TLS)
+    server = await listen(host, 995 if implicit_tls else 110, stream_factory(handle), ip, port,
+                          ssl_context=ssl_context if implicit_tls else None)
     server.labmail_sessions = sessions    # type: ignore[attr-defined]
     return server
 
