@@ -40,11 +40,13 @@ test: test-unit test-notebooks
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest -q -n $(JOBS) -p no:cacheprovider tests
 
-# Notebooks run one at a time: each starts a lab on the standard lab ports
-# (10025, ...), which is what their stored outputs show.
+# Notebooks run in parallel, one notebook per worker at a time (loadscope: its
+# cells share one kernel); notebooks/conftest.py gives each worker its own lab
+# port base (LABMAIL_PORT_BASE) and sanitize.cfg maps the ports back to the
+# 10025, ... the stored outputs show.
 test-notebooks: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider -p no:xdist --nbval --nbval-current-env \
-		--nbval-sanitize-with notebooks/sanitize.cfg notebooks
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(JOBS) --dist loadscope \
+		--nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg notebooks
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
