@@ -27,9 +27,11 @@ then keyword letters ``a``-``z`` in ASCII order.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as _dt
 import itertools
+import logging
 import mailbox
 import os
 import shutil
@@ -40,11 +42,17 @@ from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 from .base import (MAILDIR_FLAG_LETTERS, Folder, UidListFolder, FolderExists, FolderLock,
-                   MessageInfo, NoSuchFolder, NoSuchMessage, Store, StoreError)
+                   MailboxLocked, MessageInfo, NoSuchFolder, NoSuchMessage, Store, StoreError)
 from .locking import SessionLock, dotlock
 from .uidlist import UIDLIST_NAME, UidList
 
 __all__ = ["MaildirFolder", "MaildirStore"]
+
+logger = logging.getLogger(__name__)
+
+#: seconds a sync waits for ``dovecot-uidlist.lock`` (Dovecot waits up to about
+#: two minutes, telling the client every 30 s; the lab keeps it short)
+LOCK_TIMEOUT = 10.0
 
 _LETTER_FLAG = {v: k for k, v in MAILDIR_FLAG_LETTERS.items()}
 _KEYWORD_LETTERS = "abcdefghijklmnopqrstuvwxyz"
@@ -111,24 +119,35 @@ class MaildirFolder(UidListFolder):
     def messages(self) -> List[MessageInfo]:
         """Sync with the disk under the uidlist lock; list messages by uid."""
         with self._mutex:
+            incomplete = False
             found = self._scan()
             current = UidList.load(self._uidlist_path)
             known = current.by_base() if current else {}
             fresh = sorted(b for b in found if b not in known)
             gone = [u for u, b in (current.records.items() if current else ()) if b not in found]
             if current is None or fresh or gone:
-                with dotlock(self._uidlist_path):
-                    # re-read under the lock: another session may have synced
-                    current = UidList.load(self._uidlist_path) or self._new_uidlist()
-                    found = self._scan()
-                    known = current.by_base()
-                    for uid in [u for u, b in current.records.items() if b not in found]:
-                        del current.records[uid]
-                        current.vsizes.pop(uid, None)
-                    fresh = [b for b in found if b not in known]
-                    for base in sorted(fresh, key=lambda b: self._arrival_key(b, found[b])):
-                        current.add(base, _name_field(base, "W"))
-                    current.save(self._uidlist_path)
+                try:
+                    with dotlock(self._uidlist_path, timeout=LOCK_TIMEOUT):
+                        # re-read under the lock: another session may have synced
+                        current = UidList.load(self._uidlist_path) or self._new_uidlist()
+                        found = self._scan()
+                        known = current.by_base()
+                        for uid in [u for u, b in current.records.items() if b not in found]:
+                            del current.records[uid]
+                            current.vsizes.pop(uid, None)
+                        fresh = [b for b in found if b not in known]
+                        for base in sorted(fresh, key=lambda b: self._arrival_key(b, found[b])):
+                            current.add(base, _name_field(base, "W"))
+                        current.save(self._uidlist_path)
+                except MailboxLocked:
+                    if current is None:
+                        raise
+                    incomplete = True
+                    # Dovecot's way when the uidlist lock times out: the command
+                    # goes on with the uids already assigned; new files get theirs
+                    # at a later sync (its SELECT still answers OK)
+                    logger.warning("%s: timeout while waiting for lock; new mail not "
+                                   "seen yet", self._uidlist_path)
             self._list = current
             by_base = current.by_base()
             self._files = {by_base[b]: loc for b, loc in found.items() if b in by_base}
@@ -159,9 +178,13 @@ class MaildirFolder(UidListFolder):
                     flags=frozenset(flags), recent=(sub == "new"),
                     internaldate=_dt.datetime.fromtimestamp(st.st_mtime, _dt.timezone.utc)))
             self._infos = {m.uid: m for m in out}
+            #: files are waiting for uids (the lock was busy): the next call must rescan
+            self.incomplete = incomplete
             if vsize_missing:
-                # cache sizes (Dovecot's W field) so LIST stays cheap
-                with dotlock(self._uidlist_path):
+                # cache sizes (Dovecot's W field) so LIST stays cheap; only worth it
+                # when nobody else holds the lock
+                with contextlib.suppress(MailboxLocked), \
+                        dotlock(self._uidlist_path, timeout=0.05):
                     latest = UidList.load(self._uidlist_path)
                     if latest is not None and latest.uidvalidity == current.uidvalidity:
                         for u, v in current.vsizes.items():

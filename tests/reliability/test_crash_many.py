@@ -20,6 +20,7 @@ from __future__ import annotations
 import imaplib
 import json
 import os
+import poplib
 import random
 import re
 import signal
@@ -351,42 +352,59 @@ def test_stale_uidlist_lock_of_a_dead_process_is_taken_over(tmp_path):
         lab.stop()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a held mailbox lock freezes the whole lab: the IMAP server calls the store's blocking "
-    "dotlock() (labmail/store/locking.py: time.sleep in a loop, up to 10 s) on the lab's "
-    "event loop, so SMTP, POP3 and every other IMAP client stall while one SELECT waits "
-    "(found by the crash suite).  Fix: in labmail/access/imap/server.py run the backend "
-    "calls that may lock (select/status/expunge/store/append) in loop.run_in_executor, or "
-    "give the store an asyncio dotlock that awaits asyncio.sleep"))
 def test_held_mailbox_lock_does_not_freeze_other_services(tmp_path):
-    """While one IMAP client waits for a (live) lock, SMTP still greets at once."""
+    """While an IMAP and a POP3 client wait for alice's (live) uidlist lock,
+    SMTP and bob's IMAP are served at once (reliability bug: the lock wait
+    ran on the lab's event loop and froze every service for up to 10 s)."""
     import labmail
     lab = labmail.Lab(ports="auto", state_dir=tmp_path / "lab", seed=7)
-    host = lab.add_host("mail.example.com", users={"alice": "secret"})
+    host = lab.add_host("mail.example.com", users={"alice": "secret", "bob": "hunter2"})
     lab.start()
     try:
         with smtplib.SMTP(*host.endpoints["smtp"], timeout=10) as s:
-            s.sendmail("a@example.net", ["alice@mail.example.com"], b"Subject: x\r\n\r\nx\r\n")
+            s.sendmail("a@example.net", ["alice@mail.example.com", "bob@mail.example.com"],
+                       b"Subject: x\r\n\r\nx\r\n")
         host.settle()
         lock = host.maildir_path("alice") / "dovecot-uidlist.lock"
         lock.write_text(f"{os.getpid()}\n")           # alive: a real holder
 
-        def waiter() -> None:
+        def imap_waiter() -> None:
             try:
                 with imaplib.IMAP4(*host.endpoints["imap"], timeout=15) as m:
                     m.login("alice", "secret")
                     m.select("INBOX")
-            except Exception:     # noqa: BLE001 - only the other service matters here
+            except Exception:     # noqa: BLE001 - only the other services matter here
                 pass
-        t = threading.Thread(target=waiter, daemon=True)
-        t.start()
-        threading.Timer(3.0, lambda: lock.unlink(missing_ok=True)).start()  # bound the stall
+
+        def pop3_waiter() -> None:
+            try:
+                p = poplib.POP3(*host.endpoints["pop3"], timeout=15)
+                p.user("alice")
+                p.pass_("secret")
+                p.quit()
+            except Exception:     # noqa: BLE001
+                pass
+        waiters = [threading.Thread(target=f, daemon=True) for f in (imap_waiter, pop3_waiter)]
+        for t in waiters:
+            t.start()
+        unlock = threading.Timer(3.0, lambda: lock.unlink(missing_ok=True))  # bound the stall
+        unlock.start()
         time.sleep(1.0)
         started = time.monotonic()
         with smtplib.SMTP(*host.endpoints["smtp"], timeout=10) as s:
             s.noop()
-        took = time.monotonic() - started
-        t.join(15)
-        assert took < 1.0, f"SMTP stalled {took:.1f} s behind an IMAP lock wait"
+        smtp_took = time.monotonic() - started
+        started = time.monotonic()
+        with imaplib.IMAP4(*host.endpoints["imap"], timeout=10) as m:
+            m.login("bob", "hunter2")
+            typ, data = m.select("INBOX")
+            m.logout()
+        imap_took = time.monotonic() - started
+        for t in waiters:
+            t.join(15)
+        unlock.join(5)
+        assert smtp_took < 1.0, f"SMTP stalled {smtp_took:.1f} s behind a mailbox lock wait"
+        assert (typ, data) == ("OK", [b"1"])
+        assert imap_took < 1.0, f"bob's IMAP stalled {imap_took:.1f} s behind alice's lock"
     finally:
         lab.stop()

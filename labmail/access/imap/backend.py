@@ -304,6 +304,8 @@ class FolderView:
             mods = self.modseqs.sync(validity, ((m.uid, m.flags) for m in infos))
             msgs = [Msg(m.uid, m.flags, m.vsize, m.internaldate, m.recent, mods[m.uid])
                     for m in infos]
+            if getattr(self.folder, "incomplete", False):
+                token = None        # new files wait for uids: never trust this scan
             self.modseqs.snapshot = (token, msgs, uidnext, validity, started)
             return msgs
 
@@ -345,6 +347,9 @@ class Mailboxes:
         self.store = store
         self.separator = store.separator
         self.special = dict(DEFAULT_SPECIAL_USE if special_use is None else special_use)
+        #: taken by the server around each batch of a session's commands, so the
+        #: sessions of one mailbox (each in a worker thread) change it in turn
+        self.lock: Optional[Any] = None
 
     def ensure_special_folders(self, names: Optional[Iterable[str]] = None,
                                subscribe: Optional[Iterable[str]] = None) -> None:

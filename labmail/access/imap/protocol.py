@@ -93,6 +93,8 @@ class ImapSession(FolderCommands, SelectedCommands):
         self.user: Optional[str] = None
         self.mailboxes = None  # type: ignore[assignment]  # set at login
         self.starttls_requested = False
+        #: seconds the adapter holds the pending output back (a failed login)
+        self.output_delay = 0.0
         self.closed = False
         self.bytes_in = self.bytes_out = 0
         self.auth_attempts = 0

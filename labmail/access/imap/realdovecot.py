@@ -54,8 +54,10 @@ def _mail_user() -> pwd.struct_passwd:
 class RealDovecotImap:
     """Dovecot serving IMAP for *users* (name -> password) on 127.0.0.1:``port``."""
 
-    def __init__(self, users: Dict[str, str], workdir: Optional[Path] = None) -> None:
+    def __init__(self, users: Dict[str, str], workdir: Optional[Path] = None,
+                 extra_conf: str = "") -> None:
         self.users = users
+        self.extra_conf = extra_conf      # settings appended to dovecot.conf
         # the auth and mail processes run as other users: a world-readable directory
         self.dir = Path(workdir or tempfile.mkdtemp(prefix="labmail-dovecot-imap-"))
         self.dir.chmod(0o755)
@@ -112,6 +114,7 @@ namespace inbox {{
   inbox = yes
   separator = .
 {boxes}}}
+{self.extra_conf}
 """
 
     def place(self, user: str, name: str, data: bytes, flags: str = "") -> None:

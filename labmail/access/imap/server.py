@@ -22,10 +22,12 @@ import asyncio
 import logging
 import re
 import ssl
+import threading
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ...firewall.gate import listen
+from ...store.workers import mailbox_executor, mailbox_lock
 from .backend import Mailboxes
 from .protocol import ImapConfig, ImapSession
 
@@ -36,8 +38,10 @@ logger = logging.getLogger(__name__)
 IDLE_POLL = 0.05            # seconds between folder checks while a client IDLEs
 IDLE_NOTIFY = 120.0         # Dovecot's imap_idle_notify_interval: "* OK Still here"
 TRANSCRIPT_LINES = 40       # server lines recorded per reply before summarising
+MAX_QUEUED = 1 << 20        # bytes of unprocessed input before reading pauses
 
 _STORES: Dict[Tuple[str, str, str], Any] = {}
+_STORES_LOCK = threading.Lock()
 _MAILBOX_BLOCK = re.compile(r"^[ \t]*mailbox[ \t]+(\"[^\"]+\"|\S+)[ \t]*\{([^{}]*)\}", re.M)
 
 
@@ -158,13 +162,16 @@ class HostServices:
             except KeyError:
                 home = f"/home/{user}"
         key = (str(self.host.path(home)), location, user)
-        store = _STORES.get(key)
-        if store is None:
-            # one store per mailbox for all sessions: its folders keep their file index
-            store = open_store(location, user=user, home=home, map_path=self.host.path,
-                               now=self.host.clock.timestamp, hostname=self.host.hostname)
-            _STORES[key] = store
-        return Mailboxes(store)
+        with _STORES_LOCK:      # logins of several sessions run in worker threads
+            store = _STORES.get(key)
+            if store is None:
+                # one store per mailbox for all sessions: its folders keep their file index
+                store = open_store(location, user=user, home=home, map_path=self.host.path,
+                                   now=self.host.clock.timestamp, hostname=self.host.hostname)
+                _STORES[key] = store
+        boxes = Mailboxes(store)
+        boxes.lock = mailbox_lock("\0".join(key))
+        return boxes
 
 
 class ImapServerProtocol(asyncio.Protocol):
@@ -186,6 +193,14 @@ class ImapServerProtocol(asyncio.Protocol):
         self._idle_notified = 0.0
         self._was_idling = False
         self._change_pending = False
+        # the session runs in the mailbox worker pool, one batch at a time and
+        # in arrival order: a command waiting for a mailbox lock stalls only
+        # its own client, never the loop (and with it SMTP, POP3, the others)
+        self._ops: List[Callable[[], None]] = []
+        self._busy = False
+        self._held = False           # a failed login's answer is being delayed
+        self._queued = 0             # bytes received and not yet processed
+        self._paused = False
 
     # -- connection ---------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -227,8 +242,13 @@ class ImapServerProtocol(asyncio.Protocol):
         for handle in (self._timer, self._poller):
             if handle is not None:
                 handle.cancel()
-        if self.session is not None:
-            self.session.connection_lost()
+        session = self.session
+        if session is not None:
+            self._ops.clear()            # input that was not processed yet is void now
+            if self._busy:
+                self._submit(session.connection_lost)
+            else:
+                session.connection_lost()
         if self.transcript is not None:
             self.transcript.close()
         conns = getattr(self.host, "_connections", None)
@@ -248,17 +268,78 @@ class ImapServerProtocol(asyncio.Protocol):
             self._early.append(data)
             return
         self._record_client(data)
-        session.receive_data(data)
-        self._flush()
         self._arm_timer()
-        if session.starttls_requested and self.ssl_context is not None:
+        self._queued += len(data)
+        if self._queued > MAX_QUEUED and not self._paused and self.transport is not None:
+            self._paused = True      # a client far ahead of us: let TCP hold the rest
+            self.transport.pause_reading()
+        self._submit(lambda: self._feed(session, data))
+
+    def _feed(self, session: ImapSession, data: bytes) -> None:
+        self._queued -= len(data)
+        session.receive_data(data)
+
+    # -- the worker ------------------------------------------------------------------
+    def _submit(self, op: Callable[[], None]) -> None:
+        self._ops.append(op)
+        self._kick()
+
+    def _kick(self) -> None:
+        """Hand the queued operations to the mailbox pool unless a batch runs."""
+        if self._busy or self._held or self._upgrading or not self._ops:
+            return
+        ops, self._ops = self._ops, []
+        self._busy = True
+        try:
+            future = self.loop.run_in_executor(mailbox_executor(), self._run, ops)
+        except RuntimeError:         # the loop or the pool is shutting down
+            self._busy = False
+            return
+        future.add_done_callback(self._ran)
+
+    def _run(self, ops: List[Callable[[], None]]) -> List[Callable[[], None]]:
+        """In a worker thread: run *ops* in order; returns those left for later."""
+        session = self.session
+        assert session is not None
+        for i, op in enumerate(ops):
+            lock = getattr(session.mailboxes, "lock", None)
+            try:
+                if lock is None:
+                    op()
+                else:
+                    with lock:
+                        op()
+            except Exception:        # a bug or a disk error must not kill the session
+                logger.exception("IMAP session operation failed")
+            if session.output_delay or session.starttls_requested or session.closed:
+                # a failed login holds further input back; STARTTLS voids it
+                return ops[i + 1:]
+        return []
+
+    def _ran(self, future: "asyncio.Future[List[Callable[[], None]]]") -> None:
+        self._busy = False
+        session = self.session
+        if future.cancelled() or session is None:
+            return
+        left = future.result() if future.exception() is None else []
+        self._ops[:0] = left
+        self._flush()
+        if session.starttls_requested and self.ssl_context is not None and not session.closed:
             self._upgrading = True
             # stop reading cleartext now: whatever a man in the middle injects
             # after STARTTLS must never be read as a command (RFC 3501 §6.2.1)
+            self._ops.clear()
+            self._queued = 0
             if self.transport is not None and hasattr(self.transport, "pause_reading"):
                 self.transport.pause_reading()
             asyncio.ensure_future(self._start_tls())
+            return
+        if self._paused and self._queued <= MAX_QUEUED // 2 and self.transport is not None \
+                and not self._held and not self.transport.is_closing():
+            self._paused = False
+            self.transport.resume_reading()
         self._arm_poller()
+        self._kick()
 
     # -- output ---------------------------------------------------------------------
     def _write(self, data: bytes) -> None:
@@ -283,11 +364,15 @@ class ImapServerProtocol(asyncio.Protocol):
             self.session.output_delay = 0.0
             data = self.session.data_to_send()
             self.transport.pause_reading()
+            self._held = True
 
             def later() -> None:
+                self._held = False
                 self._write(data)
                 if self.transport is not None and not self.transport.is_closing():
+                    self._paused = False
                     self.transport.resume_reading()
+                self._kick()
             self.loop.call_later(delay, later)
             return
         self._write(self.session.data_to_send())
@@ -320,7 +405,7 @@ class ImapServerProtocol(asyncio.Protocol):
         if new is None:
             return
         self.transport = new
-        self.session.tls_started()
+        self.session.tls_started()     # no batch runs: _kick waits while upgrading
         self._upgrading = False
         if self.transcript is not None:
             self.transcript.start_tls(*_tls_info(new))
@@ -336,8 +421,13 @@ class ImapServerProtocol(asyncio.Protocol):
         self._timer = self.loop.call_later(self.session.config.idle_timeout, self._timeout)
 
     def _timeout(self) -> None:
-        if self.session is not None and not self.session.closed:
-            self.session.timed_out()
+        session = self.session
+        if session is not None and not session.closed:
+            if self._busy or self._held:
+                # a command is still running (a lock wait): time it out afterwards
+                self._arm_timer()
+                return
+            session.timed_out()
             self._flush()
 
     def _arm_poller(self) -> None:
@@ -353,17 +443,25 @@ class ImapServerProtocol(asyncio.Protocol):
         session = self.session
         if session is None or session.closed or not session.idling:
             return
+        now = self.loop.time()
+        if now - self._idle_notified >= IDLE_NOTIFY and not self._busy:
+            # keeps NAT boxes and firewalls from dropping a quiet connection
+            self._idle_notified = now
+            self._write(b"* OK Still here\r\n")
+        if self._busy or self._ops:
+            self._arm_poller()       # the batch under way ends with a look at the folder
+            return
+        self._submit(self._look)
+
+    def _look(self) -> None:
+        """In a worker thread: has the folder changed under an IDLE client?"""
+        session = self.session
+        if session is None or session.closed:
+            return
         try:
             session.mailbox_changed()
         except Exception:  # the store failed: keep the connection alive
             logger.exception("IMAP IDLE poll failed")
-        now = self.loop.time()
-        if now - self._idle_notified >= IDLE_NOTIFY:
-            # keeps NAT boxes and firewalls from dropping a quiet connection
-            self._idle_notified = now
-            self._write(b"* OK Still here\r\n")
-        self._flush()
-        self._arm_poller()
 
     def _changed_threadsafe(self) -> None:
         # a STORE on 1:* notifies once per message: coalesce into one update
@@ -377,9 +475,9 @@ class ImapServerProtocol(asyncio.Protocol):
 
     def _changed(self) -> None:
         self._change_pending = False
-        if self.session is not None and not self.session.closed:
-            self.session.mailbox_changed()
-            self._flush()
+        if self.session is not None and not self.session.closed and self.session.idling:
+            # only IDLE hears of changes at once; others at their next command
+            self._submit(self._look)
 
 
 def _addr(value: Any) -> Tuple[str, int]:

@@ -24,6 +24,7 @@ from typing import Any, Optional, Tuple
 from ...errors import ConfigError
 from ...firewall.gate import listen, stream_factory
 from ...store import open_store
+from ...store.workers import mailbox_executor
 from ..auth import PasswdFile
 from ..dovecotconf import DovecotConfig, default_dovecot_conf, load_dovecot_conf, parse_dovecot_conf
 from ..dovelog import ConnInfo, DovecotLogger
@@ -203,16 +204,18 @@ class _Session:
                 data = await self.reader.read(65536)
                 if not data:
                     reason = "Disconnected for inactivity" if self.timed_out else "Connection closed"
-                    await self._do(self.conn.connection_lost(reason), sending=False)
+                    await self._do(await self._call(self.conn.connection_lost, reason),
+                                   sending=False)
                     return
                 self._last_input = loop.time()
-                if await self._do(self.conn.receive_data(data)):
+                if await self._do(await self._call(self.conn.receive_data, data)):
                     return
         except (ConnectionError, ssl.SSLError, OSError) as exc:
             logger.debug("pop3 connection from %s ended: %s", self.peer, exc)
             reason = "Disconnected for inactivity" if self.timed_out else "Connection closed"
-            await self._do(self.conn.connection_lost(reason), sending=False)
+            await self._do(await self._call(self.conn.connection_lost, reason), sending=False)
         except asyncio.CancelledError:      # server shutting down
+            # no await here: the task is being cancelled (the lock is released at once)
             await self._do(self.conn.connection_lost(), sending=False)
             raise
         finally:
@@ -222,6 +225,17 @@ class _Session:
                 self.transcript.close()
             if not self.writer.is_closing():
                 self.writer.close()
+
+    async def _call(self, method: Any, *args: Any) -> list:
+        """Run a step of the session in the mailbox pool, not on the loop.
+
+        Opening the maildrop at login and the UPDATE state may wait for the
+        mailbox lock (``dovecot-uidlist.lock``) or read many files; the loop
+        keeps serving every other client meanwhile.  The session awaits each
+        step, so its commands still run one at a time and in order.
+        """
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(mailbox_executor(), method, *args)
 
     async def _do(self, actions: list, sending: bool = True) -> bool:
         """Carry out actions; True when the connection is to be closed."""

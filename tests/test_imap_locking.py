@@ -1,0 +1,116 @@
+"""A held mailbox lock: the waiting session stalls alone, then goes on as Dovecot does.
+
+Dovecot 2.3 (seen with ``mail_max_lock_timeout = 1s`` and a live holder of
+``dovecot-uidlist.lock``): SELECT waits for the lock, then answers ``OK``
+with the messages that already had uids; a file that arrived meanwhile gets
+its uid at a later sync.  No ``NO [INUSE]``.  (With the default timeout it
+also sends ``* NO Mailbox is locked, will abort in N seconds`` every 30 s;
+the lab's wait is shorter than that.)
+"""
+from __future__ import annotations
+
+import imaplib
+import os
+import threading
+import time
+
+import pytest
+
+import labmail.store.maildir as maildir_mod
+from labmail.access.imap.realdovecot import RealDovecotImap, dovecot_available
+
+from test_imap_server import connect, imap  # noqa: F401  (fixture)
+
+NEW_FILE = b"Subject: two\r\n\r\nsecond\r\n"
+
+
+def _held_lock_scenario(port: int, maildir, user: str, password: str, prepare=None):
+    """SELECT while a live process holds the uidlist lock and a new file waits."""
+    (maildir / "new").mkdir(parents=True, exist_ok=True)
+    (maildir / "new" / "2000000000.M2P2.lab").write_bytes(NEW_FILE)
+    lock = maildir / "dovecot-uidlist.lock"
+    lock.write_text(f"{os.getpid()}\n")
+    os.chmod(lock, 0o666)
+    if prepare is not None:
+        prepare()          # Dovecot's mail processes run as another user
+    try:
+        m = imaplib.IMAP4("127.0.0.1", port, timeout=10)
+        m.login(user, password)
+        typ, data = m.select("INBOX")
+        data = list(data)        # imaplib keeps adding later EXISTS to that list
+    finally:
+        lock.unlink(missing_ok=True)
+    typ2, data2 = m.noop()
+    exists_after = m.untagged_responses.get("EXISTS", [data[0]])[-1]
+    m.logout()
+    return typ, data, exists_after
+
+
+def test_select_under_a_held_lock_answers_ok_with_the_known_messages(imap, monkeypatch):
+    host, port = imap
+    monkeypatch.setattr(maildir_mod, "LOCK_TIMEOUT", 0.5)
+    host.store("alice").folder("INBOX").append(b"Subject: one\r\n\r\nfirst\r\n")
+    host.store("bob").folder("INBOX").append(b"Subject: hi bob\r\n\r\nx\r\n")
+    result = {}
+
+    def alice() -> None:
+        result["alice"] = _held_lock_scenario(port, host.path("/home/alice/Maildir"),
+                                              "alice", "secret")
+    t = threading.Thread(target=alice, daemon=True)
+    t.start()
+    time.sleep(0.2)
+    # bob's session runs while alice's SELECT waits for her lock
+    started = time.monotonic()
+    m = connect(port, "bob", "hunter2")
+    assert m.select("INBOX") == ("OK", [b"1"])
+    m.logout()
+    bob_took = time.monotonic() - started
+    t.join(10)
+    assert result["alice"] == ("OK", [b"1"], b"2")   # old view, then the new mail at NOOP
+    assert bob_took < 0.4
+
+
+def test_pipelined_commands_keep_their_order(imap):
+    """Commands run in the worker pool still answer in the order they came."""
+    host, port = imap
+    host.store("alice").folder("INBOX").append(b"Subject: one\r\n\r\nfirst\r\n")
+    import socket
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.recv(1000)
+        cmds = [b"a LOGIN alice secret", b"b SELECT INBOX", b"c STORE 1 +FLAGS (\\Flagged)",
+                b"d FETCH 1 (FLAGS)", b"e NOOP", b"f LOGOUT"]
+        s.sendall(b"".join(c + b"\r\n" for c in cmds))
+        buf = b""
+        deadline = time.monotonic() + 5
+        while b"f OK" not in buf and time.monotonic() < deadline:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+    tags = [line.split(b" ")[0] for line in buf.split(b"\r\n") if line[:1] in b"abcdef" and line]
+    assert tags == [b"a", b"b", b"c", b"d", b"e", b"f"]
+    assert b"* 1 FETCH (FLAGS (\\Flagged \\Recent))" in buf
+
+
+@pytest.mark.realtool
+def test_dovecot_answers_select_ok_under_a_held_lock(tmp_path):
+    if not dovecot_available():
+        pytest.skip("dovecot not installed; apt-get install dovecot-imapd")
+    d = RealDovecotImap({"alice": "secret"}, extra_conf="mail_max_lock_timeout = 1s\n")
+    try:
+        d.start()
+    except RuntimeError as exc:
+        d.cleanup()
+        pytest.skip(f"dovecot did not start: {exc}")
+    try:
+        d.place("alice", "1000000000.M1P1.lab", b"Subject: one\r\n\r\nfirst\r\n")
+        d._chown()
+        m = imaplib.IMAP4("127.0.0.1", d.port, timeout=10)
+        m.login("alice", "secret")
+        assert m.select("INBOX") == ("OK", [b"1"])     # uid 1 assigned
+        m.logout()
+        result = _held_lock_scenario(d.port, d.maildir("alice"), "alice", "secret",
+                                     prepare=d._chown)
+        assert result == ("OK", [b"1"], b"2")
+    finally:
+        d.cleanup()
