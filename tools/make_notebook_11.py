@@ -25,6 +25,279 @@ def main(argv: Sequence[str] = ()) -> int:
     return run_cli({NAME: L11}, argv, __doc__)
 
 
+#: The firewall part (course outline, item 13): opening the mail ports with
+#: iptables or firewalld on the host's own firewall, and saving them.
+FIREWALL: List[Cell] = [
+    ("md", r"""
+## A firewall in front of the mail server
+
+A server on the internet is knocked on all day: scanners try every port,
+looking for a database, an admin page or a test daemon someone forgot to
+stop.  The answer is a **default-deny** policy for incoming connections: the
+kernel refuses every new connection unless a rule lets it in, so a service
+started by mistake cannot be reached from outside.  Then you open exactly
+what the world must reach — for this course's mail server:
+
+| port | who connects | service |
+|---|---|---|
+| 25/tcp | other mail servers, delivering to us | SMTP |
+| 110/tcp, 995/tcp | our users' mail programs | POP3, POP3S |
+| 143/tcp, 993/tcp | our users' mail programs | IMAP, IMAPS |
+
+The filter is **netfilter**, part of the Linux kernel.  It judges every
+packet *before* any program sees it: a connection it drops never reaches
+Postfix or Dovecot — no `connect from` line, no `Disconnected` line, nothing
+in the maillog.  Two tools configure it: `iptables` (rules in chains; Debian's
+`iptables-persistent` saves them) and `firewalld` (zones and services; the
+default on Fedora and RHEL, a package on Debian).  We use both.
+
+**In the lab** every host has `host.firewall`, and `host.firewall.run(...)`
+takes the command lines you would type as root on a Debian 12 server and
+prints what `iptables` 1.8.9 and `firewall-cmd` print there.  The lab has
+no root and cannot filter packets, so each of the host's listeners asks its
+firewall when a connection arrives — with the client's real address and the
+*standard* port (993, not 10993), as the rules name it.  The chains start
+empty, with policy ACCEPT:
+"""),
+    ("code", r"""
+fw = host.firewall
+print(fw.run("iptables -L -n"))
+"""),
+    ("md", r"""
+`-L` lists the rules, `-n` prints addresses and ports as numbers (no DNS
+lookups).  `INPUT` is the chain for packets addressed to this machine —
+the one a server's firewall is about; `FORWARD` is for packets a router
+passes on, `OUTPUT` for packets leaving.
+
+So far every service answers.  `knock` connects like a mail program at
+127.0.0.1 — for the lab host, somewhere on the internet — and reports what
+comes back within one second:
+"""),
+    ("code", r"""
+import socket
+
+MAIL_SERVICES = ("smtp", "submission", "pop3", "pop3s", "imap", "imaps")
+
+def knock(service, timeout=1.0):
+    # connect to the host's service as a client would; what comes back, and how fast?
+    try:
+        with socket.create_connection(host.endpoints[service], timeout=timeout) as s:
+            if service in ("pop3s", "imaps"):          # TLS from the first byte (RFC 8314)
+                with tls.wrap_socket(s, server_hostname=host.hostname) as t:
+                    first = t.recv(100)
+            else:
+                first = s.recv(100)
+    except TimeoutError:
+        return f"{service:10} silence: nothing within {timeout:g} s"
+    except ConnectionResetError as exc:
+        return f"{service:10} refused at once: {exc.strerror}"
+    return f"{service:10} {first.decode().strip()[:48]}"
+
+for service in MAIL_SERVICES:
+    print(knock(service))
+"""),
+    ("md", r"""
+Now the rules, in the order an administrator types them on a server far
+away:
+
+1. `-i lo -j ACCEPT` — the machine talking to itself (`spamc` to spamd on
+   127.0.0.1, a local `mail` command handing mail to Postfix);
+2. `-m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT` — packets of
+   connections already accepted, and the answers to the server's own
+   connections: DNS replies, the other side of the SMTP sessions Postfix
+   opens to deliver mail.  Without it the server could not look up an MX;
+3. `--dport 22 -j ACCEPT` — ssh, or the next step locks you out;
+4. the mail ports — here 25 and 993 for a start (the rest is your exercise),
+   and a REJECT for 587: this server takes no submission, and clients should
+   learn that at once;
+5. `-P INPUT DROP` last: the policy takes whatever no rule accepted.
+"""),
+    ("code", r"""
+for rule in ("iptables -A INPUT -i lo -j ACCEPT",
+             "iptables -A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
+             "iptables -A INPUT -p tcp --dport 22 -j ACCEPT",
+             "iptables -A INPUT -p tcp --dport 25 -j ACCEPT",
+             "iptables -A INPUT -p tcp --dport 993 -j ACCEPT",
+             "iptables -A INPUT -p tcp --dport 587 -j REJECT --reject-with tcp-reset",
+             "iptables -P INPUT DROP"):
+    assert fw.run(rule).rc == 0, rule          # like the shell: exit status 0 is success
+print(fw.run("iptables -L INPUT -n --line-numbers"))
+"""),
+    ("md", r"""
+The chain is read from the top, and the **first rule that matches decides**;
+what no rule takes falls to the policy, now DROP.  With `-n`, iptables 1.8.9
+prints protocols as numbers (`6` is TCP, `0` all of them); `tcp dpt:993` is
+the destination port, and `--ctstate` shows as `ctstate RELATED,ESTABLISHED`.
+Knock again:
+"""),
+    ("code", r"""
+for service in MAIL_SERVICES:
+    print(knock(service))
+"""),
+    ("md", r"""
+Three outcomes, and this is how a client tells **DROP from REJECT**:
+
+* **ACCEPT** (25, 993): the greeting, as before.
+* **DROP** (110, 995, 143 — the policy): silence.  The kernel throws the
+  packets away; the client cannot tell a dropped port from a dead host or a
+  cut cable, and waits until its own timeout — Thunderbird spins, a sending
+  Postfix waits `smtp_connect_timeout` (30 s) before it tries the next MX.
+  On 995 not even the TLS handshake starts.  Scanners learn nothing, and
+  neither do your own users.
+* **REJECT** (587): an answer at once — with `--reject-with tcp-reset` a TCP
+  reset, with the default `icmp-port-unreachable` an ICMP error.  The client
+  fails immediately with "Connection refused" and can tell its user why.
+
+*The lab's difference:* its listening socket has already accepted the
+connection when the firewall is asked, so a lab REJECT arrives as a reset
+just after `connect()` ("Connection reset by peer") and a lab DROP as a
+connection that never says a word.  On a real server `connect()` itself
+fails ("Connection refused") or times out.  The lab also judges only new
+connections; a real kernel judges every packet, which is why rule 2 matters
+there.
+
+A real client, `poplib` with a one-second timeout, against the dropped POP3
+port — and the maillog shows that Dovecot never heard of it:
+"""),
+    ("code", r"""
+def pop3_log_lines():
+    return [line for line in host.maillog.lines() if "pop3" in line]
+
+before = len(pop3_log_lines())
+try:
+    clients.POP3(host, timeout=1)
+except TimeoutError as exc:
+    print("poplib gave up:", repr(exc))
+print("new pop3 lines in the maillog:", pop3_log_lines()[before:])
+"""),
+    ("md", r"""
+**Exercise 4.** Finish the firewall: mail programs anywhere must reach POP3
+and IMAP on all four ports (110, 995, 143, 993) and other servers SMTP on 25,
+while everything else stays closed — the policy stays DROP, 587 stays
+rejected.  Use `fw.run("iptables ...")`; one rule may name several ports
+with `-m multiport --dports 110,995,143`.
+"""),
+    ("code", r"""
+### BEGIN SOLUTION
+fw.run("iptables -A INPUT -p tcp -m multiport --dports 110,995,143 -j ACCEPT")
+### END SOLUTION
+print(fw.run("iptables -L INPUT -n"))
+"""),
+    ("code", r"""
+from labmail.course import check_firewall
+check_firewall(host, open_ports=(25, 110, 995, 143, 993), closed_ports=(465, 587, 783))
+"""),
+    ("md", r"""
+`check_firewall` asks the firewall about a client at 192.0.2.1 (an address
+reserved for examples: a stranger on the internet).  The mail programs see
+it too:
+"""),
+    ("code", r"""
+for service in MAIL_SERVICES:
+    print(knock(service))
+"""),
+    ("md", r"""
+## Saving the rules
+
+Rules typed with `iptables` live in the kernel only: a reboot forgets them.
+Debian's `iptables-persistent` package loads `/etc/iptables/rules.v4` at
+boot, in the format `iptables-save` prints and `iptables-restore` reads —
+the table (`*filter`), each chain's policy, the rules as you would type them,
+`COMMIT`:
+"""),
+    ("code", r"""
+print(fw.run("iptables-save"))
+"""),
+    ("md", r"""
+**Exercise 5.** Save the rules so that the host comes back with them after a
+restart: write them where `iptables-persistent` reads them (or let
+`netfilter-persistent save` do it).
+"""),
+    ("code", r"""
+### BEGIN SOLUTION
+fw.run("iptables-save > /etc/iptables/rules.v4")
+### END SOLUTION
+print("/etc/iptables/rules.v4 exists:", host.path("/etc/iptables/rules.v4").exists())
+"""),
+    ("code", r"""
+from labmail.course import check_firewall_saved
+check_firewall_saved(host, open_ports=(25, 110, 995, 143, 993), closed_ports=(465, 587, 783))
+"""),
+    ("md", r"""
+The proof is a restart.  Like a reboot, it starts with empty chains and
+loads the saved file:
+"""),
+    ("code", r"""
+host.stop()
+host.start()
+print(host.firewall.run("iptables -L INPUT -n"))
+for service in MAIL_SERVICES:
+    print(knock(service))
+"""),
+    ("md", r"""
+## The same with firewalld
+
+firewalld thinks in **zones** (where a packet comes from) and **services**
+(named sets of ports from `/usr/lib/firewalld/services/`: `imaps` is
+993/tcp, `smtp-submission` 587/tcp).  The default zone, `public`, lets in
+ssh and dhcpv6-client only and *rejects* everything else (with an ICMP
+"host prohibited", so clients get an answer at once).
+
+firewalld keeps two configurations.  A command changes the **runtime** one,
+which the kernel uses now; with `--permanent` it changes the saved one
+(`/etc/firewalld/zones/public.xml`) instead, which `--reload` and every boot
+load.  `--runtime-to-permanent` saves what runs.
+
+A server uses one of the two tools.  To switch, empty iptables (and save it
+empty, or the old rules come back at the next boot) and start firewalld:
+"""),
+    ("code", r"""
+for command in ("iptables -F INPUT", "iptables -P INPUT ACCEPT",
+                "iptables-save > /etc/iptables/rules.v4",
+                "systemctl enable --now firewalld"):
+    assert fw.run(command).rc == 0, command
+print(fw.run("firewall-cmd --state"))
+print(fw.run("firewall-cmd --list-all"))
+print(knock("pop3"))
+"""),
+    ("md", r"""
+The mail services go into the permanent configuration, all in one command;
+the running firewall does not change until the reload:
+"""),
+    ("code", r"""
+print(fw.run("firewall-cmd --permanent --add-service=smtp --add-service=pop3 "
+             "--add-service=pop3s --add-service=imap --add-service=imaps"))
+print("runtime:  ", fw.run("firewall-cmd --list-services"))
+print(fw.run("firewall-cmd --reload"))
+print("runtime:  ", fw.run("firewall-cmd --list-services"))
+print("permanent:", fw.run("firewall-cmd --permanent --list-services"))
+"""),
+    ("md", r"""
+A port without a service name is opened with `--add-port`.  Say the users
+should send mail through submission after all: 587 is opened in the runtime
+configuration first, tried, then kept with `--runtime-to-permanent`:
+"""),
+    ("code", r"""
+print(fw.run("firewall-cmd --add-port=587/tcp"))
+print(knock("submission"))
+print(fw.run("firewall-cmd --runtime-to-permanent"))
+print(host.path("/etc/firewalld/zones/public.xml").read_text())
+"""),
+    ("md", r"""
+The same checks as for iptables — the ports are open for a stranger, the
+rest is closed, and a restart (firewalld is enabled, so it starts at boot)
+keeps it so:
+"""),
+    ("code", r"""
+print(check_firewall(host, open_ports=(25, 110, 995, 143, 993, 587), closed_ports=(465, 783)))
+print(check_firewall_saved(host, open_ports=(25, 110, 995, 143, 993, 587)))
+host.stop()
+host.start()
+print(fw.run("firewall-cmd --list-all"))
+"""),
+]
+
+
 NAV = ("*previous:* [10 · POP3](10-pop3.ipynb) | [contents](../README.md#lessons) | "
        "*next:* [12 · Capstone: your own mail server](12-capstone-your-own-mail-server.ipynb)")
 
@@ -34,7 +307,7 @@ L11: List[Cell] = [
 
 {NAV}
 
-**Time:** about 50 minutes &nbsp;·&nbsp; **Before:** [10 · POP3](10-pop3.ipynb)
+**Time:** about 70 minutes &nbsp;·&nbsp; **Before:** [10 · POP3](10-pop3.ipynb)
 
 **Questions**
 
@@ -44,6 +317,7 @@ L11: List[Cell] = [
 * How does a mail program that was offline for a week catch up without
   downloading everything again?
 * Which ports does a firewall open so that people can read their mail?
+* What does a mail program notice when a firewall drops or rejects it?
 
 **After this lab you can**
 
@@ -56,7 +330,10 @@ L11: List[Cell] = [
   `HIGHESTMODSEQ`;
 * find special-use folders (`\\Sent`, `\\Junk`, ...), read the Dovecot
   settings and log lines behind it all, and say which ports a firewall opens
-  for POP3, POP3S, IMAP and IMAPS.
+  for POP3, POP3S, IMAP and IMAPS;
+* put a default-deny firewall in front of the server with `iptables` or
+  `firewalld`, open ports 25, 110, 995, 143 and 993, tell DROP from REJECT by
+  what a client sees, and save the rules so that they survive a reboot.
 """),
     ("md", r"""
 ## Why access protocols exist
@@ -154,8 +431,8 @@ sites open only 993 and 995.  Replies go back through the same connection, so
 nothing has to be opened on the client's side.  With iptables the rule for a
 TLS-only site reads `iptables -A INPUT -p tcp -m multiport --dports 993,995
 -j ACCEPT`, with firewalld `firewall-cmd --permanent --add-service=imaps
---add-service=pop3s`.  (An interactive firewall for the lab host comes in a
-later lesson.)
+--add-service=pop3s`.  (The lab host's own firewall is the last part of this
+lesson.)
 
 **Exercise 1.** Put into `tls_only_ports` the set of standard TCP ports a
 firewall must open on a server whose users read mail with POP3 and IMAP, *over
@@ -493,10 +770,16 @@ for line in host.maillog.lines():
         print(line)
 """),
     ("md", r"""
-The laptop logs out, and the lab stops:
+The laptop logs out:
 """),
     ("code", r"""
 laptop.logout()
+"""),
+] + FIREWALL + [
+    ("md", r"""
+The lab stops:
+"""),
+    ("code", r"""
 lab.stop()
 """),
     ("md", f"""
@@ -518,6 +801,15 @@ lab.stop()
   10143, 10993).  A firewall opens them for incoming TCP; TLS-only sites
   open just 993 and 995, and Dovecot's `disable_plaintext_auth = yes` keeps
   passwords off 110 and 143 until `STARTTLS`.
+* A mail server's firewall denies by default (`iptables -P INPUT DROP`) and
+  accepts `lo`, established connections, ssh and the mail ports 25, 110,
+  995, 143, 993.  Netfilter decides before any daemon: a dropped client
+  leaves no line in the maillog.
+* DROP is silence until the client's timeout; REJECT is an immediate
+  "connection refused".  Rules are read top-down, the first match wins.
+* Save what you typed: `iptables-save > /etc/iptables/rules.v4`
+  (iptables-persistent) or `netfilter-persistent save`; with firewalld,
+  `--permanent` and `--reload`, or `--runtime-to-permanent`.
 
 ## Further reading
 
@@ -533,6 +825,11 @@ lab.stop()
 * Dovecot documentation: <https://doc.dovecot.org/> — in particular the mail
   location settings (<https://doc.dovecot.org/configuration_manual/mail_location/>)
   and the IMAP server (<https://doc.dovecot.org/configuration_manual/protocols/imap_server/>)
+* `iptables(8)` and `iptables-extensions(8)` (`conntrack`, `multiport`,
+  `REJECT`): <https://manpages.debian.org/bookworm/iptables/iptables.8.en.html>;
+  the Debian wiki on saving rules: <https://wiki.debian.org/iptables>
+* `firewall-cmd(1)` and firewalld's zones and services:
+  <https://firewalld.org/documentation/>
 * Python's `imaplib`: <https://docs.python.org/3/library/imaplib.html>;
   IMAPClient: <https://imapclient.readthedocs.io/>
 
