@@ -62,8 +62,9 @@ class Firewall:
     ``path`` maps a real absolute path into the host's state directory
     (``host.path``); without it nothing is saved.  ``own_ip`` is the host's
     address: connections from it arrive on ``lo``, all others on ``eth0``.
-    ``on_change`` is called after every command that may change a verdict
-    (the host uses it to re-check its listeners).
+    ``on_change`` is called after every command that may change a verdict.
+    A host's listeners need no notice: they ask :meth:`decide` for every new
+    connection (see :mod:`labmail.firewall.gate`).
     """
 
     def __init__(self, path: Optional[Callable[[str], Path]] = None, *,

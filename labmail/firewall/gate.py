@@ -1,4 +1,4 @@
-"""Making a listener obey the firewall, without root: a guard around a protocol factory.
+"""Making a host's listeners obey its firewall, without root.
 
 A real firewall acts on packets before any program sees them.  Without root
 the lab cannot, so each accepted connection is judged as it arrives
@@ -14,9 +14,19 @@ would notice it:
   gives up (its timeout) or *drop_hold* seconds pass.  (A real DROP makes
   the ``connect()`` itself time out.)
 
->>> import asyncio                                                # doctest: +SKIP
+A host's listeners are started with :func:`listen` (instead of
+``loop.create_server``): the verdict comes from ``host.firewall`` for the
+service's *standard* port, before any byte — or TLS handshake — is
+exchanged, and an accepted connection then belongs to the real protocol
+alone (nothing of the guard stays in its data path).  Connections already
+open are not judged again when the rules change (a real kernel, which sees
+every packet, would freeze them unless a rule accepts ESTABLISHED).
+:func:`guarded` wraps a single protocol factory the same way.
+
+>>> server = await listen(host, 993, make_imap, "127.0.0.2", 10993,   # doctest: +SKIP
+...                       ssl_context=ctx)
 >>> server = await loop.create_server(guarded(factory, lambda ip: fw.decide(993, src=ip)),
-...                                   "127.0.0.2", 10993)
+...                                   "127.0.0.2", 10993)                # doctest: +SKIP
 """
 from __future__ import annotations
 
