@@ -16,6 +16,7 @@ Hosts are made by :meth:`labmail.Lab.add_host`, not directly::
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ipaddress
 import logging
 import mailbox
@@ -38,6 +39,7 @@ from .mta.replies import reply
 from .mta.check import CheckResult, check_host, load_checked
 from .mta.postconf import host_postconf
 from .mta import rbl
+from .mta import trivial_rewrite
 from .mta.restrictions import Context, Restrictions, Stage
 from .mta.queue import Queue, QueueFile, Recipient
 from .mta.smtpclient import SmtpTransport
@@ -321,15 +323,20 @@ class Host:
         """
         settings = settings if settings is not None else self.smtpd_settings
         restrictions: Restrictions = settings["restrictions"]
-        # a bare local part is ours once completed with myorigin
-        domain = recipient.rpartition("@")[2] if "@" in recipient else settings["myorigin"]
-        local = self.is_local_domain(domain, settings)
+        # trivial-rewrite first: a%b@ours, b!a@ours and "a@b"@ours are mail for
+        # a@b, and the relay check must judge that, not our domain after the @
+        resolved = self.resolve_address(recipient, settings)
+        local = resolved.local
         resolver = self.lab.resolver
-        ctx = Context(client_ip, client_name, helo, sender, recipient, sasl_username, esmtp,
+        # replies and log lines name the address in Postfix's internal (unquoted) form
+        ctx = Context(client_ip, client_name, helo, sender,
+                      trivial_rewrite.internalize(recipient), sasl_username, esmtp,
                       recipient_is_local=local or None, local_addresses=(self.ip,),
                       queue_id=queue_id, dns=self._domain_exists,
                       dnsbl=rbl.resolver_lookup(resolver) if resolver else None,
-                      maillog=lambda text: self.maillog.write("postfix/smtpd", text))
+                      maillog=lambda text: self.maillog.write("postfix/smtpd", text),
+                      recipient_resolved=trivial_rewrite.internalize(resolved.address),
+                      recipient_routed=resolved.routed)
         if settings["needs_dns"]:
             # Restrictions that ask DNS run off the loop: the lab's DNS server
             # answers on this very loop, so a lookup here would wait forever.
@@ -340,8 +347,9 @@ class Host:
         if decision is not None:
             return decision.reply, decision.log
         if local:
-            if not self.users.known(account_name(recipient, settings["recipient_delimiter"])):
-                text = reply("user_unknown", rcpt=recipient)
+            mailbox = trivial_rewrite.internalize(resolved.address)
+            if not self.users.known(account_name(mailbox, settings["recipient_delimiter"])):
+                text = reply("user_unknown", rcpt=ctx.recipient)
                 return text, restrictions.log_line(Stage.RCPT, ctx, text)
         return None
 
@@ -367,12 +375,38 @@ class Host:
             return domain[1:-1] in (self.ip, "127.0.0.1")
         return domain in (settings or self.smtpd_settings)["mydestination"]
 
+    def resolve_address(self, address: str,
+                        settings: Optional[Dict[str, Any]] = None) -> "trivial_rewrite.Resolved":
+        """Where *address* goes, as Postfix's trivial-rewrite resolves it.
+
+        >>> host.resolve_address("bob%example.org@mail.example.com").address  # doctest: +SKIP
+        'bob@example.org'
+        """
+        settings = settings if settings is not None else self.smtpd_settings
+        return trivial_rewrite.resolve(address, settings["rewrite"],
+                                       lambda domain: self.is_local_domain(domain, settings))
+
     async def _deliver(self, qf: QueueFile, rcpt: Recipient) -> Outcome:
-        """qmgr's delivery agent: ``local`` for our domains, ``smtp`` for others."""
-        domain = rcpt.address.rpartition("@")[2]
-        if not domain or self.is_local_domain(domain):
-            return await self.local_agent.deliver(qf, rcpt)
-        return await self._smtp_transport().deliver(qf, rcpt)
+        """qmgr's delivery agent: ``local`` for our domains, ``smtp`` for others.
+
+        As qmgr(8) does, the recipient is resolved first and delivered as
+        resolved (``a%b@ours`` is relayed to ``b`` as ``a@b``); the log line
+        names both (``to=<a@b>, orig_to=<a%b@ours>``).
+        """
+        resolved = self.resolve_address(rcpt.address)
+        if resolved.error:
+            return Outcome("bounced", "5.1.3", "none", "bad address syntax")
+        target = rcpt
+        if resolved.address != rcpt.address:
+            target = dataclasses.replace(rcpt, address=resolved.address,
+                                         original=rcpt.original or rcpt.address)
+        if resolved.local:
+            out = await self.local_agent.deliver(qf, target)
+        else:
+            out = await self._smtp_transport().deliver(qf, target)
+        if target is not rcpt and out.to is None:
+            out = dataclasses.replace(out, to=resolved.address)
+        return out
 
     def _smtp_transport(self) -> SmtpTransport:
         resolver = self.lab.resolver

@@ -120,6 +120,11 @@ class Context:
     # maillog(text) receives the ``reject_warning:`` lines warn_if_reject makes.
     dnsbl: Optional[Callable[[str, str], Tuple[bool, List[str], List[str]]]] = None
     maillog: Optional[Callable[[str], None]] = None
+    # the recipient as trivial-rewrite resolved it (labmail.mta.trivial_rewrite):
+    # ``a%b@ours`` is mail for ``a@b``; relay and domain checks judge this one.
+    # ``recipient_routed``: routing operators (@ % !) left in its local part.
+    recipient_resolved: Optional[str] = None
+    recipient_routed: bool = False
 
     @property
     def client(self) -> str:
@@ -327,16 +332,28 @@ class Evaluation:
     def code(self, parameter: str) -> int:
         return self.cf.get_int(parameter)
 
+    @property
+    def resolved_recipient(self) -> str:
+        """The recipient after trivial-rewrite (as sent when not resolved)."""
+        return self.ctx.recipient_resolved or self.ctx.recipient or ""
+
     def is_local_recipient(self) -> bool:
         if self.ctx.recipient_is_local is not None:
             return self.ctx.recipient_is_local
-        rcpt = self.ctx.recipient or ""
+        rcpt = self.resolved_recipient
         return destination_class(self.cf, _domain(rcpt), self.ctx.local_addresses) in ("local", "virtual")
 
     def recipient_class(self) -> str:
         if self.ctx.recipient_is_local:
             return "local"
-        return destination_class(self.cf, _domain(self.ctx.recipient or ""), self.ctx.local_addresses)
+        return destination_class(self.cf, _domain(self.resolved_recipient), self.ctx.local_addresses)
+
+    def authorized_destination(self) -> bool:
+        """Postfix's permit_auth_destination test: ours, virtual or relay_domains,
+        and no sender-specified routing left (``user%other@relay.domain`` is not)."""
+        if self.ctx.recipient is None or self.ctx.recipient_routed:
+            return False
+        return self.recipient_class() in ("local", "virtual", "relay")
 
     def run(self, items: Sequence[Tuple[str, Tuple[str, ...]]]) -> Tuple[Outcome, str]:
         """Walk a compiled list; (outcome, name of the deciding restriction)."""
@@ -560,9 +577,7 @@ def _permit_sasl(ev: Evaluation, args) -> Outcome:
 
 def _unauth_destination(defer: bool) -> Callable[[Evaluation, tuple], Outcome]:
     def check(ev: Evaluation, args) -> Outcome:
-        if ev.ctx.recipient is None:
-            return None
-        if ev.recipient_class() in ("local", "virtual", "relay"):
+        if ev.ctx.recipient is None or ev.authorized_destination():
             return None
         code = 454 if defer else ev.code("relay_domains_reject_code")
         dsn = "4.7.1" if defer else f"{str(code)[0]}.7.1"
@@ -571,9 +586,7 @@ def _unauth_destination(defer: bool) -> Callable[[Evaluation, tuple], Outcome]:
 
 
 def _permit_auth_destination(ev: Evaluation, args) -> Outcome:
-    if ev.ctx.recipient is not None and ev.recipient_class() in ("local", "virtual", "relay"):
-        return PERMIT
-    return None
+    return PERMIT if ev.authorized_destination() else None
 
 
 def _non_fqdn_address(which: str) -> Callable[[Evaluation, tuple], Outcome]:
@@ -625,7 +638,8 @@ def _unknown_domain(which: str) -> Callable[[Evaluation, tuple], Outcome]:
         address = ev.ctx.sender if which == "sender" else ev.ctx.recipient
         if not address or "@" not in address:
             return None
-        domain = _domain(address)
+        # the recipient's domain is the one it resolves to (a%b@ours: b)
+        domain = _domain(address if which == "sender" else ev.resolved_recipient)
         if not domain or domain.startswith("["):
             return None
         local = (destination_class(ev.cf, domain, ev.ctx.local_addresses) in ("local", "virtual")
@@ -705,7 +719,9 @@ def _check_access(what: str) -> Callable[[Evaluation, tuple], Outcome]:
         elif what == "helo":
             keys, subject, cls = _domain_keys(ev, value.lower().rstrip(".")), value, "Helo command"
         else:
-            keys = _address_keys(ev, value)
+            # Postfix looks up the recipient as resolved (a bare name gets its
+            # domain, a%b@ours is a@b); replies still name it as sent
+            keys = _address_keys(ev, value if what == "sender" else ev.resolved_recipient)
             subject, cls = value, ("Sender address" if what == "sender" else "Recipient address")
         try:
             table = open_table(args[0], ev.cf.map_path)

@@ -35,6 +35,7 @@ from .sasl import MECHANISMS
 from .smtpd_auth import TlsAuthMixin
 from .restrictions import Restrictions, needs_dns
 from .smtp_states import SessionState, State
+from .trivial_rewrite import RewriteParams
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..host import Host
@@ -65,11 +66,14 @@ class _RecordingReader:
         object.__setattr__(self, "_proto", proto)
 
     async def readuntil(self, separator: bytes = b"\n") -> bytes:
-        try:
-            line = await self._inner.readuntil(separator)
-        except asyncio.LimitOverrunError as exc:
-            self._proto._client_line(f"<a line longer than {exc.consumed} octets>")
-            raise
+        while True:        # ends: a good line, EOF, or smtpd_hard_error_limit bad ones
+            try:
+                line = await self._inner.readuntil(separator)
+            except asyncio.LimitOverrunError as exc:
+                self._proto._client_line(f"<a line longer than {exc.consumed} octets>")
+                raise
+            if not await self._proto._refused_bad_utf8(line):
+                break
         self._proto._client_line(line.rstrip(b"\r\n").decode("utf-8", "replace"))
         return line
 
@@ -212,6 +216,33 @@ class LabSMTP(TlsAuthMixin, SMTP):
                              writer: asyncio.StreamWriter) -> None:
         super()._cb_client_connected(_RecordingReader(reader, self), writer)  # type: ignore[arg-type]
 
+    async def _refused_bad_utf8(self, line: bytes) -> bool:
+        """A command line that is not UTF-8: Postfix 3.7 (``smtputf8_enable =
+        yes``) answers ``500 5.5.2 Error: bad UTF-8 syntax`` before parsing it,
+        counts it as an error and not as a command.  Message content and AUTH
+        responses are not commands.  True when *line* was refused."""
+        t = self.transcript
+        if t is None or t._in_content or self._in_auth or not self.settings["rewrite"].smtputf8_enable:
+            return False
+        try:
+            line.decode("utf-8")
+            return False
+        except UnicodeDecodeError:
+            pass
+        t.client(line.rstrip(b"\r\n").decode("utf-8", "replace"))
+        self._errors += 1
+        if self._errors >= self.settings["smtpd_hard_error_limit"]:
+            text = reply("too_many_errors", hostname=self.settings["myhostname"])
+        else:
+            text = reply("bad_utf8")
+        t.server(text)
+        await SMTP.push(self, text)              # not counted as a command
+        if text.startswith("421"):
+            if self.transport is not None:
+                self.transport.close()
+            raise asyncio.CancelledError        # aiosmtpd's way out of its command loop
+        return True
+
     # -- recording -----------------------------------------------------------
     def _client_line(self, text: str) -> None:
         t = self.transcript
@@ -339,6 +370,23 @@ class SmtpdHandler:
         """True when mail for *domain* is delivered here (the host decides)."""
         return self.host.is_local_domain(domain, self.settings)
 
+    def bad_address(self, server: "LabSMTP", envelope: Envelope, address: str,
+                    command: str) -> bool:
+        """True (and a warning in the maillog) when Postfix's smtpd would answer
+        ``Bad ... address syntax``: a malformed path, an address trivial-rewrite
+        cannot resolve to a valid domain, or a non-ASCII domain without
+        SMTPUTF8 on MAIL FROM (RFC 6531 §3.2; 8-bit local parts pass, as
+        Postfix has always let them)."""
+        bad = not _valid_address(address)
+        if not bad:
+            resolved = self.host.resolve_address(address, self.settings)
+            bad = resolved.error or (not envelope.smtp_utf8 and not resolved.domain.isascii())
+        if bad:
+            self.host.maillog.write(self.program, f"warning: Illegal address syntax from "
+                                    f"{server.client_name}[{server.client_ip}] in {command} "
+                                    f"command: <{address}>")
+        return bad
+
     def local_part(self, local: str) -> str:
         """The local part without an address extension (``recipient_delimiter``)."""
         return account_name(local, self.settings["recipient_delimiter"])
@@ -376,7 +424,7 @@ class SmtpdHandler:
         # The null sender of bounces (RFC 5321 §4.5.5) stays "<>" in the envelope
         # while the session runs (aiosmtpd tests the sender for truth) and
         # becomes "" when the message is queued.
-        if address != "<>" and not _valid_address(address):
+        if address != "<>" and self.bad_address(server, envelope, address, "MAIL"):
             return reply("bad_sender")
         envelope.mail_from = address      # as sent: restrictions judge it so
         envelope.mail_options.extend(mail_options)
@@ -385,7 +433,7 @@ class SmtpdHandler:
     async def handle_RCPT(self, server: LabSMTP, session: Session, envelope: Envelope,
                           address: str, rcpt_options: List[str]) -> str:
         session._lab_conn = server  # type: ignore[attr-defined]
-        if not _valid_address(address):
+        if self.bad_address(server, envelope, address, "RCPT"):
             return reply("bad_recipient")
         sasl = _sasl(session)
         args: Dict[str, Any] = dict(client_ip=server.client_ip, client_name=server.client_name,
@@ -481,22 +529,45 @@ def _sasl(session: Session) -> Optional[tuple]:
 
 
 def _valid_address(address: str) -> bool:
-    """An RFC 5321 §4.1.2 Mailbox as Postfix accepts it: local@domain, local@[ip],
-    a trailing dot on the domain, or a bare local part (completed with myorigin)."""
-    if not address or any(c in address for c in " \t\r\n<>(),;\\\x00"):
+    """The shape of an RFC 5321 §4.1.2 path as Postfix's smtpd accepts it.
+
+    Only what is seen before resolving: no NUL, CR or LF; outside quoted
+    strings no white space, ``<>(),;\\`` and brackets only around a domain
+    literal after the last ``@``.  Several ``@`` are fine
+    (``user@other@ours`` resolves to ``user@other``); whether the domain
+    is valid is trivial-rewrite's verdict (:meth:`SmtpdHandler.bad_address`).
+
+    >>> _valid_address("victim@example.org@mail.example.com"), _valid_address('"a b"@x')
+    (True, True)
+    >>> _valid_address("a b@x"), _valid_address("a@[1.2.3.4]"), _valid_address("a[1]@x")
+    (False, True, False)
+    """
+    if not address or any(c in address for c in "\r\n\x00"):
         return False
-    local, at, domain = address.rpartition("@")
-    if not at:
-        return "[" not in address and "]" not in address
-    if not local or not domain:
+    bare, quoted, escaped = [], False, False
+    for ch in address:               # the address with quoted strings blanked out
+        if escaped:
+            escaped = False
+        elif quoted:
+            if ch == "\\":
+                escaped = True
+            elif ch == '"':
+                quoted = False
+        elif ch == '"':
+            quoted = True
+        else:
+            bare.append(ch)
+            continue
+        bare.append("q")
+    text = "".join(bare)
+    if quoted or any(c in text for c in " \t<>(),;\\"):
         return False
-    if local.count("@") and not (local.startswith('"') and local.endswith('"')):
+    local, at, domain = text.rpartition("@")
+    if "[" in local or "]" in local:
         return False
-    if domain.startswith("[") and domain.endswith("]"):
+    if domain.startswith("[") and domain.endswith("]") and at:
         return "[" not in domain[1:-1] and "]" not in domain[1:-1]
-    if "[" in domain or "]" in domain or "[" in local or "]" in local:
-        return False
-    return ".." not in domain and not domain.startswith(".")
+    return "[" not in domain and "]" not in domain
 
 
 def settings_from(cfg: Any, hostname: str, path: Optional[Callable[[str], Any]] = None
@@ -519,6 +590,7 @@ def settings_from(cfg: Any, hostname: str, path: Optional[Callable[[str], Any]] 
         "smtpd_client_connection_count_limit": cfg.get_int("smtpd_client_connection_count_limit"),
         "smtpd_client_connection_rate_limit": cfg.get_int("smtpd_client_connection_rate_limit"),
         "anvil_rate_time_unit": cfg.get_time("anvil_rate_time_unit") or 60,
+        "smtpd_hard_error_limit": cfg.get_int("smtpd_hard_error_limit") or 20,
         # a "raw" parameter: Postfix expands $name in it per delivery, not here
         "mailbox_command": cfg.raw("mailbox_command").strip(),
         "mydestination": dest,
@@ -533,6 +605,7 @@ def settings_from(cfg: Any, hostname: str, path: Optional[Callable[[str], Any]] 
         "mynetworks": _networks(cfg.get_list("mynetworks")),
         "restrictions": Restrictions.from_config(cfg),
         "needs_dns": needs_dns(cfg),
+        "rewrite": RewriteParams.from_config(cfg),
     }
 
 
