@@ -64,3 +64,13 @@ def test_service_ports_as_firewalld_service_files():
         tree = ET.parse(root / f"{name}.xml")
         real = tuple((int(p.get("port")), p.get("protocol")) for p in tree.iter("port"))
         assert real == ports, name
+
+
+@pytest.mark.parametrize("listing", ["iptables -L INPUT -n", "iptables -L INPUT", "iptables -S"])
+def test_log_rules_as_real_iptables(listing):
+    from test_firewall_log import LOG_COMMANDS
+    real = _real(LOG_COMMANDS, listing)
+    rs = Ruleset()
+    for cmd in LOG_COMMANDS:
+        assert run(rs, cmd).rc == 0
+    assert run(rs, listing).stdout == real

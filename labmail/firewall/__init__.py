@@ -40,6 +40,7 @@ from .firewalld import SERVICE_PORTS, Firewalld, Zone, parse_zone_xml, zone_xml
 from .iptables import (CHAINS, SERVICES, IptablesError, Output, Rule, Ruleset, Verdict,
                        parse_rule)
 from .iptables import run as run_iptables
+from .kernlog import KernelLog, packet_line
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..host import Host
@@ -74,6 +75,8 @@ class Firewall:
         self.own_ip = own_ip
         self._stamp = stamp or (lambda: "Sat Nov 28 00:00:00 2026")
         self.on_change = on_change
+        #: where ``-j LOG`` lines go (the host's /var/log/kern.log); None: nowhere
+        self.kernel_log: Optional[Callable[[str], None]] = None
         self.iptables = Ruleset()
         self.firewalld = Firewalld(running=False)
         self.boot()
@@ -86,7 +89,10 @@ class Firewall:
         """
         def stamp() -> str:
             return host.clock.now().strftime("%a %b %d %H:%M:%S %Y")
-        return cls(host.path, own_ip=host.ip, stamp=stamp)
+        fw = cls(host.path, own_ip=host.ip, stamp=stamp)
+        kern = KernelLog(host.path("/var/log/kern.log"), host.hostname, host.clock, host.ids)
+        fw.kernel_log = lambda line: kern.write("kernel", line)
+        return fw
 
     def _file(self, real: str) -> Optional[Path]:
         return self._path(real) if self._path else None
@@ -117,7 +123,7 @@ class Firewall:
         zone = self.firewalld.decide(dport, proto, src)
         if zone != "ACCEPT":
             return Verdict(zone, "icmp-host-prohibited" if zone == "REJECT" else "",
-                           "firewalld zone public (target default)")
+                           "firewalld zone public (target default)", v.logs)
         return v
 
     def accepts_all(self) -> bool:
@@ -133,6 +139,20 @@ class Firewall:
         'ACCEPT'
         """
         return self.verdict(dport, proto, src).action
+
+    def connection(self, dport: int, src: str, sport: int = 0, proto: str = "tcp") -> str:
+        """What the kernel does with the first packet of a new connection.
+
+        The verdict of :meth:`decide`; on the way, every ``-j LOG`` rule the
+        packet passes writes its line to ``/var/log/kern.log``.  The host's
+        listeners call this; checks call :meth:`decide`, which logs nothing.
+        """
+        v = self.verdict(dport, proto, src)
+        if v.logs and self.kernel_log is not None:
+            iface = "lo" if src == self.own_ip else "eth0"
+            for prefix, _level in v.logs:
+                self.kernel_log(packet_line(prefix, iface, src, self.own_ip, sport, dport, proto))
+        return v.action
 
     def open_ports(self, ports: List[int], proto: str = "tcp",
                    src: str = "192.0.2.1") -> List[int]:

@@ -159,13 +159,10 @@ class Listener:
         fw = getattr(self.host, "firewall", None)
         if fw is None or fw.accepts_all():
             return "ACCEPT"
-        if self.local_only:
-            src = fw.own_ip
-        else:
-            peer = transport.get_extra_info("peername") or ("0.0.0.0", 0)
-            src = peer[0]
+        peer = transport.get_extra_info("peername") or ("0.0.0.0", 0)
+        src = fw.own_ip if self.local_only else peer[0]
         try:
-            return fw.decide(self.port, "tcp", src)
+            return fw.connection(self.port, src, peer[1])
         except Exception:                 # a broken rule must not kill the listener
             logger.exception("firewall decision failed; accepting %s", src)
             return "ACCEPT"

@@ -27,7 +27,11 @@ __all__ = ["Rule", "Ruleset", "Verdict", "Output", "IptablesError", "run", "pars
            "SERVICES", "CHAINS"]
 
 CHAINS = ("INPUT", "FORWARD", "OUTPUT")
-TARGETS = ("ACCEPT", "DROP", "REJECT")
+TARGETS = ("ACCEPT", "DROP", "REJECT", "LOG")
+#: syslog levels: what --log-level takes, and the names ``iptables -L`` prints
+_LOG_LEVELS = {"emerg": 0, "panic": 0, "alert": 1, "crit": 2, "error": 3, "warning": 4,
+               "notice": 5, "info": 6, "debug": 7}
+_LEVEL_NAMES = ("emerg", "alert", "crit", "err", "warn", "notice", "info", "debug")
 _PROTO_NUMBERS = {"all": 0, "icmp": 1, "tcp": 6, "udp": 17}
 #: conntrack states in the order iptables prints them
 _STATES = ("INVALID", "NEW", "RELATED", "ESTABLISHED", "UNTRACKED")
@@ -82,6 +86,8 @@ class Rule:
     states: Tuple[str, ...] = ()
     modules: Tuple[str, ...] = ()                 # -m names in the order given
     reject_with: str = ""
+    log_prefix: str = ""                          # -j LOG: its --log-prefix and --log-level
+    log_level: int = 4
 
     def matches(self, dport: int, proto: str, src: str, iface: str = "eth0",
                 state: str = "NEW") -> bool:
@@ -120,6 +126,11 @@ class Rule:
                              else f"{mod} dpts:{self._ports(numeric)}")
         if self.target == "REJECT":
             parts.append(f"reject-with {self.reject_with}")
+        elif self.target == "LOG":
+            parts.append(f"LOG flags 0 level {self.log_level}" if numeric
+                         else f"LOG level {_LEVEL_NAMES[self.log_level]}")
+            if self.log_prefix:
+                parts.append(f'prefix "{self.log_prefix}"')
         return " ".join(parts)
 
     def spec(self) -> str:
@@ -146,7 +157,19 @@ class Rule:
         words += ["-j", self.target]
         if self.target == "REJECT":
             words += ["--reject-with", self.reject_with]
+        elif self.target == "LOG":
+            if self.log_prefix:
+                words += ["--log-prefix", _save_string(self.log_prefix)]
+            if self.log_level != 4:
+                words += ["--log-level", str(self.log_level)]
         return " ".join(words)
+
+
+def _save_string(text: str) -> str:
+    """A string option as iptables -S/-save writes it: bare, or in double quotes."""
+    if text and not any(c.isspace() or c in "\"'\\" for c in text):
+        return text
+    return '"' + "".join("\\" + c if c in "\"'\\" else c for c in text) + '"'
 
 
 #: network names ``iptables -L`` shows without -n (Debian's /etc/networks)
@@ -172,6 +195,7 @@ class Verdict:
     action: str                 # ACCEPT, DROP or REJECT
     reject_with: str = ""
     rule: str = ""              # "-A INPUT ..." or "policy DROP"
+    logs: Tuple[Tuple[str, int], ...] = ()      # (prefix, level) of each LOG rule passed
 
     def __str__(self) -> str:
         extra = f" ({self.reject_with})" if self.reject_with else ""
@@ -188,10 +212,16 @@ class Ruleset:
     def decide(self, dport: int, proto: str = "tcp", src: str = "0.0.0.0",
                iface: str = "eth0", state: str = "NEW") -> Verdict:
         """The INPUT chain's verdict on a packet: the first matching rule, else the policy."""
+        logs: List[Tuple[str, int]] = []
         for rule in self.chains["INPUT"]:
             if rule.matches(dport, proto, src, iface, state):
-                return Verdict(rule.target, rule.reject_with, f"-A INPUT {rule.spec()}")
-        return Verdict(self.policies["INPUT"], "", f"policy {self.policies['INPUT']}")
+                if rule.target == "LOG":          # LOG writes a line and lets the packet go on
+                    logs.append((rule.log_prefix, rule.log_level))
+                    continue
+                return Verdict(rule.target, rule.reject_with, f"-A INPUT {rule.spec()}",
+                               tuple(logs))
+        return Verdict(self.policies["INPUT"], "", f"policy {self.policies['INPUT']}",
+                       tuple(logs))
 
     def list(self, chain: Optional[str] = None, *, numeric: bool = False,
              line_numbers: bool = False, verbose: bool = False) -> str:
@@ -262,7 +292,8 @@ class Ruleset:
                 rs.policies[name] = pol
             else:
                 try:
-                    _apply(rs, shlex.split(line))
+                    # iptables-save escapes ' inside double quotes, which shlex keeps
+                    _apply(rs, shlex.split(line.replace("\\'", "'")))
                 except IptablesError:
                     raise IptablesError(f"iptables-restore: line {n} failed", 1) from None
         return rs
@@ -344,6 +375,16 @@ def parse_rule(words: Sequence[str]) -> Rule:
             if arg not in TARGETS:
                 raise IptablesError(f"{VERSION}: Chain '{arg}' does not exist\n{_TRY}")
             f["target"] = arg
+        elif w in ("--log-prefix", "--log-level"):
+            if f.get("target") != "LOG":          # target options come after their -j
+                raise IptablesError(f"{VERSION}: unknown option \"{w}\"\n{_TRY}")
+            if w == "--log-prefix":
+                f["log_prefix"] = str(arg)[:29]   # the kernel keeps 29 characters
+            else:
+                level = int(str(arg)) if str(arg).isdigit() else _LOG_LEVELS.get(str(arg))
+                if level is None or not 0 <= level <= 7:
+                    raise IptablesError(f"{VERSION}: log level \"{arg}\" unknown\n\n{_TRY}")
+                f["log_level"] = level
         elif w == "--reject-with":
             name = {"tcp-rst": "tcp-reset"}.get(str(arg), str(arg))
             if name not in _REJECT_WITH:
