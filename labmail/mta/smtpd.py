@@ -35,7 +35,7 @@ from .sasl import MECHANISMS
 from .smtpd_auth import TlsAuthMixin
 from .restrictions import Restrictions, needs_dns
 from .smtp_states import SessionState, State
-from .trivial_rewrite import RewriteParams
+from .trivial_rewrite import RewriteParams, internalize, quote_local
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..host import Host
@@ -133,6 +133,7 @@ class LabSMTP(TlsAuthMixin, SMTP):
         self.tls_info: Optional[tuple] = None
         self._counts: Dict[str, List[int]] = {}      # name -> [ok, total]
         self._errors = 0
+        self._where = "CONNECT"
 
     # -- connection life cycle ---------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -231,13 +232,15 @@ class LabSMTP(TlsAuthMixin, SMTP):
             pass
         t.client(line.rstrip(b"\r\n").decode("utf-8", "replace"))
         self._errors += 1
+        texts = [reply("bad_utf8")]
         if self._errors >= self.settings["smtpd_hard_error_limit"]:
-            text = reply("too_many_errors", hostname=self.settings["myhostname"])
-        else:
-            text = reply("bad_utf8")
-        t.server(text)
-        await SMTP.push(self, text)              # not counted as a command
-        if text.startswith("421"):
+            texts.append(reply("too_many_errors", hostname=self.settings["myhostname"]))
+        for text in texts:
+            t.server(text)
+            await SMTP.push(self, text)          # not counted as a command
+        if len(texts) > 1:
+            self.lab_host.maillog.write(self.program, f"too many errors after {self._where} "
+                                                      f"from {self.client_name}[{self.client_ip}]")
             if self.transport is not None:
                 self.transport.close()
             raise asyncio.CancelledError        # aiosmtpd's way out of its command loop
@@ -252,6 +255,7 @@ class LabSMTP(TlsAuthMixin, SMTP):
             verb = text.split(" ", 1)[0].split(":", 1)[0].upper()
             self._current = _COUNTED.get(verb, "unknown") if text else "unknown"
             self._verb = verb
+            self._where = verb if verb in _COUNTED else "UNKNOWN"     # Postfix's "after X"
         t.client(text)
 
     def _count(self, status: str) -> None:
@@ -448,6 +452,9 @@ class SmtpdHandler:
             status, logline = verdict
             self.host.maillog.write(self.program, logline)
             return status
+        # queued as Postfix logs it: quotes only where the local part needs them
+        # ("victim@example.org"@ours); qmgr resolves it again at delivery
+        address = quote_local(internalize(address))
         if "@" not in address:
             address = f"{address}@{self.settings['myorigin']}"
         if getattr(envelope, "queue_id", None) is None:
