@@ -140,14 +140,16 @@ KERNEL_IDLE = f"""(() => {{
             && w.content.widgets.length > 0);
 }})()"""
 
-# Run every cell above the lesson's closing `lab.stop()` (all cells if there is none).
-RUN_LESSON = f"""(() => {{
+# Clear the stored outputs (so what shows, and every prompt number, comes from this
+# run), then run every cell above the lesson's closing `lab.stop()` (all if none).
+RUN_LESSON = f"""(async () => {{
   const w = {NOTEBOOK}, cells = w.content.widgets;
+  jupyterapp.shell.activateById(w.id);            // the commands act on the current notebook
+  await jupyterapp.commands.execute('notebook:clear-all-cell-outputs');
   let stop = cells.findIndex(c => c.model.type === 'code'
                                   && c.model.sharedModel.getSource().trim().startsWith('lab.stop()'));
   window.__lmStop = stop < 0 ? cells.length : stop;
   window.__lmRun = 'running';
-  jupyterapp.shell.activateById(w.id);            // the Run commands act on the current notebook
   let run;
   if (stop < 0) run = jupyterapp.commands.execute('notebook:run-all-cells');
   else {{ w.content.activeCellIndex = stop; run = jupyterapp.commands.execute('notebook:run-all-above'); }}
@@ -242,7 +244,9 @@ def test_lesson_01_runs_and_the_mail_client_widget_sends_in_chromium(jupyter_lab
         assert result == "done true", f"running lesson 01 ended with {result!r}"
         assert rows and all(r["count"] for r in rows), f"cells left unrun: {rows}"
         assert not [r for r in rows if r["errors"]], f"cells failed: {rows}"
-        assert stop > rows[-1]["cell"]
+        # the stored outputs were cleared: the closing lab.stop() shows no result
+        assert page.evaluate(f"(({NOTEBOOK}).content.widgets[{stop}] || {{model: {{}}}})"
+                             ".model.executionCount") is None
 
         page.wait_for("!!document.querySelector('.labmail-mailclient select')", 20,
                       "the mail client widget to render")
