@@ -43,7 +43,9 @@ LAB_SETTINGS = {
 }
 
 
-def _need_chromium() -> str:
+@pytest.fixture
+def chromium() -> str:
+    """Debian's chromium, or a skip saying how to install it (a failure in CI)."""
     path = shutil.which("chromium")
     if path is None:
         pytest.skip("chromium is not installed; apt-get install chromium (.ci/run does)")
@@ -113,10 +115,9 @@ def jupyter_lab(tmp_path) -> Iterator[Tuple[str, str]]:
 
 
 @pytest.fixture
-def page(tmp_path) -> Iterator[Page]:
+def page(chromium, tmp_path) -> Iterator[Page]:
     """A tab of a headless Chromium (its own profile under tmp_path)."""
-    binary = _need_chromium()
-    proc, port = start_chromium(binary, tmp_path / "chromium-profile")
+    proc, port = start_chromium(chromium, tmp_path / "chromium-profile")
     tab = None
     try:
         tab = Page.connect(port)
@@ -221,7 +222,8 @@ def _click_button(tab: Page, text: str) -> None:
     tab.click(x, y)
 
 
-def test_lesson_01_runs_and_the_mail_client_widget_sends_in_chromium(jupyter_lab, page, tmp_path):
+def test_lesson_01_runs_and_the_mail_client_widget_sends_in_chromium(chromium, jupyter_lab, page,
+                                                                    tmp_path):
     base, token = jupyter_lab
     shots = []
 
