@@ -17,7 +17,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 GENERATORS = ["make_notebooks.py", "make_notebook_03.py", "make_notebooks_04_06.py",
-              "make_notebooks_07_08.py", "make_notebook_09.py", "make_notebook_11.py"]
+              "make_notebooks_07_08.py", "make_notebook_09.py", "make_notebook_11.py",
+              "make_notebook_12.py"]
 IN_PLACE = ["10-pop3.ipynb"]          # written and executed directly, no generator yet
 
 
