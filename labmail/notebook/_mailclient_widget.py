@@ -12,21 +12,27 @@ if TYPE_CHECKING:  # pragma: no cover
 def build(client: "MailClient") -> Any:
     """Accounts, folders and messages on the left; the message and compose on the right."""
     w = ipywidgets()
+    # Narrow labels and relative widths: the default 148 px label plus a 300 px
+    # control overflow the left column, and the browser draws scroll bars.
+    narrow = {"description_width": "60px"}
     account = w.Dropdown(options=[(str(a), i) for i, a in enumerate(client.accounts)],
-                         value=client.current, description="account")
-    folders = w.Select(options=[], rows=6, description="folders")
-    listing = w.Select(options=[], rows=8, layout=w.Layout(width="100%"))
-    view = w.ToggleButtons(options=["headers", "raw", "mime"], value="headers")
+                         value=client.current, description="account", style=narrow,
+                         layout=w.Layout(width="95%"))
+    folders = w.Select(options=[], rows=6, description="folders", style=narrow,
+                       layout=w.Layout(width="95%"))
+    listing = w.Select(options=[], rows=8, layout=w.Layout(width="97%"))
+    view = w.ToggleButtons(options=["headers", "raw", "mime"], value="headers",
+                           style={"button_width": "80px"})
     reading = w.HTML("<i>select a message</i>")
     refresh = w.Button(description="get mail", icon="refresh")
     to = w.Text(description="To", placeholder="bob@example.com")
     subject = w.Text(description="Subject")
-    body = w.Textarea(description="Body", layout=w.Layout(width="100%", height="120px"))
+    body = w.Textarea(description="Body", layout=w.Layout(width="97%", height="120px"))
     send = w.Button(description="send", button_style="primary", icon="paper-plane")
     status = w.HTML("")
 
     def say(lines: List[str]) -> None:
-        status.value = pre("\n".join(lines[-3:]), "color:#555")
+        status.value = pre("\n".join(lines[-3:]), "color:#555;white-space:pre-wrap")
 
     def sync(folder: bool = True) -> None:
         # The buttons act for the account and folder the widget shows, even when

@@ -209,6 +209,10 @@ WIDGET_JS = r"""window.__lm = {
       .some(o => o.textContent.replace(/\s+/g, ' ').includes(subject));
   },
   status() { return this.root().innerText; },
+  overflowing() {       // boxes wider than their column get scroll bars in the browser
+    const boxes = [this.root(), ...this.root().querySelectorAll('.widget-box')];
+    return boxes.filter(b => b.scrollWidth > b.clientWidth + 1).length;
+  },
 };
 true"""
 
@@ -292,6 +296,7 @@ def test_lesson_01_runs_and_the_mail_client_widget_sends_in_chromium(chromium, j
         assert page.evaluate(f"__lm.listed({json.dumps(SUBJECT)})"), \
             f"{SUBJECT!r} never appeared in the message list:\n{page.evaluate('__lm.status()')}"
         assert page.evaluate("__lm.folder()") == "INBOX"
+        assert page.evaluate("__lm.overflowing()") == 0, "the widget overflows its cell"
     except Exception as exc:
         try:
             shot("99-failure.png")
