@@ -205,38 +205,32 @@ def check_tls(lab: "Lab", host: "Host", live: Optional[str] = None) -> Passed:
                           "challenge (Certbot(...).certonly([host.hostname])); the CA must find "
                           "its TXT record in your zone.")
     wanted = describe(load_certs(cert)[0]).fingerprint_sha256
-    for service, starttls, setting in (("smtp", "smtp", "smtpd_tls_cert_file and "
-                                        "smtpd_tls_key_file in main.cf, then reload"),
-                                       ("imaps", None, "ssl_cert and ssl_key in dovecot.conf "
-                                        "(with the '<'), then restart Dovecot")):
+    snakeoil = host.path("/etc/ssl/certs/ssl-cert-snakeoil.pem")
+    installed = describe(load_certs(snakeoil)[0]).fingerprint_sha256 if snakeoil.exists() else ""
+    for service, starttls, what, apply in (
+            ("smtp", "smtp", "smtpd_tls_cert_file and smtpd_tls_key_file in main.cf",
+             "then reload Postfix"),
+            ("imaps", None, "ssl_cert and ssl_key in dovecot.conf (each with a leading '<')",
+             "then restart Dovecot (host.stop(); host.start())")):
         try:
             report = inspect_tls(*host.endpoints[service], starttls=starttls,
                                  cafile=lab.ca.root_path, server_name=host.hostname)
         except (OSError, KeyError) as exc:
             raise CheckFailed(f"No TLS handshake with {service} on {host.hostname}: {exc}.  Is "
                               "the host running?") from None
-        served = report.chain[0] if report.chain else None
-        if served is None or served.fingerprint_sha256 != wanted:
-            what = ("the snakeoil certificate made at installation" if served is not None and
-                    "snakeoil" in _configured_cert(host, service) else "another certificate")
-            raise CheckFailed(f"{service} still serves {what}, not the one in {live}/: a client "
-                              f"that pins or checks it sees a different key.  Point {setting} "
-                              f"at {live}/fullchain.pem and privkey.pem.")
+        served = report.chain[0].fingerprint_sha256 if report.chain else ""
+        if served != wanted:
+            old = ("the snakeoil certificate made at installation" if served == installed
+                   else "another certificate")
+            raise CheckFailed(f"{service} still serves {old}, not the one certbot got in "
+                              f"{live}/.  Point {what} at {live}/fullchain.pem and "
+                              f"privkey.pem, {apply}.")
         if not report.verified:
             raise CheckFailed(f"{service} serves the new certificate, but a client that trusts "
                               f"the lab CA does not accept it: {report.reason}.  Serve "
                               "fullchain.pem (certificate and intermediate), not cert.pem alone.")
     return Passed(f"Correct: SMTP (STARTTLS) and IMAPS serve {live}/fullchain.pem, and a client "
                   "that trusts the lab CA verifies it.")
-
-
-def _configured_cert(host: "Host", service: str) -> str:
-    """The certificate file *service* is configured with (for hints)."""
-    if service.startswith("smtp"):
-        return host.config.get("smtpd_tls_cert_file")
-    text = host.path("/etc/dovecot/dovecot.conf").read_text(encoding="utf-8")
-    m = re.search(r"^\s*ssl_cert\s*=\s*(.*)$", text, re.M)
-    return m.group(1) if m else ""
 
 
 # -- 5 · spam filtering ---------------------------------------------------------------

@@ -325,6 +325,15 @@ def test_end_to_end_local_injection_is_not_enough(cap):
     assert "not from mail.example.org" in hint(e2e, lab, host, org)
 
 
+def test_checks_are_reexported_by_labmail_course():
+    import labmail.course as course
+    import labmail.course_capstone as capstone
+    assert course.check_dns is capstone.check_dns
+    assert course.check_end_to_end is capstone.check_end_to_end
+    with pytest.raises(AttributeError):
+        course.no_such_check                     # noqa: B018
+
+
 # -- the notebook ---------------------------------------------------------------------------------
 def test_notebook_matches_its_builder():
     sys.path.insert(0, str(ROOT / "tools"))
