@@ -25,7 +25,7 @@ import asyncio
 import logging
 import os
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 __all__ = ["GroupCommit", "fsync_dir", "write_durable"]
 
@@ -67,7 +67,14 @@ def write_durable(final: Path, data: bytes, *, fsync: bool = True) -> None:
         fsync_dir(final.parent)
 
 
-_Item = Tuple[Path, bytes, "asyncio.Future[None]", Optional[Path]]
+class _Item:
+    """One writer's request: create *final* durably, or (``data is None``) unlink it."""
+
+    __slots__ = ("final", "data", "fut", "tmp", "fsync")
+
+    def __init__(self, final: Path, data: Optional[bytes], fut: "asyncio.Future[Any]",
+                 tmp: Optional[Path], fsync: bool) -> None:
+        self.final, self.data, self.fut, self.tmp, self.fsync = final, data, fut, tmp, fsync
 
 
 class GroupCommit:
@@ -75,13 +82,20 @@ class GroupCommit:
 
     ``await gc.commit(path, data)`` returns once *path* holds *data* and is
     durable.  Writers arriving while a batch is being flushed form the next
-    batch.  ``batches`` counts flushed batches (for tests and benchmarks).
+    batch.  ``await gc.unlink(path)`` removes a file in the next batch (no
+    sync: a removal lost in a crash only means a file is found again, which
+    its owner must handle anyway).  One batch is one job in the loop's
+    executor, so concurrent writers also share the thread hand-offs.
+    ``batches`` counts flushed batches (for tests and benchmarks).
     """
 
-    def __init__(self, max_batch: int = 256) -> None:
+    def __init__(self, max_batch: int = 256, max_inflight: int = 2) -> None:
         self.max_batch = max_batch
+        self.max_inflight = max_inflight
         self._pending: List[_Item] = []
-        self._leader: Optional[asyncio.Task] = None
+        self._collecting = False        # a flusher is gathering the next batch
+        self._running = 0               # flusher tasks alive
+        self._tasks: "set[asyncio.Task]" = set()
         self.batches = 0
 
     async def commit(self, final: Path, data: bytes, *, fsync: bool = True,
@@ -91,59 +105,97 @@ class GroupCommit:
         The data is written to *tmp* (default ``.<name>.tmp`` beside *final*;
         a Maildir delivery passes ``tmp/<name>``) and renamed into place.
         """
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[None] = loop.create_future()
-        self._pending.append((Path(final), data, fut, None if tmp is None else Path(tmp)))
-        if self._leader is None or self._leader.done():
-            self._leader = loop.create_task(self._run(fsync))
-        await fut
+        await self._submit(_Item(Path(final), data, asyncio.get_running_loop().create_future(),
+                                 None if tmp is None else Path(tmp), fsync))
 
-    async def _run(self, fsync: bool) -> None:
+    async def unlink(self, path: Path) -> bool:
+        """Remove *path* with the next batch; False when it was already gone."""
+        return await self._submit(_Item(Path(path), None,
+                                        asyncio.get_running_loop().create_future(), None, False))
+
+    async def _submit(self, item: _Item) -> Any:
+        self._pending.append(item)
+        if not self._collecting and self._running < self.max_inflight:
+            # While one batch waits for the disk, the next one may already be
+            # flushed by a second worker: a writer waits for its own batch, not
+            # for the one before it too (concurrent fsyncs overlap in the disk).
+            self._collecting = True
+            self._running += 1
+            task = asyncio.get_running_loop().create_task(self._run())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return await item.fut
+
+    async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        while self._pending:
-            # One pass of the loop lets writers that are ready join this batch.
-            await asyncio.sleep(0)
-            batch = self._pending[:self.max_batch]
-            del self._pending[:self.max_batch]
-            try:
-                errors = await loop.run_in_executor(None, self._flush, batch, fsync)
-            except BaseException as exc:  # pragma: no cover - executor failure
-                errors = [exc] * len(batch)
-            self.batches += 1
-            for (_, _, fut, _), err in zip(batch, errors):
-                if fut.done():
-                    continue
-                if err is None:
-                    fut.set_result(None)
-                else:
-                    fut.set_exception(err)
+        try:
+            while True:
+                # One pass of the loop lets writers that are ready join this batch.
+                await asyncio.sleep(0)
+                self._collecting = False
+                batch = self._pending[:self.max_batch]
+                del self._pending[:self.max_batch]
+                if not batch:
+                    return
+                try:
+                    results = await loop.run_in_executor(None, self._flush, batch)
+                except BaseException as exc:  # pragma: no cover - executor failure
+                    results = [exc] * len(batch)
+                self.batches += 1
+                for item, res in zip(batch, results):
+                    if item.fut.done():
+                        continue
+                    if isinstance(res, BaseException):
+                        item.fut.set_exception(res)
+                    else:
+                        item.fut.set_result(res)
+                if not self._pending or self._collecting:
+                    return
+                self._collecting = True         # gather what arrived meanwhile
+        finally:
+            self._running -= 1
 
     @staticmethod
-    def _flush(batch: List[_Item], fsync: bool) -> List[Optional[BaseException]]:
-        errors: List[Optional[BaseException]] = [None] * len(batch)
-        fds: List[Tuple[int, int, Path, Path]] = []
-        for i, (final, data, _, tmp_path) in enumerate(batch):
-            tmp = tmp_path or final.with_name(f".{final.name}.tmp")
+    def _flush(batch: List[_Item]) -> List[Any]:
+        """Write every file, then sync them, rename them, sync each directory
+        once; removals last.  Returns each item's result or exception."""
+        results: List[Any] = [None] * len(batch)
+        fds: List[Tuple[int, int, Path]] = []
+        for i, item in enumerate(batch):
+            if item.data is None:
+                continue
+            tmp = item.tmp or item.final.with_name(f".{item.final.name}.tmp")
             try:
-                fds.append((i, _write_file(tmp, data), tmp, final))
+                fds.append((i, _write_file(tmp, item.data), tmp))
             except OSError as exc:
-                errors[i] = exc
-        dirs = set()
-        for i, fd, tmp, final in fds:
+                results[i] = exc
+        dirs: Dict[Path, List[int]] = {}
+        for i, fd, tmp in fds:
+            item = batch[i]
             try:
-                if fsync:
-                    os.fsync(fd)
-                os.close(fd)
-                os.replace(tmp, final)
-                dirs.add(final.parent)
-            except OSError as exc:
-                errors[i] = exc
-        for d in dirs:
-            if fsync:
                 try:
-                    fsync_dir(d)
+                    if item.fsync:
+                        os.fsync(fd)
+                finally:
+                    os.close(fd)
+                os.replace(tmp, item.final)
+                if item.fsync:
+                    dirs.setdefault(item.final.parent, []).append(i)
+            except OSError as exc:
+                results[i] = exc
+        for d, members in dirs.items():
+            try:
+                fsync_dir(d)
+            except OSError as exc:
+                for i in members:
+                    results[i] = exc
+        for i, item in enumerate(batch):
+            if item.data is None:
+                try:
+                    os.unlink(item.final)
+                    results[i] = True
+                except FileNotFoundError:
+                    results[i] = False
                 except OSError as exc:
-                    for i, _, _, final in fds:
-                        if final.parent == d and errors[i] is None:
-                            errors[i] = exc
-        return errors
+                    results[i] = exc
+        return results

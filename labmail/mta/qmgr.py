@@ -293,8 +293,9 @@ class QueueManager:
             # The fsyncs run off the loop so a pile of deferrals never stalls it.
             await asyncio.get_running_loop().run_in_executor(None, self._defer_file, qf)
         else:
-            # unlink can take milliseconds on a busy journal: keep it off the loop.
-            await asyncio.get_running_loop().run_in_executor(None, self.queue.remove, qf)
+            # unlink can take milliseconds on a busy journal: keep it off the loop
+            # (removals of concurrent deliveries share one trip to a worker thread).
+            await self.queue.remove_async(qf)
             self._log(logfmt.QMGR, logfmt.removed(qf.queue_id))
 
     def _defer_file(self, qf: QueueFile) -> None:

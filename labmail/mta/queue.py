@@ -294,6 +294,14 @@ class Queue:
         except FileNotFoundError:
             return False
 
+    async def remove_async(self, qf: QueueFile) -> bool:
+        """:meth:`remove` without blocking the loop (an unlink can wait on a
+        busy disk); with group commit, removals share the writers' batches."""
+        path = self.path(qf.queue, qf.queue_id)
+        if self._group is not None:
+            return await self._group.unlink(path)
+        return await asyncio.get_running_loop().run_in_executor(None, self.remove, qf)
+
     # -- reading -------------------------------------------------------
     def ids_in(self, queue: str) -> List[str]:
         """Queue ids in *queue*, in directory order sorted for stability."""
