@@ -435,7 +435,8 @@ check_rbl(host, "bl.lab.test", "127.0.0.9")
 
 Last, the host's firewall (lesson 11): open the mail ports to the world —
 SMTP 25, POP3 110, POP3S 995, IMAP 143, IMAPS 993 — and nothing else.
-Three rules every server with a `DROP` policy needs besides:
+Two more rules every server with a `DROP` policy needs, and one matter of
+order:
 
 * `-i lo -j ACCEPT` — the machine talking to itself.  `spamc` reaches `spamd`
   (port 783) over the loopback interface; without this rule every message
