@@ -164,8 +164,10 @@ def test_store_search_expunge(store):
     assert talk(s, b"c SEARCH DELETED\r\n") == "* SEARCH 1 2\r\nc OK Search completed.\r\n"
     assert talk(s, b"d UID SEARCH OR KEYWORD $Work FROM juergen\r\n") == \
         "* SEARCH 2 3\r\nd OK Search completed.\r\n"
-    assert talk(s, b"e UID EXPUNGE 2\r\n") == "* 2 EXPUNGE\r\ne OK Expunge completed.\r\n"
-    assert talk(s, b"f EXPUNGE\r\n") == "* 1 EXPUNGE\r\nf OK Expunge completed.\r\n"
+    # Dovecot: * n RECENT whenever the session's recent count changed
+    assert talk(s, b"e UID EXPUNGE 2\r\n") == \
+        "* 2 EXPUNGE\r\n* 2 RECENT\r\ne OK Expunge completed.\r\n"
+    assert talk(s, b"f EXPUNGE\r\n") == "* 1 EXPUNGE\r\n* 1 RECENT\r\nf OK Expunge completed.\r\n"
     assert talk(s, b"g STORE 1 +FLAGS (\\Bogus)\r\n") == \
         "g BAD Error in IMAP command STORE: Invalid system flag \\BOGUS\r\n"
 
@@ -199,7 +201,7 @@ def test_other_session_changes_arrive_at_allowed_points(store):
     assert "* 2 FETCH (FLAGS (\\Flagged \\Recent))\r\n" in out
     assert "* 4 EXISTS\r\n" in out
     out = talk(a, b"n NOOP\r\n")
-    assert out == "* 1 EXPUNGE\r\nn OK NOOP completed.\r\n"
+    assert out == "* 1 EXPUNGE\r\n* 3 RECENT\r\nn OK NOOP completed.\r\n"
 
 
 def test_idle_sees_delivery_and_done(store):
@@ -222,7 +224,8 @@ def test_copy_move_append_uidplus(store):
     assert talk(s, b"a COPY 1 Nope\r\n") == "a NO [TRYCREATE] Mailbox doesn't exist: Nope\r\n"
     assert talk(s, b"b COPY 1:2 Sent\r\n") == f"b OK [COPYUID {UIDV} 1:2 1:2] Copy completed.\r\n"
     assert talk(s, b"c UID MOVE 3 Trash\r\n") == (
-        f"* OK [COPYUID {UIDV} 3 1] Moved UIDs.\r\n* 3 EXPUNGE\r\nc OK Move completed.\r\n")
+        f"* OK [COPYUID {UIDV} 3 1] Moved UIDs.\r\n* 3 EXPUNGE\r\n* 2 RECENT\r\n"
+        "c OK Move completed.\r\n")
     assert talk(s, b"d APPEND Sent (\\Seen) {5+}\r\nhello\r\n") == \
         f"d OK [APPENDUID {UIDV} 3] Append completed.\r\n"
     assert talk(s, b"e STATUS Sent (MESSAGES UNSEEN UIDNEXT)\r\n") == \
@@ -393,7 +396,7 @@ def test_new_keywords_are_announced(store):
         "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft NewKw1)\r\n"
         "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft NewKw1 \\*)] "
         "Flags permitted.\r\n"
-        "* 1 FETCH (FLAGS (NewKw1 \\Recent))\r\nx OK Store completed.\r\n")
+        "* 1 FETCH (FLAGS (\\Recent NewKw1))\r\nx OK Store completed.\r\n")
     assert talk(a, b"y STORE 1 -FLAGS (NewKw1)\r\n") == \
         "* 1 FETCH (FLAGS (\\Recent))\r\ny OK Store completed.\r\n"
     out = talk(b, b"n NOOP\r\n")

@@ -273,6 +273,23 @@ class MaildirFolder(UidListFolder):
     def keywords(self) -> List[str]:
         return self._keyword_table()
 
+    def add_keywords(self, words: Iterable[str]) -> None:
+        """Give keywords new to this folder their letters, in the order given
+        (Dovecot lists a folder's keywords in the order they were first used)."""
+        with self._mutex:
+            table = self._keyword_table()
+            added = [w for w in dict.fromkeys(words)
+                     if w not in table and not w.startswith("\\")]
+            if added:
+                self._save_keywords(table + added)
+
+    def _save_keywords(self, table: List[str]) -> None:
+        if len(table) > len(_KEYWORD_LETTERS):
+            raise StoreError("Maildir keeps at most 26 keywords per mailbox")
+        tmp = self._keywords_file.with_name(self._keywords_file.name + ".tmp")
+        tmp.write_text("".join(f"{i} {w}\n" for i, w in enumerate(table)), encoding="utf-8")
+        os.replace(tmp, self._keywords_file)
+
     def _letters_for(self, flags: Iterable[str]) -> str:
         system = "".join(sorted(MAILDIR_FLAG_LETTERS[f] for f in flags if f in MAILDIR_FLAG_LETTERS))
         words = [f for f in flags if f not in MAILDIR_FLAG_LETTERS and not f.startswith("\\")]
@@ -282,11 +299,7 @@ class MaildirFolder(UidListFolder):
         added = [w for w in sorted(set(words)) if w not in table]
         if added:
             table.extend(added)
-            if len(table) > len(_KEYWORD_LETTERS):
-                raise StoreError("Maildir keeps at most 26 keywords per mailbox")
-            tmp = self._keywords_file.with_name(self._keywords_file.name + ".tmp")
-            tmp.write_text("".join(f"{i} {w}\n" for i, w in enumerate(table)), encoding="utf-8")
-            os.replace(tmp, self._keywords_file)
+            self._save_keywords(table)
         return system + "".join(sorted(_KEYWORD_LETTERS[table.index(w)] for w in set(words)))
 
     # -- changes ----------------------------------------------------------------

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Tuple
 
-from ...store.base import Folder, Store, StoreError
+from ...store.base import Folder, FolderExists, Store, StoreError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .fetch import MessageView
@@ -80,6 +80,9 @@ class ModSeqTable:
         self.fresh: set = set()         # uids added by APPEND/COPY/MOVE (recent until seen)
         self.headers: Dict[int, bytes] = {}   # uid -> top header (messages never change)
         self.items: Dict[Tuple[int, str], bytes] = {}   # (uid, ENVELOPE/BODYSTRUCTURE) -> bytes
+        #: uid -> (modseq, flags) last seen of messages expunged since: a session
+        #: that has not announced the EXPUNGE yet still shows them (RFC 3501 §7.4.1)
+        self.gone: Dict[int, Tuple[int, FrozenSet[str]]] = {}
         self._load()
 
     @classmethod
@@ -168,6 +171,7 @@ class ModSeqTable:
                 self.items.clear()
                 self.claimed.clear()
                 self.fresh.clear()
+                self.gone.clear()
                 self.seen_uid = 0
             out: Dict[int, int] = {}
             seen = set()
@@ -182,13 +186,19 @@ class ModSeqTable:
             gone = [u for u in self.entries if u not in seen]
             if gone:
                 for u in gone:
-                    del self.entries[u]
+                    self.gone[u] = self.entries.pop(u)
+                    self.headers.pop(u, None)
+                while len(self.gone) > GONE_MAX:
+                    self.gone.pop(next(iter(self.gone)))
                 self.highest += 1          # RFC 7162 §3.1.9: expunge changes the mailbox
                 dirty = True
             if dirty:
                 self._save()
             return out
 
+
+#: expunged messages whose last flags are remembered per folder
+GONE_MAX = 10000
 
 #: top headers kept per folder (about 0.5 KB each)
 HEADER_CACHE_MAX = 20000
@@ -359,7 +369,10 @@ class Mailboxes:
         subs = set(names if subscribe is None else subscribe)
         for name in names:
             if not self.store.has_folder(name):
-                self.store.create_folder(name)
+                try:
+                    self.store.create_folder(name)
+                except FolderExists:    # another process made it just now
+                    continue
                 if name in subs and name not in self.store.subscriptions():
                     self.store.subscribe(name)
 

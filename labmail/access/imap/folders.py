@@ -305,6 +305,9 @@ class FolderCommands:
         except NoSuchFolder:
             self.send(self.reply(cmd.tag, "trycreate", name))
             return False
+        add = getattr(box.folder, "add_keywords", None)
+        if add is not None and flags:
+            add(f for f in flags if not f.startswith("\\"))     # in the client's order
         uid = box.append(message, self.canonical_flags(flags) - {"\\Recent"}, when)
         self.finish(cmd, "append_ok", box.uidvalidity, uid)
         return True

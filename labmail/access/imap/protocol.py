@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple
@@ -314,8 +315,10 @@ class ImapSession(FolderCommands, SelectedCommands):
         self.mailboxes = self.mailboxes_for(canonical)
         self.mailboxes.special = dict(self.config.special_use)
         if self.config.autocreate:
-            self.mailboxes.ensure_special_folders(self.config.autocreate,
-                                                  self.config.autosubscribe)
+            # two logins of one user may run at once (worker threads): take turns
+            with getattr(self.mailboxes, "lock", None) or contextlib.nullcontext():
+                self.mailboxes.ensure_special_folders(self.config.autocreate,
+                                                      self.config.autosubscribe)
         self.state = State.AUTHENTICATED
         if self._asked_capability:
             # Dovecot: a client that asked CAPABILITY may ignore response codes

@@ -178,10 +178,10 @@ def matches(key: tuple, c: Candidate, max_seq: int, max_uid: int) -> bool:
         return c.recent and "\\Seen" not in c.flags
     if word == "OLD":
         return not c.recent
-    if word == "KEYWORD":
-        return key[1] in c.flags
+    if word == "KEYWORD":       # a system flag is no keyword (Dovecot matches nothing)
+        return not key[1].startswith("\\") and key[1] in c.flags
     if word == "UNKEYWORD":
-        return key[1] not in c.flags
+        return key[1].startswith("\\") or key[1] not in c.flags
     if word == "LARGER":
         return c.size > key[1]
     if word == "SMALLER":

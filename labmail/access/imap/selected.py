@@ -21,7 +21,7 @@ from .grammar import SequenceSet, _merged, format_datetime
 from .parser import Command, FetchAtt
 from .response import Response
 from .search import Candidate, matches
-from .states import MUST_NOT_EXPUNGE
+from .viewsync import SYSTEM_ORDER, ViewSync
 
 from .backend import UidMap
 
@@ -30,7 +30,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["SelectedCommands"]
 
-_SYSTEM_ORDER = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
 _SETS_SEEN = ("RFC822", "RFC822.TEXT")
 _CACHED_ITEMS = frozenset({"ENVELOPE", "BODYSTRUCTURE", "BODY"})
 _BUFFERED = frozenset({"UID", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "MODSEQ"})
@@ -46,7 +45,18 @@ def _uses_modseq(key: tuple) -> bool:
     return False
 
 
-class SelectedCommands:
+def _keywords_in(key: tuple) -> List[str]:
+    """The keywords a SEARCH key names (KEYWORD/UNKEYWORD, also nested)."""
+    if key[0] in ("KEYWORD", "UNKEYWORD"):
+        return [key[1]]
+    if key[0] == "AND":
+        return [w for k in key[1] for w in _keywords_in(k)]
+    if key[0] in ("NOT", "OR"):
+        return [w for k in key[1:] for w in _keywords_in(k)]
+    return []
+
+
+class SelectedCommands(ViewSync):
     """The selected folder and its commands (mixin of ImapSession)."""
 
     condstore: bool
@@ -65,11 +75,6 @@ class SelectedCommands:
     SELECTED_ONLY = frozenset({"CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "SEARCH", "FETCH",
                                "STORE", "COPY", "MOVE"})
 
-    @property
-    def uids(self) -> List[int]:
-        """uid of each sequence number (index 0 is message 1)."""
-        return self.msgs.uids
-
     def init_selected(self) -> None:
         self.box: Optional["FolderView"] = None
         self.readonly = False
@@ -77,20 +82,10 @@ class SelectedCommands:
         self.recent: set = set()        # \Recent as this session first saw it
         self.on_folder_change: Optional[Callable[[], None]] = None
         self._unwatch: Optional[Callable[[], None]] = None
-        self._token: Any = None
-        self._ghosts = False           # expunged elsewhere, not yet announced
-        self._recent_sent = 0
         self.keywords: List[str] = []   # keywords announced in * FLAGS
+        self.init_view()
 
     # -- helpers --------------------------------------------------------------------
-    @staticmethod
-    def flag_text(flags: Any, recent: bool = False) -> str:
-        ordered = [f for f in _SYSTEM_ORDER if f in flags]
-        ordered += sorted(f for f in flags if f not in _SYSTEM_ORDER and f != "\\Recent")
-        if recent:
-            ordered.append("\\Recent")
-        return "(" + " ".join(ordered) + ")"
-
     def _targets(self, cmd: Command, seqset: SequenceSet) -> Optional[List[Tuple[int, int]]]:
         """(seq, uid) pairs named by *seqset*; None when a number is out of range."""
         uids = self.uids
@@ -135,7 +130,7 @@ class SelectedCommands:
         self.recent = box.claim_recent(msgs)
         self._token = box.stamp()
         self.keywords = []
-        self._announce_flags(first=True)
+        self.announce_flags(first=True)
         self.send(Response("*", b"%d EXISTS" % len(msgs)))
         self._recent_sent = len(self.recent)
         self.send(Response("*", b"%d RECENT" % self._recent_sent))
@@ -163,8 +158,8 @@ class SelectedCommands:
         assert self.box is not None
         if not self.readonly:
             # RFC 3501 §6.4.2: expunge silently
-            gone = self.box.expunge(u for u in self.uids
-                                    if u in self.msgs and "\\Deleted" in self.msgs[u].flags)
+            gone = self.box.expunge(u for u, m in self.folder_now().items()
+                                    if "\\Deleted" in m.flags)
             self.expunged_count += len(gone)
         self.unselect()
         self.send(self.reply(cmd.tag, "close_ok"))
@@ -178,72 +173,6 @@ class SelectedCommands:
     def cmd_check(self, cmd: Command) -> bool:
         self.finish(cmd, "check_ok")
         return True
-
-    def _announce_flags(self, first: bool = False) -> None:
-        """``* FLAGS`` and ``[PERMANENTFLAGS]``, at SELECT and whenever a new keyword appears."""
-        assert self.box is not None
-        keywords = self.box.keywords()
-        if not first and keywords == self.keywords:
-            return
-        self.keywords = list(keywords)
-        flags = " ".join(list(_SYSTEM_ORDER) + self.keywords)
-        self.send(Response("*", f"FLAGS ({flags})".encode()))
-        if self.readonly:
-            if first:
-                self.send(Response("*", b"OK [PERMANENTFLAGS ()] Read-only mailbox."))
-        else:
-            self.send(Response("*", f"OK [PERMANENTFLAGS ({flags} \\*)] Flags permitted.".encode()))
-
-    # -- untagged updates --------------------------------------------------------------------
-
-    def send_updates(self, cmd: Optional[Command]) -> None:
-        """Tell the client what changed in the selected folder (see module docstring)."""
-        box = self.box
-        if box is None:
-            return
-        allow_expunge = cmd is None or cmd.uid or cmd.name not in MUST_NOT_EXPUNGE
-        if box.unchanged(self._token) and not (self._ghosts and allow_expunge):
-            return
-        msgs = box.messages()
-        self._token = box.stamp()
-        current = {m.uid: m for m in msgs}
-        self._ghosts = not allow_expunge and any(u not in current for u in self.uids)
-        if allow_expunge:
-            for i in range(len(self.uids) - 1, -1, -1):
-                uid = self.uids[i]
-                if uid not in current:
-                    self.send(Response("*", b"%d EXPUNGE" % (i + 1)))
-                    self.msgs.delete_at(i)
-                    self.recent.discard(uid)
-        mine = self.msgs.msgs
-        self._announce_flags()          # a new keyword in the folder comes first
-        for i, old in enumerate(mine):
-            new = current.get(old.uid)
-            if new is None:
-                continue
-            if new.flags != old.flags:
-                self.send(self._flags_fetch(i + 1, old.uid, new, cmd is not None and cmd.uid))
-            mine[i] = new
-        top = self.uids[-1] if self.uids else 0
-        fresh = [m for m in msgs if m.uid > top]
-        if fresh:
-            self.recent |= box.claim_recent(fresh)
-            for m in fresh:
-                self.msgs.append(m)
-            self.send(Response("*", b"%d EXISTS" % len(self.uids)))
-            if len(self.recent) != self._recent_sent:      # Dovecot: only when it changed
-                self._recent_sent = len(self.recent)
-                self.send(Response("*", b"%d RECENT" % self._recent_sent))
-
-    def _flags_fetch(self, seq: int, uid: int, m: "Msg", with_uid: bool,
-                     silent: bool = False) -> Response:
-        """``* n FETCH ([UID u] [MODSEQ (m)] FLAGS (..))`` in Dovecot's order."""
-        parts = [f"UID {uid}"] if with_uid else []
-        if self.condstore:
-            parts.append(f"MODSEQ ({m.modseq})")
-        if not silent:
-            parts.append(f"FLAGS {self.flag_text(m.flags, uid in self.recent)}")
-        return Response("*", f"{seq} FETCH ({' '.join(parts)})".encode())
 
     # -- FETCH ------------------------------------------------------------------------------
     def cmd_fetch(self, cmd: Command) -> bool:
@@ -269,10 +198,16 @@ class SelectedCommands:
                           "RFC822.TEXT") for a in atts)
         box = self.box
         assert box is not None
+        # FETCH shows the flags the folder has now, changes by other sessions
+        # included; the view keeps what was reported, so the untagged update
+        # still follows at the end (Dovecot sends both lines)
+        current = self.folder_now()
+        seen_set: List[int] = []
         for seq, uid in targets:
             m = self.msgs.get(uid)
             if m is None:
                 continue
+            m = self.latest(m, current) or m
             if changedsince is not None and m.modseq <= changedsince:
                 continue
             view = None
@@ -287,20 +222,21 @@ class SelectedCommands:
                     continue
                 m = type(m)(m.uid, m.flags | {"\\Seen"}, m.size, m.internaldate, m.recent, m.modseq)
                 self.msgs[uid] = m
+                seen_set.append(uid)
                 implicit_flags = not any(a.name == "FLAGS" for a in atts)
             try:
                 for i, att in enumerate(atts):
                     if i == n_buffered and implicit_flags:
                         # RFC 3501 §6.4.5: the client learns about the \Seen it caused
-                        parts.append(b"FLAGS " + self.flag_text(m.flags, uid in self.recent).encode())
+                        parts.append(b"FLAGS " + self.flags_of(m).encode())
                     parts.append(self._fetch_att(att, m, view))
             except (NoSuchMessage, OSError):
                 continue            # expunged by someone else meanwhile
             if view is not None:
                 box.remember(uid, view)
             self.send_raw(b"* %d FETCH (" % seq + b" ".join(parts) + b")\r\n")
-        if sets_seen:
-            self._refresh_modseqs()
+        if seen_set:
+            self.take_own(seen_set)
         self.finish(cmd, "fetch_ok")
         return True
 
@@ -309,7 +245,7 @@ class SelectedCommands:
         if name == "UID":
             return b"UID %d" % m.uid
         if name == "FLAGS":
-            return b"FLAGS " + self.flag_text(m.flags, m.uid in self.recent).encode()
+            return b"FLAGS " + self.flags_of(m).encode()
         if name == "INTERNALDATE":
             when = m.internaldate
             text = format_datetime(when) if when else "01-Jan-1970 00:00:00 +0000"
@@ -323,14 +259,6 @@ class SelectedCommands:
             assert self.box is not None
             return self.box.cached_item(m.uid, name, lambda: fetch_item(view, att))
         return fetch_item(view, att)
-
-    def _refresh_modseqs(self) -> None:
-        """Take our own flag changes into our view (they were reported already)."""
-        assert self.box is not None
-        for m in self.box.messages():
-            if m.uid in self.msgs:
-                self.msgs[m.uid] = m
-        self._token = self.box.stamp()
 
     # -- STORE ------------------------------------------------------------------------------
     def cmd_store(self, cmd: Command) -> bool:
@@ -350,30 +278,40 @@ class SelectedCommands:
         box = self.box
         assert box is not None
         wanted = self.canonical_flags(flags) - {"\\Recent"}
+        if mode != "-":
+            # new keywords join the folder's list in the order the client gave them
+            words = [f for f in flags if not f.startswith("\\") and f not in self.keywords]
+            add = getattr(box.folder, "add_keywords", None)
+            if words and add is not None:
+                add(words)
         modified: List[int] = []
-        done: List[Tuple[int, int]] = []
+        current = self.folder_now()
         for seq, uid in targets:
             m = self.msgs.get(uid)
             if m is None:
                 continue
-            if unchanged is not None and m.modseq > unchanged:
+            now = self.latest(m, current) or m
+            if unchanged is not None and now.modseq > unchanged:
                 modified.append(uid if cmd.uid else seq)
                 continue
-            new = wanted if mode == "" else (m.flags | wanted if mode == "+" else m.flags - wanted)
-            if new == m.flags:
+            # on the folder's flags now: never undo another session's change
+            new = wanted if mode == "" else (now.flags | wanted if mode == "+" else now.flags - wanted)
+            if new == now.flags:
                 continue            # Dovecot reports only messages that changed
-            try:
-                box.set_flags(uid, new)
-            except NoSuchMessage:
-                continue
-            done.append((seq, uid))
-        self._refresh_modseqs()
-        if any(not f.startswith("\\") and f not in self.keywords for f in wanted):
-            self._announce_flags()
-        if not silent or self.condstore:
-            # RFC 7162 §3.1.3: with CONDSTORE even .SILENT reports the new MODSEQ
-            for seq, uid in done:
-                self.send(self._flags_fetch(seq, uid, self.msgs[uid], cmd.uid, silent))
+            if uid in current:
+                try:
+                    box.set_flags(uid, new)
+                except NoSuchMessage:
+                    continue
+            else:
+                # a ghost (expunged elsewhere, not announced yet) answers as if it were set
+                self.pending[uid] = type(m)(uid, frozenset(new), m.size, m.internaldate,
+                                            m.recent, now.modseq)
+            if silent:
+                self.silenced.add(uid)
+        # the changes are reported with everyone else's, in sequence order, by the
+        # update that ends the command (Dovecot: the STORE's own FETCH lines come
+        # from its mailbox sync too)
         if modified:
             self.finish(cmd, "store_modified", SequenceSet.from_numbers(sorted(modified)))
         else:
@@ -409,6 +347,12 @@ class SelectedCommands:
         if found and _uses_modseq(key):
             text += f" (MODSEQ {top_modseq})"
         self.send(Response("*", text.encode()))
+        words = _keywords_in(key)
+        if words:
+            # Dovecot makes a keyword it is asked about known to the session's
+            # folder, and announces it in FLAGS right after the result
+            self.add_session_keywords(words)
+            self.announce_flags()
         self.finish(cmd, "search_ok")
         return True
 
@@ -426,10 +370,12 @@ class SelectedCommands:
             return None
         assert self.box is not None
         src, dst = [], []
+        current = self.folder_now()
         for _seq, uid in targets:
             m = self.msgs.get(uid)
             if m is None:
                 continue
+            m = self.latest(m, current) or m      # the flags the message has now
             try:
                 data = self.box.read(uid)
             except (NoSuchMessage, OSError):
@@ -474,7 +420,8 @@ class SelectedCommands:
         assert self.box is not None
         limit = cmd.args[0] if cmd.args else None
         largest = self.uids[-1] if self.uids else 0
-        doomed = [u for u in self.uids if u in self.msgs and "\\Deleted" in self.msgs[u].flags
+        # the folder's flags now: a \Deleted set (or cleared) by another session counts
+        doomed = [u for u, m in self.folder_now().items() if "\\Deleted" in m.flags
                   and (limit is None or limit.contains(u, largest))]
         try:
             self.expunged_count += len(self.box.expunge(doomed))

@@ -1,0 +1,208 @@
+"""A session's view of the selected folder and the untagged updates that sync it.
+
+Each session keeps the uid of every sequence number it announced and the
+flags it last reported (:class:`~.backend.UidMap`).  Other sessions, POP3 and
+the delivery agent change the folder meanwhile; :meth:`ViewSync.send_updates`
+tells the client, in the order Dovecot 2.3 uses (seen on the wire)::
+
+    * FLAGS (...)  * OK [PERMANENTFLAGS (...)]   a keyword new to the folder
+    * 2 FETCH (FLAGS (\\Answered \\Recent))         flag changes, old numbers,
+                                                  none for expunged messages
+    * 4 EXPUNGE  * 1 EXPUNGE                       highest number first
+    * 4 EXISTS                                    new messages
+    * 3 RECENT                                    whenever the count changed
+
+During FETCH, STORE and SEARCH no EXPUNGE may be sent (RFC 3501 §7.4.1):
+a message expunged elsewhere stays a "ghost" with the flags it last had,
+and a change of those flags is still reported.  FETCH and STORE act on the
+folder's current flags (a STORE never undoes another session's change), as
+Dovecot does; SEARCH looks at the view.
+
+>>> ViewSync.flag_text(frozenset({"\\\\Seen", "work", "\\\\Answered"}), True)
+'(\\\\Answered \\\\Seen \\\\Recent work)'
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence
+
+from .backend import Msg, UidMap
+from .parser import Command
+from .response import Response
+from .states import MUST_NOT_EXPUNGE
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .backend import FolderView
+
+__all__ = ["ViewSync", "SYSTEM_ORDER"]
+
+SYSTEM_ORDER = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
+
+
+class ViewSync:
+    """The selected folder as this session knows it (mixin of the IMAP session)."""
+
+    box: Optional["FolderView"]
+    msgs: UidMap
+    recent: set
+    readonly: bool
+    condstore: bool
+    keywords: List[str]
+
+    if TYPE_CHECKING:  # provided by ImapSession
+        def send(self, response: Response) -> None: ...
+
+    def init_view(self) -> None:
+        self._token: Any = None
+        self._ghosts = False           # expunged elsewhere, not yet announced
+        self._recent_sent = 0
+        self._cur_src: Any = None       # the folder's message list _cur was built from
+        self._cur: Dict[int, Msg] = {}
+        #: flags a STORE gave ghosts, reported by the next update
+        self.pending: Dict[int, Msg] = {}
+        #: messages a STORE .SILENT changed: their new flags are not reported
+        self.silenced: set = set()
+        #: keywords this session made known without a message having them
+        #: (Dovecot: SEARCH KEYWORD of an unknown one), per folder path
+        self._extra_keywords: Dict[str, List[str]] = {}
+
+    # -- the folder now ----------------------------------------------------------------
+    def folder_now(self) -> Dict[int, Msg]:
+        """uid -> the folder's message now (cheap while the folder is unchanged)."""
+        assert self.box is not None
+        msgs = self.box.messages()
+        if msgs is not self._cur_src:
+            self._cur_src, self._cur = msgs, {m.uid: m for m in msgs}
+        return self._cur
+
+    def latest(self, m: Msg, current: Dict[int, Msg]) -> Optional[Msg]:
+        """*m* as it is now: from the folder, or a ghost with its last flags (None: unknown)."""
+        now = current.get(m.uid)
+        if now is not None:
+            return now
+        assert self.box is not None
+        last = self.box.modseqs.gone.get(m.uid)
+        if last is None:
+            return None
+        return Msg(m.uid, last[1], m.size, m.internaldate, m.recent, last[0])
+
+    def take_own(self, uids: Iterable[int]) -> None:
+        """Our own flag changes (already reported) into the view, with fresh modseqs."""
+        current = self.folder_now()
+        for uid in uids:
+            now = current.get(uid)
+            if now is not None and uid in self.msgs:
+                self.msgs[uid] = now
+
+    # -- FLAGS / PERMANENTFLAGS ------------------------------------------------------------
+    def folder_keywords(self) -> List[str]:
+        assert self.box is not None
+        words = list(self.box.keywords())
+        extra = self._extra_keywords.get(self.box.folder.path_key(), ())
+        return words + [w for w in extra if w not in words]
+
+    def add_session_keywords(self, words: Sequence[str]) -> None:
+        """Keywords a client named that the folder does not know (announced next)."""
+        assert self.box is not None
+        known = self.folder_keywords()
+        new = [w for w in words if w not in known and not w.startswith("\\")]
+        if new:
+            self._extra_keywords.setdefault(self.box.folder.path_key(), []).extend(new)
+
+    def announce_flags(self, first: bool = False) -> None:
+        """``* FLAGS`` and ``[PERMANENTFLAGS]``, at SELECT and whenever a new keyword appears."""
+        keywords = self.folder_keywords()
+        if not first and keywords == self.keywords:
+            return
+        self.keywords = keywords
+        flags = " ".join(list(SYSTEM_ORDER) + keywords)
+        self.send(Response("*", f"FLAGS ({flags})".encode()))
+        if self.readonly:
+            if first:
+                self.send(Response("*", b"OK [PERMANENTFLAGS ()] Read-only mailbox."))
+        else:
+            self.send(Response("*", f"OK [PERMANENTFLAGS ({flags} \\*)] Flags permitted.".encode()))
+
+    @staticmethod
+    def flag_text(flags: Any, recent: bool = False, keywords: Sequence[str] = ()) -> str:
+        """Dovecot's order: system flags, ``\\Recent``, then keywords as the folder lists them."""
+        ordered = [f for f in SYSTEM_ORDER if f in flags]
+        if recent:
+            ordered.append("\\Recent")
+        words = [f for f in flags if f not in SYSTEM_ORDER and f != "\\Recent"]
+        if words:
+            rank = {w: i for i, w in enumerate(keywords)}
+            ordered += sorted(words, key=lambda w: (rank.get(w, len(rank)), w))
+        return "(" + " ".join(ordered) + ")"
+
+    def flags_of(self, m: Msg) -> str:
+        return self.flag_text(m.flags, m.uid in self.recent, self.keywords)
+
+    def flags_fetch(self, seq: int, m: Msg, with_uid: bool, silent: bool = False) -> Response:
+        """``* n FETCH ([UID u] [MODSEQ (m)] FLAGS (..))`` in Dovecot's order."""
+        parts = [f"UID {m.uid}"] if with_uid else []
+        if self.condstore:
+            parts.append(f"MODSEQ ({m.modseq})")
+        if not silent:
+            parts.append(f"FLAGS {self.flags_of(m)}")
+        return Response("*", f"{seq} FETCH ({' '.join(parts)})".encode())
+
+    # -- untagged updates --------------------------------------------------------------------
+    def send_updates(self, cmd: Optional[Command]) -> None:
+        """Tell the client what changed in the selected folder (see module docstring)."""
+        box = self.box
+        if box is None:
+            return
+        allow_expunge = cmd is None or cmd.uid or cmd.name not in MUST_NOT_EXPUNGE
+        if box.unchanged(self._token) and not (self._ghosts and allow_expunge) \
+                and not self.pending:
+            self.silenced.clear()
+            return
+        current = self.folder_now()
+        self._token = box.stamp()
+        self.announce_flags()          # a new keyword in the folder comes first
+        with_uid = cmd is not None and cmd.uid
+        mine = self.msgs.msgs
+        pending, silenced = self.pending, self.silenced
+        for i, old in enumerate(mine):
+            if old.uid in current:
+                new = current[old.uid]
+            elif allow_expunge:
+                continue                # its EXPUNGE follows: no flag news for it
+            else:
+                new = pending.get(old.uid) or self.latest(old, current)
+                if new is None or (new.modseq <= old.modseq and old.uid not in pending):
+                    continue            # nothing newer known about this ghost
+            if new.flags != old.flags:
+                if old.uid not in silenced:
+                    self.send(self.flags_fetch(i + 1, new, with_uid))
+                elif self.condstore:    # RFC 7162 §3.1.3: .SILENT still reports MODSEQ
+                    self.send(self.flags_fetch(i + 1, new, with_uid, silent=True))
+            mine[i] = new
+        pending.clear()
+        silenced.clear()
+        uids = self.uids
+        if allow_expunge:
+            for i in range(len(uids) - 1, -1, -1):
+                uid = uids[i]
+                if uid not in current:
+                    self.send(Response("*", b"%d EXPUNGE" % (i + 1)))
+                    self.msgs.delete_at(i)
+                    self.recent.discard(uid)
+            self._ghosts = False
+        else:
+            self._ghosts = any(u not in current for u in uids)
+        top = uids[-1] if uids else 0
+        fresh = [m for m in self._cur_src if m.uid > top] if self._cur_src else []
+        if fresh:
+            self.recent |= box.claim_recent(fresh)
+            for m in fresh:
+                self.msgs.append(m)
+            self.send(Response("*", b"%d EXISTS" % len(self.uids)))
+        if len(self.recent) != self._recent_sent:      # Dovecot: whenever it changed
+            self._recent_sent = len(self.recent)
+            self.send(Response("*", b"%d RECENT" % self._recent_sent))
+
+    @property
+    def uids(self) -> List[int]:
+        """uid of each sequence number (index 0 is message 1)."""
+        return self.msgs.uids
