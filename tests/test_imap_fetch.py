@@ -143,3 +143,44 @@ def test_address_parsing_is_linear(value):
     start = time.perf_counter()
     parse_addresses(value)
     assert time.perf_counter() - start < 0.5      # no regex backtracking blow-up
+
+
+_ATOM = st.text("abcdefghijklmnopqrstuvwxyzABC0123456789!#$%&'*+/=?^_`{|}~-", min_size=1, max_size=8)
+_DOTS = st.lists(_ATOM, min_size=1, max_size=3).map(".".join)
+_ADDR = st.tuples(_DOTS, _DOTS).map(lambda t: f"{t[0]}@{t[1]}")
+_NAME = st.one_of(st.just(""), st.lists(_ATOM, min_size=1, max_size=3).map(" ".join),
+                  st.text("abc xyz.,:;@<>()", max_size=12).map(lambda t: '"' + t.replace('"', "") + '"'))
+_ITEM = st.one_of(_ADDR, st.tuples(_NAME, _ADDR, st.sampled_from(["", " ", "  "])).map(
+    lambda t: f"{t[0]}{t[2]}<{t[1]}>"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_ITEM, min_size=1, max_size=4), st.sampled_from([",", ", ", " ,  "]))
+def test_address_fast_paths_agree_with_the_tokenizer(items, comma):
+    """The regex fast paths give exactly what the general parser gives."""
+    from labmail.access.imap.fetch import _parse_tokens
+    value = comma.join(items).encode()
+    assert parse_addresses(value) == _parse_tokens(value)
+
+
+def test_address_lists_are_remembered_by_value():
+    """A repeated From/To is parsed once (the cold ENVELOPE path's main cost)."""
+    from labmail.access.imap.fetch import _address_list_bytes
+    _address_list_bytes.cache_clear()
+    for i in range(3):
+        v = MessageView(b"From: Al <al@example.com>\r\nTo: bob@example.org, Carol <c@example.net>"
+                        b"\r\nSubject: %d\r\n\r\nx\r\n" % i)
+        assert b'(("Al" NIL "al" "example.com"))' in v.envelope_bytes()
+    info = _address_list_bytes.cache_info()
+    assert (info.misses, info.hits) == (2, 4)
+
+
+@pytest.mark.parametrize("value, expected", [
+    # as Dovecot 2.3.19 answers FETCH ENVELOPE for these From: lines
+    (b'"" <a@b.c>, z@y.x', b'((NIL NIL "a" "b.c")(NIL NIL "z" "y.x"))'),
+    (b'"a b" <a@b.c>, "" <d@e.f>', b'(("a b" NIL "a" "b.c")(NIL NIL "d" "e.f"))'),
+    (b'x    y <a@b.c>', b'(("x y" NIL "a" "b.c"))'),
+])
+def test_display_names_like_dovecot(value, expected):
+    v = MessageView(b"From: " + value + b"\r\nSubject: s\r\n\r\nx\r\n")
+    assert v.envelope_bytes().split(b'"s" ', 1)[1].startswith(expected + b" ")

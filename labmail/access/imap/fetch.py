@@ -14,13 +14,14 @@ b'body\\r\\n'
 """
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .mime import (Part, header_fields, parse_message, parse_params, split_header, to_crlf,
                    tokenize)
 from .parser import FetchAtt, Section
-from .response import Literal, Run, encode
+from .response import _NOT_QUOTABLE, QUOTED_MAX, Literal, Run, encode
 
 __all__ = ["MessageView", "parse_addresses", "fetch_item", "CONTENT_ITEMS"]
 
@@ -47,7 +48,8 @@ def _phrase(tokens: List[Tuple[str, bytes]], spaces: List[bool]) -> Optional[byt
             out += b" "
         pending = False
         out += v
-    return out
+    # Dovecot collapses white space runs, also inside quotes; an empty name is NIL
+    return b" ".join(out.split()) or None
 
 
 def _addr_spec(tokens: List[Tuple[str, bytes]]) -> Tuple[Optional[bytes], Optional[bytes]]:
@@ -61,6 +63,19 @@ def _addr_spec(tokens: List[Tuple[str, bytes]]) -> Tuple[Optional[bytes], Option
     return local, domain
 
 
+def _simple_address(value: bytes) -> Optional[Address]:
+    """``user@host`` or ``Name <user@host>`` / ``"Name" <user@host>``; None for other shapes."""
+    m = _PLAIN_ADDR.match(value)
+    if m:
+        return (None, None, m.group(1), m.group(2))
+    m = _NAMED_ADDR.match(value)
+    if m and b"=?" not in value:
+        name = m.group(1) if m.group(1) is not None else m.group(2)
+        name = b" ".join(name.split()) if name is not None else b""
+        return (name or None, None, m.group(3), m.group(4))
+    return None
+
+
 def parse_addresses(value: Optional[bytes]) -> Optional[List[Address]]:
     """An address-list header as ENVELOPE address tuples (RFC 3501 §7.4.2).
 
@@ -71,15 +86,20 @@ def parse_addresses(value: Optional[bytes]) -> Optional[List[Address]]:
     """
     if value is None:
         return None
-    # fast paths for the two everyday shapes; anything else takes the tokenizer
-    m = _PLAIN_ADDR.match(value)
-    if m:
-        return [(None, None, m.group(1), m.group(2))]
-    m = _NAMED_ADDR.match(value)
-    if m and b"=?" not in value:
-        name = m.group(1) if m.group(1) is not None else m.group(2)
-        name = b" ".join(name.split()) if name is not None else b""
-        return [(name or None, None, m.group(3), m.group(4))]
+    # fast paths for the everyday shapes (one address, or a list of plain and
+    # named ones); anything else takes the tokenizer
+    simple = _simple_address(value)
+    if simple is not None:
+        return [simple]
+    if b"," in value and _COMPLEX.search(value) is None:
+        found = [_simple_address(item) for item in value.split(b",")]
+        if all(a is not None for a in found):
+            return found          # type: ignore[return-value]
+    return _parse_tokens(value)
+
+
+def _parse_tokens(value: bytes) -> Optional[List[Address]]:
+    """The general address-list parser (RFC 5322 tokens, groups, routes, comments)."""
     spaces: List[bool] = []
     toks = tokenize(value, spaces=spaces)
     out: List[Address] = []
@@ -140,18 +160,40 @@ _PLAIN_ADDR = re.compile(rb"[ \t]*(" + _DOT_ATOM + rb")@(" + _DOT_ATOM + rb")[ \
 # words separated by required white space: no nested quantifier to backtrack through
 _NAMED_ADDR = re.compile(rb'[ \t]*(?:"([^"\\\r\n]*)"|(' + _ATEXT + rb'(?:[ \t]+' + _ATEXT
                          + rb')*))?[ \t]*<(' + _DOT_ATOM + rb")@(" + _DOT_ATOM + rb")>[ \t]*\Z")
+#: what keeps a comma-separated list off the fast path (quotes may hide commas;
+#: groups, comments, routes and encoded words have their own rules)
+_COMPLEX = re.compile(rb'["(:;\\]|=\?')
 _ENVELOPE_FIELDS = frozenset({"date", "subject", "from", "sender", "reply-to", "to", "cc",
                               "bcc", "in-reply-to", "message-id"})
 
 
 def _ns(value: Optional[bytes]) -> bytes:
     """An nstring (NIL, quoted or literal) as :func:`~.response.encode` writes it."""
-    return b"NIL" if value is None else encode(value)
+    if value is None:
+        return b"NIL"
+    if len(value) <= QUOTED_MAX and _NOT_QUOTABLE.search(value) is None:
+        return b'"' + value + b'"'      # the everyday case, without encode()'s dispatch
+    return encode(value)
 
 
 def _count_lines(body: bytes) -> int:
     # Dovecot counts line ends: a last line without CRLF is not counted
     return body.count(b"\n")
+
+
+@functools.lru_cache(maxsize=4096)
+def _address_list_bytes(value: bytes) -> Optional[bytes]:
+    """An address-list header value as ENVELOPE bytes (None when it holds none).
+
+    Remembered by value: the same From and To come back message after
+    message (the owner's address above all), and parsing is the costly part
+    of a first ENVELOPE.
+    """
+    found = parse_addresses(value)
+    if not found:
+        return None
+    return b"(" + b"".join(b"(" + _ns(a[0]) + b" " + _ns(a[1]) + b" " + _ns(a[2])
+                           + b" " + _ns(a[3]) + b")" for a in found) + b")"
 
 
 class MessageView:
@@ -252,11 +294,8 @@ class MessageView:
             return _ns(value)
 
         def addrs(name: str) -> Optional[bytes]:
-            found = parse_addresses(first.get(name))
-            if not found:
-                return None
-            return b"(" + b"".join(b"(" + _ns(a[0]) + b" " + _ns(a[1]) + b" " + _ns(a[2])
-                                   + b" " + _ns(a[3]) + b")" for a in found) + b")"
+            value = first.get(name)
+            return None if value is None else _address_list_bytes(value)
         frm = addrs("from")
         parts = [text("date"), text("subject"), frm or b"NIL",
                  addrs("sender") or frm or b"NIL", addrs("reply-to") or frm or b"NIL",
