@@ -146,3 +146,32 @@ def test_group_commit_with_a_separate_tmp_directory(tmp_path):
     assert asyncio.run(main()) == 1
     assert sorted(p.name for p in (tmp_path / "new").iterdir()) == [f"m{i}" for i in range(8)]
     assert list((tmp_path / "tmp").iterdir()) == []
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_json_values)
+def test_envelope_layout_is_exactly_json_dumps_with_indent(value):
+    """The fast envelope writer lays out exactly what json.dumps(indent=1) does."""
+    import json
+    from labmail.mta.queue import dumps_indented
+    assert dumps_indented(value) == json.dumps(value, indent=1, ensure_ascii=False)
+
+
+def test_delivered_queue_files_are_removed_in_batches(tmp_path):
+    async def main():
+        q = Queue(tmp_path, Clock(), IdGenerator(6), group_commit=True)
+        files = await asyncio.gather(*(q.enqueue_async("a@x.example", ["b@y.example"], b"m")
+                                       for _ in range(6)))
+        before = q._group.batches
+        gone = await asyncio.gather(*(q.remove_async(f) for f in files))
+        again = await q.remove_async(files[0])
+        return gone, again, q._group.batches - before, len(q)
+    gone, again, batches, left = asyncio.run(main())
+    assert gone == [True] * 6 and again is False
+    assert batches == 2 and left == 0          # six removals in one batch, then the repeat

@@ -31,9 +31,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import os
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
@@ -66,6 +67,75 @@ def normalize_crlf(data: bytes) -> bytes:
     b'a\\r\\nb\\r\\nc'
     """
     return re.sub(rb"\r?\n", b"\r\n", data)
+
+
+def dumps_indented(obj: object) -> str:
+    """``json.dumps(obj, indent=1, ensure_ascii=False)``, several times faster.
+
+    With an indent the json module falls back to its pure-Python encoder; a
+    queue file is written per message, so its envelope (dicts, lists,
+    strings and numbers) is laid out here with the C string encoder.  The
+    text is exactly json's; anything unusual is left to json itself.
+
+    >>> dumps_indented({"a": [1, 2.5, "é"], "b": {}, "c": None})
+    '{\\n "a": [\\n  1,\\n  2.5,\\n  "é"\\n ],\\n "b": {},\\n "c": null\\n}'
+    """
+    out: List[str] = []
+    try:
+        _dump(obj, out, "\n")
+    except _Unusual:
+        return json.dumps(obj, indent=1, ensure_ascii=False)
+    return "".join(out)
+
+
+class _Unusual(Exception):
+    """A value :func:`dumps_indented` leaves to the json module."""
+
+
+_encode_str = json.encoder.encode_basestring     # the C one when available
+
+
+def _dump(obj: object, out: List[str], nl: str) -> None:
+    if isinstance(obj, str):
+        out.append(_encode_str(obj))
+    elif obj is None:
+        out.append("null")
+    elif obj is True:
+        out.append("true")
+    elif obj is False:
+        out.append("false")
+    elif type(obj) is int:
+        out.append(int.__repr__(obj))
+    elif type(obj) is float and math.isfinite(obj):
+        out.append(float.__repr__(obj))
+    elif type(obj) is dict:
+        if not obj:
+            out.append("{}")
+            return
+        inner = nl + " "
+        sep = "{" + inner
+        for key, value in obj.items():
+            if type(key) is not str:
+                raise _Unusual
+            out.append(sep)
+            out.append(_encode_str(key))
+            out.append(": ")
+            _dump(value, out, inner)
+            sep = "," + inner
+        out.append(nl + "}")
+    elif type(obj) is list:
+        if not obj:
+            out.append("[]")
+            return
+        inner = nl + " "
+        sep = "[" + inner
+        for value in obj:
+            out.append(sep)
+            _dump(value, out, inner)
+            sep = "," + inner
+        out.append(nl + "]")
+    else:
+        raise _Unusual
 
 
 @dataclass
@@ -149,9 +219,9 @@ class QueueFile:
             "arrival": self.arrival, "attempts": self.attempts,
             "next_try": self.next_try, "last_reason": self.last_reason,
             "attrs": self.attrs,
-            "recipients": [asdict(r) for r in self.recipients],
+            "recipients": [dict(vars(r)) for r in self.recipients],   # asdict, flat
         }
-        head = json.dumps(env, indent=1, ensure_ascii=False).encode("utf-8")
+        head = dumps_indented(env).encode("utf-8")
         return MAGIC + head + CONTENT_MARK + self.content + b"\n" + END_MARK
 
     @classmethod
