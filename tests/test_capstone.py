@@ -308,11 +308,23 @@ def test_end_to_end(cap):
 
 def test_end_to_end_without_dns_names_the_log(cap):
     lab, host, org = cap
-    for step in STEPS[1:]:                           # everything but the MX record
-        step(lab, host)
+    upto(cap, 8)
+    lab.dns.remove("capstone.test", "MX")           # the zone loses its records again
+    lab.dns.remove("mail.capstone.test", "A")
     _send(org, "Welcome", "Hello Alice!")
     text = hint(e2e, lab, host, org)
-    assert "mail.example.org's log says:" in text and "status=" in text
+    assert "mail.example.org's log says:" in text and "status=bounced" in text
+    assert "Host or domain name not found" in text
+
+
+def test_end_to_end_spam_in_the_inbox(cap):
+    lab, host, org = cap
+    upto(cap, 8)
+    host.path("/etc/procmailrc").write_text(PROCMAILRC.split(":0:")[0])    # marks, never files
+    _send(org, "Welcome", "Hello Alice!")
+    _send(org, "Cheap cruise", f"Book now\n{GTUBE}\n")
+    assert "'Cheap cruise' arrived from mail.example.org but sits in INBOX, not in Junk" in \
+        hint(e2e, lab, host, org)
 
 
 def test_end_to_end_local_injection_is_not_enough(cap):
