@@ -114,3 +114,33 @@ def test_dovecot_answers_select_ok_under_a_held_lock(tmp_path):
         assert result == ("OK", [b"1"], b"2")
     finally:
         d.cleanup()
+
+
+def test_a_holder_killed_right_after_locking_is_taken_over_at_once(tmp_path):
+    """The dot-lock appears with its pid already in it (link() of a written file):
+    a holder SIGKILLed the moment the lock exists leaves a lock naming a dead
+    process, taken over at once -- never an empty one that waits out its timeout."""
+    import signal
+    from labmail.store.locking import dotlock
+    target = tmp_path / "dovecot-uidlist"
+    pid = os.fork()
+    if pid == 0:                       # the child: take the lock and die on the spot
+        real_link = os.link
+
+        def link_then_die(src, dst):
+            real_link(src, dst)
+            os.kill(os.getpid(), signal.SIGKILL)
+        os.link = link_then_die
+        try:
+            with dotlock(target):
+                pass
+        finally:
+            os._exit(3)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFSIGNALED(status)
+    lock = tmp_path / "dovecot-uidlist.lock"
+    assert lock.read_text().split()[0] == str(pid)
+    started = time.monotonic()
+    with dotlock(target, timeout=5):
+        pass
+    assert time.monotonic() - started < 1.0

@@ -22,6 +22,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Iterator, Optional, Union
@@ -39,10 +40,19 @@ def dotlock(path: PathLike, timeout: float = 10.0, stale: float = 120.0) -> Iter
     lock = Path(str(path) + ".lock")
     deadline = time.monotonic() + timeout
     delay = 0.001
-    while True:
-        try:
-            fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
+    # the lock appears with its pid already in it: written to a private file
+    # first, then link()ed into place (fails if the lock exists), as Dovecot's
+    # file_dotlock does -- a holder killed half-way never leaves an empty lock
+    # whose owner nobody can check
+    tmp = lock.with_name(f".{lock.name}.{os.getpid()}.{threading.get_ident()}")
+    tmp.write_text(f"{os.getpid()}\n")
+    try:
+        while True:
+            try:
+                os.link(tmp, lock)
+                break
+            except FileExistsError:
+                pass
             try:
                 age = time.time() - lock.stat().st_mtime
                 if age > stale or _holder_is_dead(lock):   # a crashed holder: take over
@@ -54,12 +64,9 @@ def dotlock(path: PathLike, timeout: float = 10.0, stale: float = 120.0) -> Iter
                 raise MailboxLocked(f"{lock} is held by someone else")
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
-            continue
-        try:
-            os.write(fd, f"{os.getpid()}\n".encode())
-        finally:
-            os.close(fd)
-        break
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
     try:
         yield lock
     finally:
