@@ -379,9 +379,34 @@ print()
 print(host.path("/home/alice/procmail.log").read_text())
 '''),
     ("md", """
-The spam sits in `.Junk`, where Alice's mail program shows a folder
-*Junk*; the lunch mail is in the inbox, marked `X-Spam-Status: No`.
-procmail's log shows each decision: the sender, the subject, the folder.
+The spam sits in `.Junk`; the lunch mail is in the inbox, marked
+`X-Spam-Status: No`.  procmail's log shows each decision: the sender, the
+subject, the folder.
+
+What does Alice's mail program see?  It does not read the disk: it asks
+the IMAP server (Dovecot on a real host).  The Maildir folder `.Junk` is
+the IMAP mailbox `Junk`, and the server marks it with the special-use
+attribute `\\Junk` (RFC 6154) so Thunderbird or a phone shows it as the
+spam folder, with its own icon:
+"""),
+    ("code", r'''
+from labmail import clients
+
+with clients.IMAP4(host) as imap:                    # imaplib, by host name: port 143
+    imap.starttls(ssl_context=lab.client_tls_context())   # Dovecot wants TLS before a password
+    imap.login("alice", "wonderland")
+    for line in imap.list()[1]:
+        print(line.decode())
+    for mailbox in ("INBOX", "Junk"):
+        imap.select(mailbox, readonly=True)
+        typ, data = imap.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (SUBJECT X-SPAM-FLAG)])")
+        subjects = [part[1].decode().strip().replace("\r\n", " | ") for part in data
+                    if isinstance(part, tuple)]
+        print(f"{mailbox:6}", subjects)
+'''),
+    ("md", """
+procmail filed, IMAP shows: the filter's work reaches every mail program
+without any setting in it.
 
 ## Where to draw the line
 
