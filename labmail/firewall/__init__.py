@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import logging
 import shlex
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Callable, List, Optional
 
 from .firewalld import SERVICE_PORTS, Firewalld, Zone, parse_zone_xml, zone_xml
@@ -41,6 +41,7 @@ from .iptables import (CHAINS, SERVICES, IptablesError, Output, Rule, Ruleset, V
                        parse_rule)
 from .iptables import run as run_iptables
 from .kernlog import KernelLog, packet_line
+from .shared import RUNTIME_FILE, SharedState
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..host import Host
@@ -77,6 +78,8 @@ class Firewall:
         self.on_change = on_change
         #: where ``-j LOG`` lines go (the host's /var/log/kern.log); None: nowhere
         self.kernel_log: Optional[Callable[[str], None]] = None
+        #: the running state shared with other processes (labmail iptables ...); None: private
+        self._shared: Optional[SharedState] = None
         self.iptables = Ruleset()
         self.firewalld = Firewalld(running=False)
         self.boot()
@@ -92,6 +95,29 @@ class Firewall:
         fw = cls(host.path, own_ip=host.ip, stamp=stamp)
         kern = KernelLog(host.path("/var/log/kern.log"), host.hostname, host.clock, host.ids)
         fw.kernel_log = lambda line: kern.write("kernel", line)
+        fw._shared = SharedState(host.path(RUNTIME_FILE))
+        fw._shared.push(fw)                   # booted: this is what runs now
+        return fw
+
+    @classmethod
+    def attach(cls, state_dir: Path) -> "Firewall":
+        """The running firewall of the host whose state directory is *state_dir*.
+
+        For a second process (``labmail iptables``): it works on what the
+        lab runs now, and the lab sees its changes (:mod:`.shared`).
+
+        >>> fw = Firewall.attach(Path("/tmp/lab/mail.example.com"))     # doctest: +SKIP
+        """
+        root = Path(state_dir)
+
+        def path(real: str) -> Path:
+            parts = PurePosixPath("/" + str(real).lstrip("/")).parts[1:]
+            if any(p in ("..", ".") for p in parts):
+                raise ValueError(f"{real!r}: '..' is not allowed in lab paths")
+            return root.joinpath(*parts)
+        fw = cls(path)                        # the saved configuration, if nothing runs
+        fw._shared = SharedState(path(RUNTIME_FILE))
+        fw._shared.pull(fw)
         return fw
 
     def _file(self, real: str) -> Optional[Path]:
@@ -112,10 +138,14 @@ class Firewall:
             zone = parse_zone_xml(zone_path.read_text(encoding="utf-8"))
         mark = self._file(ENABLED_MARK)
         self.firewalld = Firewalld(running=bool(mark and mark.exists()), permanent=zone)
+        if self._shared is not None:
+            self._shared.push(self)
 
     # -- verdicts ------------------------------------------------------------------
     def verdict(self, dport: int, proto: str = "tcp", src: str = "192.0.2.1") -> Verdict:
         """Who decides about a new connection to *dport* from *src*, and what."""
+        if self._shared is not None:
+            self._shared.pull(self)
         iface = "lo" if src == self.own_ip else "eth0"
         v = self.iptables.decide(dport, proto, src, iface)
         if v.action != "ACCEPT" or iface == "lo":
@@ -126,9 +156,20 @@ class Firewall:
                            "firewalld zone public (target default)", v.logs)
         return v
 
+    def refresh(self) -> None:
+        """Take over changes another process (``labmail iptables``) made; cheap when none.
+
+        :meth:`run`, :meth:`decide` and :meth:`verdict` do it themselves; call
+        it before reading ``iptables`` or ``firewalld`` directly.
+        """
+        if self._shared is not None:
+            self._shared.pull(self)
+
     def accepts_all(self) -> bool:
         """True when nothing is filtered: INPUT policy ACCEPT, no INPUT rules,
         firewalld stopped.  The listeners' fast path (no rule is looked at)."""
+        if self._shared is not None:
+            self._shared.pull(self)
         return (not self.iptables.chains["INPUT"] and self.iptables.policies["INPUT"] == "ACCEPT"
                 and not self.firewalld.running)
 
@@ -168,6 +209,8 @@ class Firewall:
         ``firewall-cmd ...``, ``systemctl start|stop|restart|enable|disable
         [--now] firewalld``.
         """
+        if self._shared is not None:
+            self._shared.pull(self)
         words = shlex.split(command)
         if words[:1] == ["sudo"]:
             words = words[1:]
@@ -193,6 +236,8 @@ class Firewall:
                 out = Output(127, "", f"{prog}: command not found\n")
         except IptablesError as exc:
             out = Output(exc.rc, "", str(exc) + "\n")
+        if self._shared is not None:
+            self._shared.push(self)
         if self.on_change is not None:
             self.on_change()
         return out
@@ -273,11 +318,13 @@ class Firewall:
 
     def text(self) -> str:
         """Both layers as an administrator would look at them."""
+        self.refresh()
         state = "running" if self.firewalld.running else "not running"
         return (self.iptables.list(numeric=True) + f"\nfirewalld: {state}\n"
                 + (self.firewalld.runtime.list_all() if self.firewalld.running else ""))
 
     def __repr__(self) -> str:
+        self.refresh()
         return f"<Firewall INPUT policy {self.iptables.policies['INPUT']}, " \
                f"{len(self.iptables.chains['INPUT'])} rule(s), firewalld " \
                f"{'running' if self.firewalld.running else 'stopped'}>"
