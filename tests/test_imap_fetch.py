@@ -184,3 +184,29 @@ def test_address_lists_are_remembered_by_value():
 def test_display_names_like_dovecot(value, expected):
     v = MessageView(b"From: " + value + b"\r\nSubject: s\r\n\r\nx\r\n")
     assert v.envelope_bytes().split(b'"s" ', 1)[1].startswith(expected + b" ")
+
+
+def test_envelope_reads_only_the_head_of_a_large_message(tmp_path, monkeypatch):
+    """ENVELOPE of a message with a large attachment reads its first bytes only;
+    a header longer than those is read in full, with the same result."""
+    from labmail.access.imap.backend import HEAD_BYTES, FolderView
+    from labmail.store import MaildirStore
+    folder = MaildirStore(tmp_path / "Maildir").folder("INBOX")
+    big = b"From: Al <al@example.com>\nSubject: big\n\n" + b"x" * 2_000_000 + b"\n"
+    long_header = (b"From: Al <al@example.com>\n" + b"X-Pad: " + b"p" * (2 * HEAD_BYTES)
+                   + b"\nSubject: long\n\nbody\n")
+    uids = [folder.append(big), folder.append(long_header)]
+    view = FolderView(folder)
+    view.messages()
+    reads = []
+    real = type(folder).read
+
+    def counting(self, uid, limit=-1):
+        data = real(self, uid, limit)
+        reads.append(len(data))
+        return data
+    monkeypatch.setattr(type(folder), "read", counting)
+    for uid, raw in zip(uids, (big, long_header)):
+        assert view.view(uid).envelope_bytes() == MessageView(raw).envelope_bytes()
+    assert reads[0] == HEAD_BYTES                       # the big one: its head only
+    assert reads[1:] == [HEAD_BYTES, len(long_header)]  # the long header: head, then all

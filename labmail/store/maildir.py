@@ -222,7 +222,9 @@ class MaildirFolder(UidListFolder):
             raise NoSuchMessage(f"{self.name}: no message with uid {uid}")
         return self.path / loc[0] / loc[1]
 
-    def read(self, uid: int) -> bytes:
+    def read(self, uid: int, limit: int = -1) -> bytes:
+        """The message's bytes (only the first *limit* when it is not -1:
+        enough for its header, without reading a large body)."""
         with self._mutex:
             for _ in range(3):    # the file may be renamed (flag change) meanwhile
                 loc = self._files.get(uid)
@@ -233,7 +235,7 @@ class MaildirFolder(UidListFolder):
                         raise NoSuchMessage(f"{self.name}: no message with uid {uid}")
                 try:
                     with open(os.path.join(self.path, loc[0], loc[1]), "rb") as fh:
-                        return fh.read()
+                        return fh.read(limit)
                 except FileNotFoundError:
                     self._files.pop(uid, None)
         raise NoSuchMessage(f"{self.name}: uid {uid} vanished")

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Tuple
 
 from ...store.base import Folder, FolderExists, Store, StoreError
+from ...store.maildir import MaildirFolder
 
 if TYPE_CHECKING:  # pragma: no cover
     from .fetch import MessageView
@@ -197,6 +198,9 @@ class ModSeqTable:
             return out
 
 
+#: bytes read for a header alone (a longer header costs a second, full read)
+HEAD_BYTES = 16384
+
 #: expunged messages whose last flags are remembered per folder
 GONE_MAX = 10000
 
@@ -275,7 +279,12 @@ class FolderView:
     def view(self, uid: int) -> "MessageView":
         """A FETCH/SEARCH view of one message that reads the file only when needed."""
         from .fetch import MessageView
-        return MessageView(loader=lambda: self.folder.read(uid),
+        head = None
+        if isinstance(self.folder, MaildirFolder):
+            # ENVELOPE and header SEARCH keys need the header only: read a
+            # message's first bytes, not its attachments (the cold path)
+            head = lambda: self.folder.read(uid, HEAD_BYTES)   # noqa: E731
+        return MessageView(loader=lambda: self.folder.read(uid), head_loader=head,
                            top_header=self.modseqs.headers.get(uid))
 
     def cached_item(self, uid: int, name: str, compute: Callable[[], bytes]) -> bytes:

@@ -201,11 +201,14 @@ class MessageView:
 
     def __init__(self, raw: Optional[bytes] = None, *,
                  loader: Optional[Callable[[], bytes]] = None,
-                 top_header: Optional[bytes] = None) -> None:
+                 top_header: Optional[bytes] = None,
+                 head_loader: Optional[Callable[[], bytes]] = None) -> None:
         # *loader* reads the message only when something beyond the cached
-        # top header is needed (Dovecot's header cache plays the same role)
+        # top header is needed (Dovecot's header cache plays the same role);
+        # *head_loader* reads just its first bytes, for the header alone
         self._orig_bytes = raw
         self._loader = loader
+        self._head_loader = head_loader
         self._raw: Optional[bytes] = None
         self._root: Optional[Part] = None
         self._top: Optional[Part] = None
@@ -232,7 +235,14 @@ class MessageView:
             if self._raw is not None or self._root is not None:
                 self._top_header = self.top.header
             else:
-                orig = self._orig
+                orig = self._orig_bytes
+                if orig is None and self._head_loader is not None:
+                    head = self._head_loader()
+                    # a header that ends inside the first bytes is complete
+                    if head.startswith((b"\n", b"\r\n")) or _BLANK_LINE.search(head):
+                        orig = head
+                if orig is None:
+                    orig = self._orig
                 if orig.startswith((b"\n", b"\r\n")):
                     self._top_header = b"\r\n"
                 else:
