@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence,
 
 from .errors import LabError
 from .firewall import Firewall
+from .net.interfaces import dovecot_binding, postfix_binding
 from .firewall.gate import release as release_held
 from .log import MailLog
 from .mda.agent import LocalAgent
@@ -159,6 +160,8 @@ class Host:
         self._smtp_port: Optional[int] = None
         # iptables/firewalld with the rules saved in the state dir; every listener obeys it
         self.firewall: Firewall = Firewall.load(self)
+        #: standard port -> "local"/"none" for daemons not bound to every address
+        self.bound_interfaces: Dict[int, str] = {}
         self._firewall_stale = False          # True after a stop: the next start boots it
 
     # -- files -------------------------------------------------------------
@@ -502,12 +505,29 @@ class Host:
         return dovecot_server_context(conf.ssl_cert, conf.ssl_key, path=self.path,
                                       ssl_min_protocol=conf.settings.get("ssl_min_protocol") or "TLSv1.2")
 
+    def _bindings(self, ip: str) -> Dict[int, str]:
+        """Standard port -> "all"/"local"/"none": which clients each daemon hears.
+
+        From ``inet_interfaces``/``inet_protocols`` (Postfix, read at start
+        only) and Dovecot's ``listen``; see :mod:`labmail.net.interfaces`.
+        """
+        postfix = postfix_binding(self.config.get("inet_interfaces"),
+                                  self.config.get("inet_protocols"), ip, self.hostname)
+        dovecot = dovecot_binding(load_host_config(self).listen, ip, self.hostname)
+        ports = {STANDARD_PORTS[s]: postfix for s in ("smtp", "submission", "smtps")}
+        ports.update({STANDARD_PORTS[s]: dovecot for s in ("pop3", "pop3s", "imap", "imaps")})
+        return {port: mode for port, mode in ports.items() if mode != "all"}
+
     async def _start_services(self, ip: str) -> None:
         """Listen on every service; raises OSError if an address/port is taken."""
         if self._firewall_stale:              # a restart: runtime rules lost, saved ones loaded
             self.firewall.boot()
             self._firewall_stale = False
         self.firewall.own_ip = ip             # its own connections arrive on lo
+        # `postfix start` reads main.cf: edits made while stopped take effect now
+        new = self._load_config()
+        self.config, self.smtpd_settings = new, settings_from(new, self.hostname)
+        self.bound_interfaces = self._bindings(ip)
         dovecot_tls = self._dovecot_tls()
         services: Dict[str, Callable[[int], Any]] = dict(smtpd_services(self, ip))
         services.update({

@@ -137,6 +137,20 @@ def guarded(factory: Callable[[], asyncio.BaseProtocol], decide: Callable[[str],
 
 # -- a host's listeners -----------------------------------------------------------------
 
+def _bound_for(host: Any, mode: str, src: str) -> bool:
+    """Whether a daemon bound as *mode* ("all", "local", "none") hears a client at *src*.
+
+    "local" is a daemon on the loopback interface only: only the machine itself
+    reaches it -- in the lab the host's own address and 127.0.0.1 (the
+    notebook, like a shell on the server).
+    """
+    if mode == "all":
+        return True
+    if mode == "local":
+        return src in ("127.0.0.1", getattr(host, "ip", None))
+    return False
+
+
 class Listener:
     """The firewall's view of one listening service of a host.
 
@@ -157,15 +171,24 @@ class Listener:
     def verdict(self, transport: asyncio.BaseTransport) -> str:
         """ACCEPT, DROP or REJECT for a new connection (cheap when nothing is filtered)."""
         fw = getattr(self.host, "firewall", None)
-        if fw is None or fw.accepts_all():
+        bound = getattr(self.host, "bound_interfaces", None)
+        mode = bound.get(self.port, "all") if bound else "all"
+        if (fw is None or fw.accepts_all()) and mode == "all":
             return "ACCEPT"
         peer = transport.get_extra_info("peername") or ("0.0.0.0", 0)
-        src = fw.own_ip if self.local_only else peer[0]
-        try:
-            return fw.connection(self.port, src, peer[1])
-        except Exception:                 # a broken rule must not kill the listener
-            logger.exception("firewall decision failed; accepting %s", src)
-            return "ACCEPT"
+        src = getattr(fw, "own_ip", peer[0]) if self.local_only else peer[0]
+        verdict = "ACCEPT"
+        if fw is not None and not fw.accepts_all():
+            try:
+                verdict = fw.connection(self.port, src, peer[1])
+            except Exception:                 # a broken rule must not kill the listener
+                logger.exception("firewall decision failed; accepting %s", src)
+        if verdict == "ACCEPT" and not _bound_for(self.host, mode, src):
+            # past the firewall, but the daemon does not listen on the address the
+            # client used (inet_interfaces = loopback-only, Dovecot's listen = 127.0.0.1):
+            # the kernel answers the SYN with a reset -- "Connection refused"
+            return "REJECT"
+        return verdict
 
     def hold(self, transport: asyncio.BaseTransport) -> None:
         """DROP: read nothing, answer nothing, let go after ``drop_hold`` seconds."""
