@@ -9,6 +9,7 @@ STAMP    := $(VENV)/.labmail-installed
 NO_BROWSER ?=
 PORT     ?= 8888
 JOBS     ?= auto
+CELL_TIMEOUT ?= 120
 
 .PHONY: lab test test-unit test-notebooks bench course lessons reliability env clean help
 
@@ -43,10 +44,11 @@ test-unit: $(STAMP)
 # Notebooks run in parallel, one notebook per worker at a time (loadscope: its
 # cells share one kernel); notebooks/conftest.py gives each worker its own lab
 # port base (LABMAIL_PORT_BASE) and sanitize.cfg maps the ports back to the
-# 10025, ... the stored outputs show.
+# 10025, ... the stored outputs show.  A cell that hangs fails after CELL_TIMEOUT s.
 test-notebooks: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(JOBS) --dist loadscope \
-		--nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg notebooks
+		--nbval --nbval-current-env --nbval-cell-timeout=$(CELL_TIMEOUT) \
+		--nbval-sanitize-with notebooks/sanitize.cfg notebooks
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
