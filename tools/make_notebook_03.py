@@ -334,8 +334,46 @@ Postfix keeps trying IPv6 addresses of other servers and logs
 host.postconf("inet_interfaces", "inet_protocols")
 """),
     ("md", """
-(The lab listens on each host's IPv4 loopback address whatever these
-say; the check below still holds them to Postfix's rules.)
+A *Satellite system* says `inet_interfaces = loopback-only`: smtpd then
+listens on 127.0.0.1 only, and another machine that tries port 25 gets
+"Connection refused" from the kernel, before Postfix hears anything.
+These two parameters are read when Postfix *starts*, not on `postfix
+reload` (the manual: "you need to stop and start Postfix when this
+parameter changes"), so the change needs `systemctl restart postfix`:
+in the lab `host.stop()` and `host.start()`.  Try it with a stranger at
+127.0.0.9 and with the machine itself:
+"""),
+    ("code", """
+import socket
+
+def knock(source):
+    \"\"\"Connect to port 25 from *source* and return the first reply or the error.\"\"\"
+    try:
+        with socket.create_connection(host.endpoints["smtp"], timeout=2,
+                                      source_address=(source, 0)) as s:
+            return s.recv(100).decode().strip() or "(closed)"
+    except OSError as exc:
+        return f"{type(exc).__name__}: {exc.strerror}"
+
+host.postconf(e=["inet_interfaces = loopback-only"])
+host.reload()
+print("after reload:   ", knock("127.0.0.9"))
+host.stop(); host.start()                          # systemctl restart postfix
+print("after restart:  ", knock("127.0.0.9"))
+print("from the server:", knock("127.0.0.1"))
+host.postconf(e=["inet_interfaces = all"])
+host.stop(); host.start()
+print("back to all:    ", knock("127.0.0.9"))
+"""),
+    ("md", """
+The reload changed nothing; after the restart the stranger is refused
+while a program on the server itself still gets the banner.  (A real
+kernel refuses the `connect()` itself: "Connection refused".  The lab has
+no root, so it accepts and resets at once: "Connection reset by peer".
+Either way nothing of Postfix is reached.  A lab host
+has one address, 127.0.0.N, standing for its network interface; "the
+machine itself" is that address and 127.0.0.1, where this notebook
+runs.)
 
 ## Check first, then reload
 
