@@ -210,3 +210,26 @@ def test_envelope_reads_only_the_head_of_a_large_message(tmp_path, monkeypatch):
         assert view.view(uid).envelope_bytes() == MessageView(raw).envelope_bytes()
     assert reads[0] == HEAD_BYTES                       # the big one: its head only
     assert reads[1:] == [HEAD_BYTES, len(long_header)]  # the long header: head, then all
+
+
+_FIELD_NAME = st.sampled_from(["From", "from", "SUBJECT", "Subject ", "To", "cc", "X-Other",
+                               "Reply-To", "message-id", "Date", "In-Reply-To", "bcc\t",
+                               "Sender", "From\xa0", "Bogus"])
+_FIELD_VALUE = st.text("ab <>@,.\"():;=?\t", max_size=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_FIELD_NAME, _FIELD_VALUE, st.booleans()), max_size=8))
+def test_envelope_fields_equal_header_fields(fields):
+    """The inlined field scan of the cold ENVELOPE path agrees with header_fields()."""
+    from labmail.access.imap.fetch import _ENVELOPE_FIELDS, envelope_fields
+    from labmail.access.imap.mime import header_fields
+    header = b"".join(n.encode("latin-1") + b":" + v.encode() + (b"\r\n continued" if fold else b"")
+                      + b"\r\n" for n, v, fold in fields) + b"\r\n"
+    first, folded = {}, set()
+    for name, value, raw in header_fields(header):
+        if name in _ENVELOPE_FIELDS and name not in first:
+            first[name] = value
+            if b"\n" in raw[:-2]:
+                folded.add(name)
+    assert envelope_fields(header) == (first, folded)
