@@ -156,20 +156,41 @@ def login_select(port: int, runs: int = 30) -> float:
     return statistics.median(times) * 1000
 
 
-def fetch_rate(port: int, items: str, n: int, rounds: int) -> Tuple[float, float]:
-    """(first round, best round) in messages/s: the first pays for caches."""
+def cpu_seconds(pid: Optional[int]) -> float:
+    """CPU time (user + system) of a server process and its children so far."""
+    if pid is None:
+        return 0.0
+    total = 0
+    for p in [pid] + children(pid):
+        try:
+            fields = open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except OSError:
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def fetch_rate(port: int, items: str, n: int, rounds: int,
+               pid: Optional[int] = None) -> Tuple[float, float, float]:
+    """(first round, best round) in messages/s -- the first pays for caches --
+    and the server's CPU microseconds per message in the first round (on a
+    busy machine the wall clock also counts waiting for a core)."""
     c = Client(port)
     c.cmd("LOGIN alice secret")
     c.cmd("EXAMINE INBOX")
     rates = []
-    for _ in range(rounds):
+    first_cpu = 0.0
+    for r in range(rounds):
+        cpu0 = cpu_seconds(pid)
         t0 = time.perf_counter()
         out = c.cmd(f"FETCH 1:* {items}")
         dt = time.perf_counter() - t0
+        if r == 0:
+            first_cpu = (cpu_seconds(pid) - cpu0) * 1e6 / n
         assert out.count(b" FETCH (") >= n, "incomplete FETCH"
         rates.append(n / dt)
     c.close()
-    return rates[0], max(rates)
+    return rates[0], max(rates), first_cpu
 
 
 def search_ms(port: int, rounds: int) -> float:
@@ -220,8 +241,8 @@ def measure(name: str, port: int, n: int, rounds: int, sessions: int,
     return {
         "name": name,
         "login_select_ms": login_select(port),
-        "fetch_env": fetch_rate(port, "(FLAGS RFC822.SIZE ENVELOPE)", n, rounds),
-        "fetch_body": fetch_rate(port, "BODY.PEEK[]", n, rounds),
+        "fetch_env": fetch_rate(port, "(FLAGS RFC822.SIZE ENVELOPE)", n, rounds, pid),
+        "fetch_body": fetch_rate(port, "BODY.PEEK[]", n, rounds, pid),
         "search_ms": search_ms(port, rounds),
     }
 
@@ -279,19 +300,22 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(f"{n} messages; memory: {args.sessions} sessions with a small folder selected, "
           f"20 with the big INBOX selected\n")
     print("| server | LOGIN+SELECT ms (median) | FETCH FLAGS+SIZE+ENVELOPE msg/s first / best "
-          "| FETCH BODY.PEEK[] msg/s first / best | 3 UID SEARCHes ms "
-          "| memory/session KB, small folder / 5,000-message INBOX selected |")
-    print("|---|---:|---:|---:|---:|---:|")
+          "| FETCH BODY.PEEK[] msg/s first / best | first ENVELOPE FETCH, server CPU us/msg "
+          "| 3 UID SEARCHes ms | memory/session KB, small folder / 5,000-message INBOX selected |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         mem = (f"{r['mem_kb']:.0f} / {r['mem_big_kb']:.0f}" if r["mem_kb"] is not None
                else "n/a")
         env, body = r["fetch_env"], r["fetch_body"]
         print(f"| {r['name']} | {r['login_select_ms']:.1f} | {env[0]:.0f} / {env[1]:.0f} | "
-              f"{body[0]:.0f} / {body[1]:.0f} | {r['search_ms']:.0f} | {mem} |")
+              f"{body[0]:.0f} / {body[1]:.0f} | {env[2]:.0f} | {r['search_ms']:.0f} | {mem} |")
     if len(rows) == 2:
         a, b = rows
-        print(f"\nlabmail/Dovecot (best rounds): FETCH envelope "
-              f"{a['fetch_env'][1] / b['fetch_env'][1]:.2f}x, FETCH body "
+        cpu = (f"{b['fetch_env'][2] / a['fetch_env'][2]:.2f}x" if a["fetch_env"][2] > 0
+               else "n/a")
+        print(f"\nlabmail/Dovecot: FETCH envelope best {a['fetch_env'][1] / b['fetch_env'][1]:.2f}x, "
+              f"first (cold) {a['fetch_env'][0] / b['fetch_env'][0]:.2f}x by the clock, "
+              f"{cpu} by server CPU; FETCH body best "
               f"{a['fetch_body'][1] / b['fetch_body'][1]:.2f}x (target >= 0.5x); "
               f"LOGIN+SELECT target < 20 ms; memory target < 200 KB")
     return 0
