@@ -138,7 +138,8 @@ class Lab:
     # -- hosts ----------------------------------------------------------------
     def add_host(self, hostname: str, users: Optional[Dict[str, str]] = None, *,
                  ip: Optional[str] = None, main_cf: Optional[str] = None,
-                 profile: Optional[str] = None) -> Host:
+                 profile: Optional[str] = None,
+                 files: Optional[Dict[str, str]] = None) -> Host:
         """Add a mail host; it starts with the lab (or at once if the lab runs).
 
         ``users`` maps account names to passwords.  ``main_cf`` replaces the
@@ -146,7 +147,8 @@ class Lab:
         Debian's installer writes for one of its configuration types
         ("Internet Site", "Internet with smarthost", "Satellite system",
         "Local only"; "No configuration" leaves no main.cf, so Postfix — and
-        the lab — cannot start that host).
+        the lab — cannot start that host).  ``files`` maps absolute paths
+        (``/etc/mailname``) to text written before ``main.cf`` is first read.
 
         >>> host = lab.add_host("mail.example.com", users={"alice": "secret"})  # doctest: +SKIP
         >>> host = lab.add_host("mail.example.org", profile="internet-site")     # doctest: +SKIP
@@ -156,7 +158,6 @@ class Lab:
             raise LabError(f"the lab already has a host named {name}")
         if "." not in name:
             raise ValueError(f"{hostname!r}: give a fully qualified name, e.g. mail.example.com")
-        files: Dict[str, str] = {}
         if profile is not None:
             if main_cf is not None:
                 raise ValueError("give either main_cf or profile, not both")
@@ -167,7 +168,7 @@ class Lab:
             if install.main_cf is None:
                 raise LabError("'No configuration' leaves no /etc/postfix/main.cf: Postfix "
                                "cannot start without one.  " + " ".join(install.messages))
-            main_cf, files = install.main_cf, dict(install.files)
+            main_cf, files = install.main_cf, {**install.files, **(files or {})}
         host = Host(self, name, self.state_dir / name, ip=ip, index=len(self.hosts),
                     main_cf=main_cf, files=files)
         for user, password in (users or {}).items():

@@ -144,9 +144,7 @@ lab = labmail.Lab(seed=3, clock="2026-11-27T09:00:00+00:00")
 site = debian_install("internet-site", hostname="mail.example.com", mailname="example.com",
                       mynetworks="127.0.0.1/32 127.0.0.2/32")
 host = lab.add_host("mail.example.com", users={"alice": "wonderland", "bob": "builder"},
-                    main_cf=site.main_cf)
-for path, text in site.files.items():          # /etc/aliases and /etc/mailname
-    host.path(path).write_text(text)
+                    main_cf=site.main_cf, files=site.files)   # /etc/aliases, /etc/mailname
 other = lab.add_host("mail.example.org", users={"victim": "unlucky"})
 lab.start()
 host.path("/etc/postfix/main.cf")
