@@ -48,7 +48,7 @@ def _held_lock_scenario(port: int, maildir, user: str, password: str, prepare=No
 
 def test_select_under_a_held_lock_answers_ok_with_the_known_messages(imap, monkeypatch):
     host, port = imap
-    monkeypatch.setattr(maildir_mod, "LOCK_TIMEOUT", 0.5)
+    monkeypatch.setattr(maildir_mod, "LOCK_TIMEOUT", 2.0)
     host.store("alice").folder("INBOX").append(b"Subject: one\r\n\r\nfirst\r\n")
     host.store("bob").folder("INBOX").append(b"Subject: hi bob\r\n\r\nx\r\n")
     result = {}
@@ -56,18 +56,18 @@ def test_select_under_a_held_lock_answers_ok_with_the_known_messages(imap, monke
     def alice() -> None:
         result["alice"] = _held_lock_scenario(port, host.path("/home/alice/Maildir"),
                                               "alice", "secret")
+        result["alice_done"] = time.monotonic()
     t = threading.Thread(target=alice, daemon=True)
     t.start()
     time.sleep(0.2)
     # bob's session runs while alice's SELECT waits for her lock
-    started = time.monotonic()
     m = connect(port, "bob", "hunter2")
     assert m.select("INBOX") == ("OK", [b"1"])
     m.logout()
-    bob_took = time.monotonic() - started
+    bob_done = time.monotonic()
     t.join(10)
     assert result["alice"] == ("OK", [b"1"], b"2")   # old view, then the new mail at NOOP
-    assert bob_took < 0.4
+    assert bob_done < result["alice_done"]            # bob did not wait behind alice
 
 
 def test_pipelined_commands_keep_their_order(imap):
@@ -140,7 +140,5 @@ def test_a_holder_killed_right_after_locking_is_taken_over_at_once(tmp_path):
     assert os.WIFSIGNALED(status)
     lock = tmp_path / "dovecot-uidlist.lock"
     assert lock.read_text().split()[0] == str(pid)
-    started = time.monotonic()
-    with dotlock(target, timeout=5):
+    with dotlock(target, timeout=2):      # a live-looking lock would raise MailboxLocked
         pass
-    assert time.monotonic() - started < 1.0
