@@ -56,8 +56,10 @@ takes the command lines you would type as root on a Debian 12 server and
 prints what `iptables` 1.8.9 and `firewall-cmd` print there.  The lab has
 no root and cannot filter packets, so each of the host's listeners asks its
 firewall when a connection arrives — with the client's real address and the
-*standard* port (993, not 10993), as the rules name it.  The chains start
-empty, with policy ACCEPT:
+*standard* port (993, not 10993), as the rules name it.  (From a terminal,
+`labmail iptables --state DIR -L -n` and `labmail firewall-cmd --state DIR
+...` change the same firewall; `DIR` is `host.state_dir`.)  The chains
+start empty, with policy ACCEPT:
 """),
     ("code", r"""
 fw = host.firewall
@@ -195,6 +197,31 @@ it too:
     ("code", r"""
 for service in MAIL_SERVICES:
     print(knock(service))
+"""),
+    ("md", r"""
+A dropped client leaves no trace in the maillog: the daemon never saw it.
+To see who knocks at closed ports, put a **LOG** rule last.  LOG decides
+nothing — it hands a line to the kernel log and the packet goes on, here to
+the DROP policy.  Kernel lines go to `/var/log/kern.log` (or `journalctl
+-k`), never to the mail log; the `--log-prefix` makes them easy to find.
+Port 465 (SMTPS) is not open:
+"""),
+    ("code", r"""
+import re
+
+fw.run('iptables -A INPUT -j LOG --log-prefix "INPUT-drop: "')
+print(knock("smtps"))
+for line in host.path("/var/log/kern.log").read_text().splitlines():
+    # the client's port (SPT) and the packet's IP id change with every connection
+    print(re.sub(r"ID=\d+ ", "ID=<id> ", re.sub(r"SPT=\d+ ", "SPT=<port> ", line)))
+"""),
+    ("md", r"""
+One line per refused connection: the interface it came in on, the client's
+address (`SRC`) and ours (`DST`), `PROTO=TCP`, the port it wanted (`DPT=465`)
+and `SYN`, the first packet of a TCP connection.  On a server on the
+internet this file fills quickly — which is why such a rule usually gets a
+limit (`-m limit --limit 5/min`, not modelled in the lab).
+
 """),
     ("md", r"""
 ## Saving the rules
@@ -807,6 +834,8 @@ lab.stop()
   leaves no line in the maillog.
 * DROP is silence until the client's timeout; REJECT is an immediate
   "connection refused".  Rules are read top-down, the first match wins.
+* A LOG rule writes a line to the kernel log (`/var/log/kern.log`) and lets
+  the packet go on; put it last to see what the policy drops.
 * Save what you typed: `iptables-save > /etc/iptables/rules.v4`
   (iptables-persistent) or `netfilter-persistent save`; with firewalld,
   `--permanent` and `--reload`, or `--runtime-to-permanent`.
