@@ -451,6 +451,14 @@ class ImapServerProtocol(asyncio.Protocol):
         if self._busy or self._ops:
             self._arm_poller()       # the batch under way ends with a look at the folder
             return
+        try:
+            # two stat() calls on the loop; only a change is worth a worker
+            quiet = session.looks_unchanged()
+        except OSError:
+            quiet = False
+        if quiet:
+            self._arm_poller()
+            return
         self._submit(self._look)
 
     def _look(self) -> None:

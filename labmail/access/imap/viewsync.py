@@ -147,6 +147,12 @@ class ViewSync:
         return Response("*", f"{seq} FETCH ({' '.join(parts)})".encode())
 
     # -- untagged updates --------------------------------------------------------------------
+    def looks_unchanged(self) -> bool:
+        """Cheap (no lock, no scan): nothing to tell an IDLE client since the last update."""
+        box = self.box
+        return box is None or (box.unchanged(self._token) and not self.pending
+                               and not self._ghosts)
+
     def send_updates(self, cmd: Optional[Command]) -> None:
         """Tell the client what changed in the selected folder (see module docstring)."""
         box = self.box
