@@ -20,6 +20,8 @@ import threading
 import time
 from typing import Dict, List, Tuple
 
+import pytest
+
 from labmail.commands._demo import account_settings
 
 
@@ -160,3 +162,43 @@ def test_demo_refuses_single_host_options():
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "--demo" in proc.stderr
 
+
+
+@pytest.mark.realtool
+def test_demo_settings_work_in_curl(tmp_path):
+    """A real client with the printed settings: curl submits over STARTTLS and lists IMAPS,
+    trusting only the lab CA and resolving the host names as /etc/hosts would."""
+    import shutil
+    curl = shutil.which("curl")
+    if curl is None:
+        pytest.skip("curl is not installed; apt-get install curl")
+    from labmail.commands._demo import build_demo_lab
+    lab = build_demo_lab(ports="auto", state_dir=tmp_path / "lab")
+    try:
+        ca, hosts = parse_settings(account_settings(lab))
+        com, org = hosts["mail.example.com"], hosts["mail.example.org"]
+        mail = tmp_path / "mail.txt"
+        mail.write_bytes(b"From: dave@example.org\r\nTo: carol@example.com\r\n"
+                         b"Subject: via curl\r\n\r\nsent by curl\r\n")
+        sub = org["ports"]["submission"]
+        subprocess.run([curl, "-sS", "--max-time", "20", "--cacert", ca, "--ssl-reqd",
+                        "--resolve", f"mail.example.org:{sub}:{org['ip']}",
+                        f"smtp://mail.example.org:{sub}", "--user",
+                        f"dave:{org['accounts']['dave']}", "--mail-from", "dave@example.org",
+                        "--mail-rcpt", "carol@example.com", "--upload-file", str(mail)],
+                       check=True, capture_output=True, timeout=30)
+        imaps = com["ports"]["imaps"]
+        listing = ""
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and "via curl" not in listing:
+            listing = subprocess.run(
+                [curl, "-sS", "--max-time", "20", "--cacert", ca,
+                 "--resolve", f"mail.example.com:{imaps}:{com['ip']}",
+                 f"imaps://mail.example.com:{imaps}/INBOX;UID=1;SECTION=HEADER.FIELDS%20(SUBJECT)",
+                 "--user", f"carol:{com['accounts']['carol']}"],
+                capture_output=True, text=True, timeout=30).stdout
+            if "via curl" not in listing:
+                time.sleep(0.1)
+        assert "Subject: via curl" in listing
+    finally:
+        lab.stop()
