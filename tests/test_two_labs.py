@@ -169,3 +169,31 @@ def test_dns_moves_to_a_free_port_when_every_dns_address_is_taken(tmp_path):
     finally:
         for s in held:
             s.close()
+
+
+def test_parallel_notebook_workers_get_port_bases_that_sanitize_back():
+    """nbval -n N: each worker's lab ports differ, and sanitize.cfg maps them to the stored ones."""
+    import importlib.util
+    import re
+
+    root = Path(__file__).resolve().parent.parent / "notebooks"
+    spec = importlib.util.spec_from_file_location("notebooks_conftest", root / "conftest.py")
+    conftest = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conftest)
+    bases = [conftest.worker_port_base(f"gw{n}") for n in range(11)]
+    assert bases[0] == conftest.worker_port_base("") == 10000
+    assert len(set(bases)) == 11 and max(bases) + 1000 <= 32768   # below Linux's ephemeral ports
+    rules = re.findall(r"^regex: (.*)$\n^replace: (.*)$", (root / "sanitize.cfg").read_text(), re.M)
+
+    def sanitize(text: str) -> str:
+        for regex, replace in rules:
+            text = re.sub(regex, replace, text)
+        return text
+    stored = ("smtp  25  127.0.0.2:10025 | relay=mail.example.org[127.0.0.3]:10025 | "
+              "('127.0.0.2', 10143) | dig @127.0.0.1 -p 10053 | lab 10993 | size=12345 pid 4242")
+    for base in bases:
+        fresh = stored
+        for std in (25, 143, 53, 993):
+            fresh = fresh.replace(str(10000 + std), str(base + std))
+        assert sanitize(fresh) == sanitize(stored)
+    assert sanitize(stored) == stored          # the stored text itself is left as it is
