@@ -13,6 +13,7 @@ reload``; the lessons say so).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import itertools
 import logging
 import ssl
@@ -180,6 +181,7 @@ class _Session:
             ssl_required=self.config.ssl == "required",
             auth_failure_delay=self.config.auth_failure_delay, implementation="labmail")
         self.conn = POP3Connection(HostBackend(host, self.config), settings)
+        self._inflight: Optional["concurrent.futures.Future[list]"] = None
 
     def _check_idle(self) -> None:
         # RFC 1939 section 3: autologout after the idle time; the session ends
@@ -215,6 +217,11 @@ class _Session:
             reason = "Disconnected for inactivity" if self.timed_out else "Connection closed"
             await self._do(await self._call(self.conn.connection_lost, reason), sending=False)
         except asyncio.CancelledError:      # server shutting down
+            inflight = self._inflight
+            if inflight is not None and not inflight.done():
+                # a step still runs in the pool: end the session after it, there
+                inflight.add_done_callback(lambda _f: self.conn.connection_lost())
+                raise
             # no await here: the task is being cancelled (the lock is released at once)
             await self._do(self.conn.connection_lost(), sending=False)
             raise
@@ -234,8 +241,12 @@ class _Session:
         keeps serving every other client meanwhile.  The session awaits each
         step, so its commands still run one at a time and in order.
         """
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(mailbox_executor(), method, *args)
+        self._inflight = mailbox_executor().submit(method, *args)
+        try:
+            return await asyncio.wrap_future(self._inflight)
+        finally:
+            if self._inflight.done():
+                self._inflight = None
 
     async def _do(self, actions: list, sending: bool = True) -> bool:
         """Carry out actions; True when the connection is to be closed."""
