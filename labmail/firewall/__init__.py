@@ -10,8 +10,11 @@ lines of a real server (:meth:`Firewall.run`)::
     firewall-cmd --add-service=imaps --permanent
     firewall-cmd --reload
 
-and the host's listeners ask :meth:`Firewall.decide` whether a new connection
-to a port is accepted, dropped or rejected.  As on a real machine, a
+and the host's listeners ask :meth:`Firewall.connection` whether a new
+connection to a port is accepted, dropped or rejected (``-j LOG`` rules on
+the way write to ``/var/log/kern.log``; :mod:`.gate`).  The same commands
+work from a terminal (``labmail iptables --state DIR ...``): the running
+state is shared through the host's state directory (:mod:`.shared`).  As on a real machine, a
 connection must pass both iptables' INPUT chain and (when it runs)
 firewalld's zone: both are netfilter hooks, and a packet dropped by either
 never arrives.
