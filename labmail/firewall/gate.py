@@ -231,9 +231,11 @@ class _Gate(asyncio.Protocol):
         if verdict == "ACCEPT":
             inner: asyncio.BaseProtocol = self._factory()
             if self._ssl is not None:
+                # what create_server(ssl=...) builds for each connection (no waiter)
                 inner = sslproto.SSLProtocol(
-                    asyncio.get_running_loop(), inner, self._ssl, None, server_side=True,
-                    ssl_handshake_timeout=self._handshake_timeout)
+                    asyncio.get_running_loop(), inner, self._ssl, None,  # type: ignore[arg-type]
+                    server_side=True,
+                    ssl_handshake_timeout=self._handshake_timeout)  # type: ignore[arg-type]
             transport.set_protocol(inner)
             inner.connection_made(transport)
             return
@@ -271,9 +273,10 @@ async def listen(host: Any, std_port: int, factory: Callable[[], asyncio.BasePro
     """
     loop = asyncio.get_running_loop()
     if getattr(host, "firewall", None) is None:
-        extra = {"ssl_handshake_timeout": ssl_handshake_timeout} if ssl_context else {}
-        return await loop.create_server(factory, ip, port, ssl=ssl_context,
-                                        reuse_address=True, **extra)
+        if ssl_context is None:
+            return await loop.create_server(factory, ip, port, reuse_address=True)
+        return await loop.create_server(factory, ip, port, ssl=ssl_context, reuse_address=True,
+                                        ssl_handshake_timeout=ssl_handshake_timeout)
     listener = Listener(host, std_port, local_only=local_only)
     server = await loop.create_server(
         lambda: _Gate(listener, factory, ssl_context, ssl_handshake_timeout), ip, port,
