@@ -47,6 +47,15 @@ SCRIPTS = {
         ("A", b"STORE 3 +FLAGS (\\Seen)"), ("A", b"SEARCH KEYWORD \\Seen"),
         ("A", b"SEARCH UNKEYWORD \\Seen"), ("B", b"STORE 1 -FLAGS (foo)"), ("A", b"NOOP"),
         ("B", b"SELECT INBOX"), ("A", b"EXAMINE INBOX")],
+    "silent_and_uid_store": [
+        ("B", b"STORE 1 +FLAGS (\\Flagged)"), ("A", b"STORE 1:2 +FLAGS.SILENT (\\Seen)"),
+        ("A", b"UID STORE 3 +FLAGS (\\Answered)"), ("B", b"STORE 3 +FLAGS (\\Deleted)"),
+        ("B", b"EXPUNGE"), ("A", b"STORE 3 +FLAGS (\\Draft)"), ("A", b"UID STORE 3 +FLAGS (\\Draft)"),
+        ("A", b"UID FETCH 1:* (FLAGS)"), ("A", b"FETCH 1:* (FLAGS)")],
+    "expunge_uses_the_folders_flags": [
+        ("B", b"STORE 2 +FLAGS (\\Deleted)"), ("A", b"STORE 3 +FLAGS.SILENT (\\Deleted)"),
+        ("B", b"STORE 3 -FLAGS (\\Deleted)"), ("A", b"EXPUNGE"), ("B", b"NOOP"),
+        ("A", b"STORE 1 +FLAGS (\\Deleted)"), ("A", b"CLOSE"), ("B", b"NOOP")],
     "search_names_an_unknown_keyword": [
         ("A", b"SEARCH KEYWORD nosuch"), ("A", b"SEARCH OR KEYWORD other NOT KEYWORD nosuch"),
         ("B", b"NOOP"), ("A", b"EXAMINE INBOX"), ("B", b"SELECT INBOX")],

@@ -308,7 +308,12 @@ class SelectedCommands(ViewSync):
                 self.pending[uid] = type(m)(uid, frozenset(new), m.size, m.internaldate,
                                             m.recent, now.modseq)
             if silent:
-                self.silenced.add(uid)
+                # what the client expects: its change on the flags it knows
+                known = m.flags
+                self.silenced[uid] = frozenset(
+                    wanted if mode == "" else (known | wanted if mode == "+" else known - wanted))
+            else:
+                self.stored.add(uid)
         # the changes are reported with everyone else's, in sequence order, by the
         # update that ends the command (Dovecot: the STORE's own FETCH lines come
         # from its mailbox sync too)

@@ -23,7 +23,7 @@ Dovecot does; SEARCH looks at the view.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Dict, FrozenSet, Iterable, List, Optional, Sequence
 
 from .backend import Msg, UidMap
 from .parser import Command
@@ -59,8 +59,12 @@ class ViewSync:
         self._cur: Dict[int, Msg] = {}
         #: flags a STORE gave ghosts, reported by the next update
         self.pending: Dict[int, Msg] = {}
-        #: messages a STORE .SILENT changed: their new flags are not reported
-        self.silenced: set = set()
+        #: messages a STORE .SILENT changed -> the flags it gave them: not
+        #: reported unless someone else changed them too (then Dovecot does)
+        self.silenced: Dict[int, FrozenSet[str]] = {}
+        #: messages a STORE changed: reported even when their flags end up as
+        #: the client last heard them (another session's change undone)
+        self.stored: set = set()
         #: keywords this session made known without a message having them
         #: (Dovecot: SEARCH KEYWORD of an unknown one), per folder path
         self._extra_keywords: Dict[str, List[str]] = {}
@@ -162,13 +166,14 @@ class ViewSync:
         if box.unchanged(self._token) and not (self._ghosts and allow_expunge) \
                 and not self.pending:
             self.silenced.clear()
+            self.stored.clear()
             return
         current = self.folder_now()
         self._token = box.stamp()
         self.announce_flags()          # a new keyword in the folder comes first
         with_uid = cmd is not None and cmd.uid
         mine = self.msgs.msgs
-        pending, silenced = self.pending, self.silenced
+        pending, silenced, stored = self.pending, self.silenced, self.stored
         for i, old in enumerate(mine):
             if old.uid in current:
                 new = current[old.uid]
@@ -178,14 +183,15 @@ class ViewSync:
                 new = pending.get(old.uid) or self.latest(old, current)
                 if new is None or (new.modseq <= old.modseq and old.uid not in pending):
                     continue            # nothing newer known about this ghost
-            if new.flags != old.flags:
-                if old.uid not in silenced:
+            if new.flags != old.flags or old.uid in stored:
+                if silenced.get(old.uid) != new.flags:
                     self.send(self.flags_fetch(i + 1, new, with_uid))
                 elif self.condstore:    # RFC 7162 §3.1.3: .SILENT still reports MODSEQ
                     self.send(self.flags_fetch(i + 1, new, with_uid, silent=True))
             mine[i] = new
         pending.clear()
         silenced.clear()
+        stored.clear()
         uids = self.uids
         if allow_expunge:
             for i in range(len(uids) - 1, -1, -1):
