@@ -175,3 +175,18 @@ def test_delivered_queue_files_are_removed_in_batches(tmp_path):
     gone, again, batches, left = asyncio.run(main())
     assert gone == [True] * 6 and again is False
     assert batches == 2 and left == 0          # six removals in one batch, then the repeat
+
+
+def test_group_commit_works_in_a_forked_child(tmp_path):
+    """The worker threads are the process's own: a child forked after the
+    parent used them (multiprocessing's default on Linux) gets new ones."""
+    import multiprocessing
+
+    async def one(name):
+        await GroupCommit().commit(tmp_path / name, b"x")
+    asyncio.run(one("parent"))
+    ctx = multiprocessing.get_context("fork")
+    p = ctx.Process(target=lambda: asyncio.run(one("child")))
+    p.start()
+    p.join(30)
+    assert p.exitcode == 0 and (tmp_path / "child").read_bytes() == b"x"

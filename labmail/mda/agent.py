@@ -15,7 +15,8 @@ each is acknowledged only when its own file is durable.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Dict, Tuple
 
 from ..mta import logfmt
 from ..mta.groupcommit import GroupCommit
@@ -43,6 +44,8 @@ class LocalAgent:
     def __init__(self, host: "Host") -> None:
         self.host = host
         self._maildir_commit = GroupCommit()
+        # (user, home, home_mailbox) -> the Maildir's paths, made once per user
+        self._maildirs: Dict[Tuple[str, str, str], Tuple[Path, Path, Path, str]] = {}
 
     def account_of(self, address: str) -> str:
         """The local part without its extension, lower-cased (``alice+news`` -> ``alice``)."""
@@ -97,15 +100,24 @@ class LocalAgent:
         host = self.host
         box = host.smtpd_settings["home_mailbox"]
         if box.endswith("/"):
-            root = host.maildir_path(user)
-            if not (root / "tmp").is_dir():
+            where = (user, host.users.home(user), box)
+            dirs = self._maildirs.get(where)
+            if dirs is None:
+                root = host.maildir_path(user)
                 ensure_maildir(root)
+                dirs = self._maildirs[where] = (root, root / "new", root / "tmp", str(root))
+            root, new, tmp, key_path = dirs
             if recovered and already_delivered(root, key):
                 return "delivered to maildir"
             name = maildir_name(host.clock.timestamp(), host.hostname,
                                 host.maillog.pid(logfmt.LOCAL), host.ids.counter(), key)
-            await self._maildir_commit.commit(root / "new" / name, data, tmp=root / "tmp" / name)
-            notify_delivery(str(root))              # wakes IMAP IDLE sessions at once
+            try:
+                await self._maildir_commit.commit(new / name, data, tmp=tmp / name)
+            except FileNotFoundError:
+                # the Maildir went away since the last delivery: local(8) makes it again
+                ensure_maildir(root)
+                await self._maildir_commit.commit(new / name, data, tmp=tmp / name)
+            notify_delivery(key_path)               # wakes IMAP IDLE sessions at once
             return "delivered to maildir"
         if box:
             target = host.path(host.users.home(user)) / box

@@ -24,6 +24,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -67,6 +69,24 @@ def write_durable(final: Path, data: bytes, *, fsync: bool = True) -> None:
         fsync_dir(final.parent)
 
 
+_POOL: Optional[ThreadPoolExecutor] = None
+_POOL_PID = 0
+_POOL_LOCK = threading.Lock()
+
+
+def _workers() -> ThreadPoolExecutor:
+    """The threads that write and sync files for every group commit of the
+    process (created on first use; idle threads cost nothing).  A forked
+    child has none of its parent's threads, so it makes its own pool."""
+    global _POOL, _POOL_PID
+    if _POOL is None or _POOL_PID != os.getpid():
+        with _POOL_LOCK:
+            if _POOL is None or _POOL_PID != os.getpid():
+                _POOL = ThreadPoolExecutor(max_workers=6, thread_name_prefix="labmail-sync")
+                _POOL_PID = os.getpid()
+    return _POOL
+
+
 class _Item:
     """One writer's request: create *final* durably, or (``data is None``) unlink it."""
 
@@ -93,9 +113,8 @@ class GroupCommit:
         self.max_batch = max_batch
         self.max_inflight = max_inflight
         self._pending: List[_Item] = []
-        self._collecting = False        # a flusher is gathering the next batch
-        self._running = 0               # flusher tasks alive
-        self._tasks: "set[asyncio.Task]" = set()
+        self._launching = False         # a launch of the next batch is scheduled
+        self._running = 0               # batches in worker threads now
         self.batches = 0
 
     async def commit(self, final: Path, data: bytes, *, fsync: bool = True,
@@ -115,45 +134,55 @@ class GroupCommit:
 
     async def _submit(self, item: _Item) -> Any:
         self._pending.append(item)
-        if not self._collecting and self._running < self.max_inflight:
-            # While one batch waits for the disk, the next one may already be
-            # flushed by a second worker: a writer waits for its own batch, not
-            # for the one before it too (concurrent fsyncs overlap in the disk).
-            self._collecting = True
-            self._running += 1
-            task = asyncio.get_running_loop().create_task(self._run())
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        if not self._launching and self._running < self.max_inflight:
+            # The batch leaves on the next pass of the loop, so the writers
+            # that are ready in this pass join it.
+            self._launching = True
+            asyncio.get_running_loop().call_soon(self._launch)
         return await item.fut
 
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
+    def _launch(self) -> None:
+        """Hand the pending writers to a worker thread (on the loop)."""
+        self._launching = False
+        if not self._pending or self._running >= self.max_inflight:
+            return
+        batch = self._pending[:self.max_batch]
+        del self._pending[:self.max_batch]
+        self._running += 1
         try:
-            while True:
-                # One pass of the loop lets writers that are ready join this batch.
-                await asyncio.sleep(0)
-                self._collecting = False
-                batch = self._pending[:self.max_batch]
-                del self._pending[:self.max_batch]
-                if not batch:
-                    return
-                try:
-                    results = await loop.run_in_executor(None, self._flush, batch)
-                except BaseException as exc:  # pragma: no cover - executor failure
-                    results = [exc] * len(batch)
-                self.batches += 1
-                for item, res in zip(batch, results):
-                    if item.fut.done():
-                        continue
-                    if isinstance(res, BaseException):
-                        item.fut.set_exception(res)
-                    else:
-                        item.fut.set_result(res)
-                if not self._pending or self._collecting:
-                    return
-                self._collecting = True         # gather what arrived meanwhile
-        finally:
-            self._running -= 1
+            _workers().submit(self._work, asyncio.get_running_loop(), batch)
+        except RuntimeError as exc:                 # interpreter shutting down
+            self._done(batch, [exc] * len(batch))
+
+    def _work(self, loop: asyncio.AbstractEventLoop, batch: List[_Item]) -> None:
+        """In a worker thread: flush, then wake the writers straight from here
+        (a pass of the loop sooner, and cheaper, than awaiting an executor
+        future wrapped for asyncio)."""
+        try:
+            results = self._flush(batch)
+        except BaseException as exc:  # pragma: no cover - a bug in _flush
+            results = [exc] * len(batch)
+        try:
+            loop.call_soon_threadsafe(self._done, batch, results)
+        except RuntimeError:  # pragma: no cover - the loop closed meanwhile
+            pass
+
+    def _done(self, batch: List[_Item], results: List[Any]) -> None:
+        """Back on the loop: tell each writer how its file went."""
+        self._running -= 1
+        self.batches += 1
+        for item, res in zip(batch, results):
+            if item.fut.done():
+                continue
+            if isinstance(res, BaseException):
+                item.fut.set_exception(res)
+            else:
+                item.fut.set_result(res)
+        # While one batch waits for the disk, the next may already be flushed
+        # by a second worker: a writer waits for its own batch only
+        # (concurrent fsyncs overlap in the disk).
+        if self._pending and not self._launching:
+            self._launch()
 
     @staticmethod
     def _flush(batch: List[_Item]) -> List[Any]:
