@@ -422,7 +422,8 @@ class Host:
             my_addresses=[tuple(self.endpoints["smtp"])] if "smtp" in self.endpoints else [],
             maillog=self.maillog, clock=self.clock, source_ip=self.ip,
             trace=self.trace, tls_context=tls, tls_level=level, tls_cafile=cafile,
-            connect_timeout=10.0)
+            connect_timeout=self.config.get_time("smtp_connect_timeout"),
+            network=self.lab.connection_verdict)
 
     # -- the queue ---------------------------------------------------------------
     def settle(self, timeout: float = 10.0, *, sessions: bool = False) -> bool:

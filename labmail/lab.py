@@ -248,6 +248,24 @@ class Lab:
                 return h._smtp_port
         return self.port_base + STANDARD_PORTS["smtp"]
 
+    def connection_verdict(self, ip: str, port: int, src: str) -> Optional[str]:
+        """What the lab host at *ip* does with a connection from *src* to its *port*.
+
+        ``"ACCEPT"``, ``"DROP"`` or ``"REJECT"`` as its firewall and
+        ``inet_interfaces`` say (see :func:`labmail.firewall.gate.judge`); None
+        when no lab host listens there.  The lab's own SMTP client asks first,
+        so a closed port 25 looks to the sender as it would on a real network:
+        "Connection refused" at once, or "Connection timed out".
+        """
+        from .firewall.gate import judge
+        for h in self.hosts.values():
+            if h.ip == ip and h.running:
+                for name, (_, lab_port) in h.endpoints.items():
+                    if lab_port == port:
+                        return judge(h, STANDARD_PORTS[name], src,
+                                     local_only=name == "spamd")
+        return None
+
     def settle(self, timeout: float = 10.0) -> bool:
         """Wait until no host is delivering (mail in flight has arrived)."""
         return all(h.settle(timeout) for h in self.hosts.values())

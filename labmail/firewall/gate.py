@@ -37,7 +37,7 @@ import struct
 from asyncio import sslproto
 from typing import Any, Callable, Optional, Set
 
-__all__ = ["guarded", "GuardProtocol", "enforce", "listen", "stream_factory", "release",
+__all__ = ["guarded", "GuardProtocol", "enforce", "judge", "listen", "stream_factory", "release",
            "Listener"]
 
 logger = logging.getLogger("labmail.firewall")
@@ -137,6 +137,36 @@ def guarded(factory: Callable[[], asyncio.BaseProtocol], decide: Callable[[str],
 
 # -- a host's listeners -----------------------------------------------------------------
 
+def _open_to_all(host: Any, port: int) -> bool:
+    fw = getattr(host, "firewall", None)
+    bound = getattr(host, "bound_interfaces", None)
+    return (fw is None or fw.accepts_all()) and not (bound and port in bound)
+
+
+def judge(host: Any, port: int, src: str, sport: int = 0, *, local_only: bool = False) -> str:
+    """What *host*'s kernel does with a SYN from *src* to its standard *port*.
+
+    ``ACCEPT`` (the daemon gets the connection), ``DROP`` (silence) or
+    ``REJECT`` (a reset: "Connection refused").  The firewall decides first;
+    a connection it lets through is still refused when the daemon does not
+    listen on the address the client used (``inet_interfaces =
+    loopback-only``, Dovecot's ``listen = 127.0.0.1``).
+    """
+    fw = getattr(host, "firewall", None)
+    if local_only and fw is not None:
+        src = fw.own_ip
+    verdict = "ACCEPT"
+    if fw is not None and not fw.accepts_all():
+        try:
+            verdict = fw.connection(port, src, sport)
+        except Exception:                 # a broken rule must not kill the listener
+            logger.exception("firewall decision failed; accepting %s", src)
+    bound = getattr(host, "bound_interfaces", None) or {}
+    if verdict == "ACCEPT" and not _bound_for(host, bound.get(port, "all"), src):
+        return "REJECT"
+    return verdict
+
+
 def _bound_for(host: Any, mode: str, src: str) -> bool:
     """Whether a daemon bound as *mode* ("all", "local", "none") hears a client at *src*.
 
@@ -170,25 +200,10 @@ class Listener:
 
     def verdict(self, transport: asyncio.BaseTransport) -> str:
         """ACCEPT, DROP or REJECT for a new connection (cheap when nothing is filtered)."""
-        fw = getattr(self.host, "firewall", None)
-        bound = getattr(self.host, "bound_interfaces", None)
-        mode = bound.get(self.port, "all") if bound else "all"
-        if (fw is None or fw.accepts_all()) and mode == "all":
+        if _open_to_all(self.host, self.port):
             return "ACCEPT"
         peer = transport.get_extra_info("peername") or ("0.0.0.0", 0)
-        src = getattr(fw, "own_ip", peer[0]) if self.local_only else peer[0]
-        verdict = "ACCEPT"
-        if fw is not None and not fw.accepts_all():
-            try:
-                verdict = fw.connection(self.port, src, peer[1])
-            except Exception:                 # a broken rule must not kill the listener
-                logger.exception("firewall decision failed; accepting %s", src)
-        if verdict == "ACCEPT" and not _bound_for(self.host, mode, src):
-            # past the firewall, but the daemon does not listen on the address the
-            # client used (inet_interfaces = loopback-only, Dovecot's listen = 127.0.0.1):
-            # the kernel answers the SYN with a reset -- "Connection refused"
-            return "REJECT"
-        return verdict
+        return judge(self.host, self.port, peer[0], peer[1], local_only=self.local_only)
 
     def hold(self, transport: asyncio.BaseTransport) -> None:
         """DROP: read nothing, answer nothing, let go after ``drop_hold`` seconds."""

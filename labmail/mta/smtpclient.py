@@ -28,8 +28,10 @@ routing, connecting, timeouts and Postfix's wording of each outcome.
 from __future__ import annotations
 
 import asyncio
+import errno
 import ipaddress
 import logging
+import os
 import re
 import time
 from typing import Any, Awaitable, Callable, List, Optional, Sequence, Tuple, Union
@@ -101,7 +103,8 @@ class SmtpTransport:
                  clock: Any = None, tls_context: Any = None, trace: Any = None,
                  connect_timeout: float = 30.0, command_timeout: float = 300.0,
                  source_ip: Optional[str] = None, tls_level: str = "may",
-                 tls_cafile: Any = None) -> None:
+                 tls_cafile: Any = None,
+                 network: Optional[Callable[[str, int, str], Optional[str]]] = None) -> None:
         self.myhostname = myhostname
         self.mx = mx
         self.addresses = addresses
@@ -118,6 +121,9 @@ class SmtpTransport:
         # smtp_tls_security_level: none | may | encrypt | verify | secure
         self.tls_level = tls_level if tls_context is not None else "none"
         self.tls_cafile = tls_cafile
+        #: (ip, port, source ip) -> "ACCEPT"/"DROP"/"REJECT"/None: the lab's
+        #: firewalls, which act before the peer's daemon sees the connection
+        self.network = network
 
     # -- routing ---------------------------------------------------------
     def _port_for(self, ip: str) -> int:
@@ -204,14 +210,22 @@ class SmtpTransport:
         assert last is not None
         return last
 
+    async def _open(self, ip: str, port: int) -> Tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """Connect to *ip*:*port* as the network lets us (a firewall may refuse or drop)."""
+        verdict = self.network(ip, port, self.source_ip or "127.0.0.1") if self.network else None
+        if verdict == "REJECT":
+            raise ConnectionRefusedError(errno.ECONNREFUSED, os.strerror(errno.ECONNREFUSED))
+        if verdict == "DROP":             # the SYN is never answered: wait out the timeout
+            await asyncio.sleep(self.connect_timeout + 1)
+        kw = {"local_addr": (self.source_ip, 0)} if self.source_ip else {}
+        return await asyncio.open_connection(ip, port, **kw)
+
     async def _session(self, qf: QueueFile, rcpt: Recipient, host: str, ip: str,
                        port: int, start: float) -> Outcome:
         relay = logfmt.relay_text(host, ip, port)
         peer = f"{host}[{ip}]"
         try:
-            kw = {"local_addr": (self.source_ip, 0)} if self.source_ip else {}
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(ip, port, **kw), self.connect_timeout)
+            reader, writer = await asyncio.wait_for(self._open(ip, port), self.connect_timeout)
         except (OSError, asyncio.TimeoutError) as exc:
             reason = ("Connection timed out" if isinstance(exc, asyncio.TimeoutError)
                       else _strerror(exc))
