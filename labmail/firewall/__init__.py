@@ -99,7 +99,9 @@ class Firewall:
         kern = KernelLog(host.path("/var/log/kern.log"), host.hostname, host.clock, host.ids)
         fw.kernel_log = lambda line: kern.write("kernel", line)
         fw._shared = SharedState(host.path(RUNTIME_FILE))
-        fw._shared.push(fw)                   # booted: this is what runs now
+        if fw._shared.path.exists() or not fw.accepts_all():
+            fw._shared.push(fw)               # booted: this is what runs now
+        # (a host that never had a rule gets no /run file: nothing to share yet)
         return fw
 
     @classmethod
