@@ -13,7 +13,7 @@ Compose a message like mailx: the body is read from standard input, -s sets
 the subject, -r the sender ("Name <address>" or an address), -a attaches a
 file (repeatable), -c and -b add copy and blind-copy recipients.  The
 message is submitted over SMTP to a lab host (default: $LABMAIL_SMTP or
-127.0.0.2:10025, the first lab host with the default ports).  Like mailx it
+the first lab host's port 25: 127.0.0.2:10025, or $LABMAIL_PORT_BASE + 25).  Like mailx it
 prints nothing on success; -v prints the server's final reply.
 
 examples:
@@ -32,7 +32,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-b", dest="bcc", action="append", default=[], metavar="ADDR",
                    help="blind carbon copy to ADDR")
     p.add_argument("-v", dest="verbose", action="store_true", help="print the server's reply")
-    p.add_argument("--smtp", default=os.environ.get("LABMAIL_SMTP", "127.0.0.2:10025"),
+    base = int(os.environ.get("LABMAIL_PORT_BASE") or 10000)     # as labmail.Lab() does
+    p.add_argument("--smtp", default=os.environ.get("LABMAIL_SMTP", f"127.0.0.2:{base + 25}"),
                    metavar="HOST:PORT", help="the lab host's SMTP address (default: %(default)s)")
     p.add_argument("recipients", nargs="+", help="recipient addresses")
 
