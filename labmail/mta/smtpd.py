@@ -22,6 +22,7 @@ message (cleanup, then local delivery, synced to disk before the ``250``).
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
@@ -102,6 +103,11 @@ class LabSMTP(TlsAuthMixin, SMTP):
     #: stay limited to 512 octets (RFC 5321 §4.5.3.1.4) by aiosmtpd.
     line_length_limit = 65536
 
+    def __dir__(self) -> List[str]:
+        if self.__dict__.get("_constructing"):
+            return _hook_names(type(self), ("smtp_", "auth_"))
+        return list(super().__dir__())
+
     def _getaddr(self, arg: str) -> Tuple[Optional[str], Optional[str]]:
         """The address of ``MAIL FROM:``/``RCPT TO:`` as Postfix reads it (RFC 5321 §4.1.2).
 
@@ -113,7 +119,20 @@ class LabSMTP(TlsAuthMixin, SMTP):
 
     def __init__(self, handler: "SmtpdHandler", *, implicit_tls: bool = False,
                  **kwargs: Any) -> None:
-        super().__init__(handler, **kwargs)
+        # aiosmtpd's constructor finds its hooks with dir()/inspect.getmembers()
+        # on the protocol and the handler, and inspects handle_EHLO's signature:
+        # a quarter of a millisecond per connection.  The names depend only on
+        # the classes, so both answer dir() from a per-class list meanwhile.
+        self._constructing = True
+        handler._constructing = True
+        try:
+            super().__init__(handler, **kwargs)
+        finally:
+            self._constructing = handler._constructing = False
+        if "EHLO" not in self._handle_hooks and hasattr(handler, "handle_EHLO"):  # left out above
+            self._handle_hooks["EHLO"] = handler.handle_EHLO
+            self._ehlo_hook_ver = "new"
+        self._held: List[str] = []                     # lines of a multi-line reply
         self.lab_host: "Host" = handler.host
         self.settings = handler.settings
         self.program = handler.program
@@ -301,7 +320,7 @@ class LabSMTP(TlsAuthMixin, SMTP):
         elif status.startswith("502 5.5.1 Too many unrecognized commands"):
             status = reply("too_many_errors", hostname=self.settings["myhostname"])
         else:
-            status = translate(status)
+            status = _translate(status)
         t = self.transcript
         if t is not None:
             if t._in_content:
@@ -310,6 +329,15 @@ class LabSMTP(TlsAuthMixin, SMTP):
             if status.startswith("354"):
                 t.begin_content()
         self._count(status)
+        if status[3:4] == "-":
+            # A multi-line reply (EHLO) leaves in one segment, as Postfix's
+            # buffered stream sends it: one write instead of one per line.
+            self._held.append(status)
+            return
+        if self._held:
+            self._held.append(status)
+            status = "\r\n".join(self._held)
+            self._held.clear()
         await super().push(status)
 
     # -- Postfix behaviour that aiosmtpd does differently -------------------
@@ -362,6 +390,16 @@ class LabSMTP(TlsAuthMixin, SMTP):
 
 class SmtpdHandler:
     """aiosmtpd handler hooks: recipient checks and local delivery for one host."""
+
+    _constructing = False       # True while a LabSMTP is being built on this handler
+
+    def __dir__(self) -> List[str]:
+        if self._constructing:
+            # handle_EHLO is left out so aiosmtpd does not inspect its
+            # signature for every connection; LabSMTP registers it itself
+            return [n for n in _hook_names(type(self), ("handle_", "auth_"))
+                    if n != "handle_EHLO"]
+        return list(super().__dir__())
 
     def __init__(self, host: "Host", settings: Dict[str, Any], *, service: str = "smtp") -> None:
         self.host = host
@@ -495,6 +533,22 @@ class SmtpdHandler:
         finally:
             envelope.queue_id = None  # type: ignore[attr-defined]
         return reply("queued", queue_id=queue_id)
+
+
+_HOOK_NAMES: Dict[Tuple[type, Tuple[str, ...]], List[str]] = {}
+
+
+def _hook_names(cls: type, prefixes: Tuple[str, ...]) -> List[str]:
+    """The attribute names of *cls* starting with one of *prefixes* (cached per class)."""
+    key = (cls, prefixes)
+    names = _HOOK_NAMES.get(key)
+    if names is None:
+        names = _HOOK_NAMES[key] = [n for n in dir(cls) if n.startswith(prefixes)]
+    return names
+
+
+#: aiosmtpd's reply texts recur on every session: their Postfix wording is cached
+_translate = functools.lru_cache(maxsize=512)(translate)
 
 
 def parse_path(arg: str) -> Tuple[Optional[str], Optional[str]]:
