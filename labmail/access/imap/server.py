@@ -6,6 +6,13 @@ IDLE sessions when the selected folder changes (the store's watch hook,
 plus a cheap 50 ms poll while idling so a delivery by any process shows up
 at once), records the transcript and writes Dovecot-style log lines.
 
+The session itself runs in the mailbox worker pool (:mod:`labmail.store.workers`),
+one batch of input at a time and in arrival order: a SELECT that waits for
+``dovecot-uidlist.lock`` or a FETCH that reads thousands of files stalls its
+own client only, while the loop keeps serving SMTP, POP3 and the other IMAP
+clients -- as Dovecot's one process per IMAP session does.  Sessions of one
+mailbox take turns (:func:`~labmail.store.workers.mailbox_lock`).
+
     server = await start_imap_server(host, "127.0.0.2", 10143, ssl_context=ctx)
 
 The host supplies ``dovecot.conf`` (``/etc/dovecot/dovecot.conf``: greeting,
