@@ -142,3 +142,80 @@ def test_a_holder_killed_right_after_locking_is_taken_over_at_once(tmp_path):
     assert lock.read_text().split()[0] == str(pid)
     with dotlock(target, timeout=2):      # a live-looking lock would raise MailboxLocked
         pass
+
+
+def _pop3_stat_under_lock(endpoint, maildir, deliver, prepare=None):
+    """STAT of a POP3 session opened while the uidlist lock is held and a new message waits."""
+    import poplib
+    deliver()
+    lock = maildir / "dovecot-uidlist.lock"
+    lock.write_text(f"{os.getpid()}\n")
+    if prepare is not None:
+        prepare()
+    try:
+        p = poplib.POP3(*endpoint, timeout=10)
+        p.user("alice")
+        p.pass_("secret")
+        during = p.stat()[0]
+        p.quit()
+    finally:
+        lock.unlink(missing_ok=True)
+    p = poplib.POP3(*endpoint, timeout=10)
+    p.user("alice")
+    p.pass_("secret")
+    after = p.stat()[0]
+    p.quit()
+    return during, after
+
+
+def test_pop3_under_a_held_lock_shows_the_known_messages(tmp_path, monkeypatch):
+    import smtplib
+    import labmail
+    monkeypatch.setattr(maildir_mod, "LOCK_TIMEOUT", 1.0)
+    lab = labmail.Lab(ports="auto", state_dir=tmp_path / "lab", seed=7)
+    host = lab.add_host("mail.example.com", users={"alice": "secret"})
+    lab.start()
+    try:
+        def deliver():
+            with smtplib.SMTP(*host.endpoints["smtp"], timeout=10) as s:
+                s.sendmail("a@example.net", ["alice@mail.example.com"], b"Subject: x\r\n\r\nx\r\n")
+            host.settle()
+        deliver()
+        import poplib
+        p = poplib.POP3(*host.endpoints["pop3"], timeout=10)
+        p.user("alice")
+        p.pass_("secret")
+        assert p.stat()[0] == 1            # uid 1 assigned
+        p.quit()
+        assert _pop3_stat_under_lock(host.endpoints["pop3"], host.maildir_path("alice"),
+                                     deliver) == (1, 2)
+    finally:
+        lab.stop()
+
+
+@pytest.mark.realtool
+def test_dovecot_pop3_under_a_held_lock_shows_the_known_messages():
+    from labmail.access.pop3.realdovecot import RealDovecot
+    if not dovecot_available():
+        pytest.skip("dovecot not installed; apt-get install dovecot-pop3d")
+    d = RealDovecot({"alice": "secret"}, extra="mail_max_lock_timeout = 1s\n")
+    try:
+        d.start()
+    except RuntimeError as exc:
+        d.cleanup()
+        pytest.skip(f"dovecot did not start: {exc}")
+    try:
+        import poplib
+        d.deliver("alice", "1000000000.M1P1.lab", b"Subject: one\r\n\r\nx\r\n")
+        p = poplib.POP3("127.0.0.1", d.port, timeout=10)
+        p.user("alice")
+        p.pass_("secret")
+        assert p.stat()[0] == 1
+        p.quit()
+        got = _pop3_stat_under_lock(
+            ("127.0.0.1", d.port), d.home("alice") / "Maildir",
+            lambda: d.deliver("alice", "2000000000.M2P2.lab", b"Subject: two\r\n\r\nx\r\n"),
+            prepare=d._chown)
+        assert got == (1, 2)
+    finally:
+        d.cleanup()
