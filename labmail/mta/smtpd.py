@@ -36,7 +36,7 @@ from .sasl import MECHANISMS
 from .smtpd_auth import TlsAuthMixin
 from .restrictions import Restrictions, needs_dns
 from .smtp_states import SessionState, State
-from .trivial_rewrite import RewriteParams, internalize, quote_local
+from .trivial_rewrite import RewriteParams, internalize, is_one_address, quote_local
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..host import Host
@@ -593,10 +593,10 @@ def _valid_address(address: str) -> bool:
     """The shape of an RFC 5321 §4.1.2 path as Postfix's smtpd accepts it.
 
     Only what is seen before resolving: no NUL, CR or LF; outside quoted
-    strings no white space, ``<>(),;\\`` and brackets only around a domain
-    literal after the last ``@``.  Several ``@`` are fine
-    (``user@other@ours`` resolves to ``user@other``); whether the domain
-    is valid is trivial-rewrite's verdict (:meth:`SmtpdHandler.bad_address`).
+    strings no white space and none of ``<>(),;\\``; one address, not a
+    phrase of several words.  Several ``@`` are fine (``user@other@ours``
+    resolves to ``user@other``); whether the domain is valid is
+    trivial-rewrite's verdict (:meth:`SmtpdHandler.bad_address`).
 
     >>> _valid_address("victim@example.org@mail.example.com"), _valid_address('"a b"@x')
     (True, True)
@@ -618,17 +618,9 @@ def _valid_address(address: str) -> bool:
             quoted = True
         else:
             bare.append(ch)
-            continue
-        bare.append("q")
-    text = "".join(bare)
-    if quoted or any(c in text for c in " \t<>(),;\\"):
+    if quoted or any(c in bare for c in " \t<>(),;\\"):
         return False
-    local, at, domain = text.rpartition("@")
-    if "[" in local or "]" in local:
-        return False
-    if domain.startswith("[") and domain.endswith("]") and at:
-        return "[" not in domain[1:-1] and "]" not in domain[1:-1]
-    return "[" not in domain and "]" not in domain
+    return is_one_address(address)
 
 
 def settings_from(cfg: Any, hostname: str, path: Optional[Callable[[str], Any]] = None

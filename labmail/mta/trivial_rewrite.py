@@ -42,7 +42,7 @@ from typing import Any, Callable, List, Optional, Tuple
 from .restrictions import valid_hostname, _valid_literal
 
 __all__ = ["RewriteParams", "Resolved", "internalize", "quote_local", "canonicalize",
-           "resolve"]
+           "resolve", "is_one_address"]
 
 # Postfix's tokenizer treats these as operators; it includes % and ! "because
 # not all MTAs are RFC 822 compliant".  Quotes and brackets are handled apart.
@@ -65,6 +65,7 @@ class RewriteParams:
     resolve_dequoted_address: bool = True
     resolve_null_domain: bool = False
     resolve_numeric_domain: bool = False
+    allow_min_user: bool = False
     append_at_myorigin: bool = True
     append_dot_mydomain: bool = False
     smtputf8_enable: bool = True
@@ -87,6 +88,7 @@ class RewriteParams:
             resolve_dequoted_address=flag("resolve_dequoted_address", True),
             resolve_null_domain=flag("resolve_null_domain", False),
             resolve_numeric_domain=flag("resolve_numeric_domain", False),
+            allow_min_user=flag("allow_min_user", False),
             append_at_myorigin=flag("append_at_myorigin", True),
             append_dot_mydomain=flag("append_dot_mydomain", False),
             smtputf8_enable=flag("smtputf8_enable", True),
@@ -134,7 +136,12 @@ def _scan(text: str) -> List[Token]:
             i = j + 1
         elif ch == "[":
             j = text.find("]", i)
-            j = n - 1 if j < 0 else j
+            if j < 0:
+                # never closed: Postfix closes a domain literal at the end of
+                # the address (a@[192.0.2.1); anywhere else there is no address
+                after_at = bool(tokens) and tokens[-1][0] == "@"
+                tokens.append(("domlit", text[i:] + "]") if after_at else ("unclosed", text[i:]))
+                break
             tokens.append(("domlit", text[i:j + 1]))
             i = j + 1
         elif ch == "(":
@@ -155,6 +162,23 @@ def _scan(text: str) -> List[Token]:
             tokens.append(("atom", text[i:j]))
             i = j
     return tokens
+
+
+def is_one_address(address: str) -> bool:
+    """False when *address* reads as several words (``"a"b@x``, ``a[1]@x``)
+    or has a ``[`` that never closes (other than a final domain literal):
+    Postfix's parser then finds no single address (smtpd: 501).
+
+    >>> is_one_address('"a b"@example.org'), is_one_address('"a"b@example.org')
+    (True, False)
+    >>> is_one_address("[%x.y"), is_one_address("a@[127.0.0.1")
+    (False, True)
+    """
+    tokens = _scan(address)
+    if any(kind == "unclosed" for kind, _t in tokens):
+        return False
+    words = ("atom", "qstring", "domlit")
+    return not any(a[0] in words and b[0] in words for a, b in zip(tokens, tokens[1:]))
 
 
 def _text(tokens: List[Token]) -> str:
@@ -336,6 +360,10 @@ def resolve(address: str, params: RewriteParams,
         domain, error = f"[{domain}]", False
     if local and not local_part and domain:
         local_part = "MAILER-DAEMON"            # what Postfix makes of ""@ourdomain
+    # an address starting with '-' could pass as an option to a command that
+    # delivers it: refused unless allow_min_user = yes
+    if local_part.startswith("-") and not p.allow_min_user:
+        error = True
     return Resolved(quote_local(f"{local_part}@{domain}"), domain, local, routed, error)
 
 
