@@ -190,3 +190,23 @@ def test_group_commit_works_in_a_forked_child(tmp_path):
     p.start()
     p.join(30)
     assert p.exitcode == 0 and (tmp_path / "child").read_bytes() == b"x"
+
+
+def test_group_commit_survives_a_loop_stopped_mid_batch(tmp_path):
+    """A lab stopped while a batch is in a worker, then started on a new loop
+    (the same host objects), still commits: the old loop's leftovers are dropped."""
+    gc = GroupCommit(max_inflight=1)
+    loop = asyncio.new_event_loop()
+    try:
+        async def abandon():
+            task = asyncio.ensure_future(gc.commit(tmp_path / "old", b"x"))
+            task._log_destroy_pending = False   # it dies with its loop, on purpose
+            await asyncio.sleep(0)
+        loop.run_until_complete(abandon())      # stopped with the batch under way
+    finally:
+        loop.close()
+
+    async def again():
+        await asyncio.wait_for(gc.commit(tmp_path / "new", b"y"), 10)
+    asyncio.run(again())
+    assert (tmp_path / "new").read_bytes() == b"y"

@@ -115,6 +115,7 @@ class GroupCommit:
         self._pending: List[_Item] = []
         self._launching = False         # a launch of the next batch is scheduled
         self._running = 0               # batches in worker threads now
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
         self.batches = 0
 
     async def commit(self, final: Path, data: bytes, *, fsync: bool = True,
@@ -133,12 +134,21 @@ class GroupCommit:
                                         asyncio.get_running_loop().create_future(), None, False))
 
     async def _submit(self, item: _Item) -> Any:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            # A lab started again runs a new loop: what the old one left half
+            # done (a launch it never ran, a batch whose wake-up found it
+            # closed) goes with it.
+            self._loop = loop
+            self._pending = [i for i in self._pending if i.fut.get_loop() is loop]
+            self._launching = False
+            self._running = 0
         self._pending.append(item)
         if not self._launching and self._running < self.max_inflight:
             # The batch leaves on the next pass of the loop, so the writers
             # that are ready in this pass join it.
             self._launching = True
-            asyncio.get_running_loop().call_soon(self._launch)
+            loop.call_soon(self._launch)
         return await item.fut
 
     def _launch(self) -> None:
