@@ -219,3 +219,53 @@ def test_dovecot_pop3_under_a_held_lock_shows_the_known_messages():
         assert got == (1, 2)
     finally:
         d.cleanup()
+
+
+def _append_under_lock(port: int, maildir, prepare=None):
+    """APPEND while the uidlist lock is held; then what the folder holds once it is free."""
+    from test_imap_dovecot import Raw
+    c = Raw(port)
+    c.cmd(b"LOGIN alice secret")
+    c.cmd(b"SELECT INBOX")
+    lock = maildir / "dovecot-uidlist.lock"
+    lock.write_text(f"{os.getpid()}\n")
+    if prepare is not None:
+        prepare()
+    try:
+        m = b"Subject: two\r\n\r\nx\r\n"
+        appended = c.cmd(b"APPEND INBOX {%d+}\r\n" % len(m) + m)
+        stored = c.cmd(b"STORE 1 +FLAGS (\\Seen)")
+    finally:
+        lock.unlink(missing_ok=True)
+    c.cmd(b"NOOP")
+    uids = c.cmd(b"UID SEARCH ALL")
+    c.close()
+    text = appended.split(b"\r\n")[-2]
+    return (text.split(b" (")[0].decode(), b"OK Store completed" in stored, uids.split(b"\r\n")[0])
+
+
+def test_append_under_a_held_lock_fails_and_keeps_nothing(imap, monkeypatch):
+    host, port = imap
+    monkeypatch.setattr(maildir_mod, "LOCK_TIMEOUT", 0.5)
+    host.store("alice").folder("INBOX").append(b"Subject: one\r\n\r\nfirst\r\n")
+    got = _append_under_lock(port, host.path("/home/alice/Maildir"))
+    assert got == ("T3 NO [SERVERBUG] Timeout while waiting for lock", True, b"* SEARCH 1")
+
+
+@pytest.mark.realtool
+def test_dovecot_append_under_a_held_lock_fails_and_keeps_nothing():
+    if not dovecot_available():
+        pytest.skip("dovecot not installed; apt-get install dovecot-imapd")
+    d = RealDovecotImap({"alice": "secret"}, extra_conf="mail_max_lock_timeout = 1s\n")
+    try:
+        d.start()
+    except RuntimeError as exc:
+        d.cleanup()
+        pytest.skip(f"dovecot did not start: {exc}")
+    try:
+        d.place("alice", "1000000000.M1P1.lab", b"Subject: one\r\n\r\nfirst\r\n")
+        d._chown()
+        got = _append_under_lock(d.port, d.maildir("alice"), prepare=d._chown)
+        assert got == ("T3 NO [SERVERBUG] Timeout while waiting for lock", True, b"* SEARCH 1")
+    finally:
+        d.cleanup()

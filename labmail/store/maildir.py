@@ -362,8 +362,13 @@ class MaildirFolder(UidListFolder):
                 dst = self.path / "new" / base
             os.rename(tmp, dst)
             self.messages()
-            assert self._list is not None
-            uid = self._list.by_base()[base]
+            uid = self._list.by_base().get(base) if self._list is not None else None
+            if uid is None:
+                # the uidlist lock timed out: like Dovecot, the save fails and
+                # nothing is kept (a uid must be known for APPENDUID)
+                with contextlib.suppress(FileNotFoundError):
+                    dst.unlink()
+                raise MailboxLocked(f"{self._uidlist_path}: timeout while waiting for lock")
         self.notify_changed()
         return uid
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Set
 
-from ...store.base import FolderExists, NoSuchFolder, StoreError
+from ...store.base import FolderExists, MailboxLocked, NoSuchFolder, StoreError
 from .parser import STATUS_ITEMS, Command
 from .response import Atom, Response, encode, mutf7_decode, untagged
 
@@ -308,7 +308,11 @@ class FolderCommands:
         add = getattr(box.folder, "add_keywords", None)
         if add is not None and flags:
             add(f for f in flags if not f.startswith("\\"))     # in the client's order
-        uid = box.append(message, self.canonical_flags(flags) - {"\\Recent"}, when)
+        try:
+            uid = box.append(message, self.canonical_flags(flags) - {"\\Recent"}, when)
+        except MailboxLocked:
+            self.send(self.reply(cmd.tag, "lock_timeout"))
+            return False
         self.finish(cmd, "append_ok", box.uidvalidity, uid)
         return True
 

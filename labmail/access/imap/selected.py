@@ -15,7 +15,7 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple
 
-from ...store.base import NoSuchFolder, NoSuchMessage, StoreError
+from ...store.base import MailboxLocked, NoSuchFolder, NoSuchMessage, StoreError
 from .fetch import MessageView, fetch_item
 from .grammar import SequenceSet, _merged, format_datetime
 from .parser import Command, FetchAtt
@@ -385,7 +385,14 @@ class SelectedCommands(ViewSync):
                 data = self.box.read(uid)
             except (NoSuchMessage, OSError):
                 continue
-            dst.append(dest.append(data, m.flags - {"\\Recent"}, m.internaldate))
+            try:
+                dst.append(dest.append(data, m.flags - {"\\Recent"}, m.internaldate))
+            except MailboxLocked:
+                # all or nothing, as Dovecot's copy transaction: undo the copies made
+                if dst:
+                    dest.expunge(dst)
+                self.send(self.reply(cmd.tag, "lock_timeout"))
+                return None
             src.append(uid)
         return src, dst, dest.uidvalidity
 

@@ -159,6 +159,7 @@ REPLIES: Dict[str, Tuple[str, str, str]] = {
     "too_long": ("BAD", "", "Error in IMAP command received by server: Command line too long."),
     "literal_too_big": ("NO", "TOOBIG", "Literal too large"),
     "autologout": ("BYE", "", "Disconnected for inactivity."),
+    "lock_timeout": ("NO", "SERVERBUG", "Timeout while waiting for lock"),
     "server_error": ("NO", "SERVERBUG", "Internal error occurred. Refer to server log for more information."),
     "expunged": ("NO", "EXPUNGEISSUED", "Some of the requested messages no longer exist."),
     "invalid_flag": ("BAD", "", "Error in IMAP command STORE: Invalid system flag {0}"),
