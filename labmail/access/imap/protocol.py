@@ -23,6 +23,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple
 
+from ...store.base import MailboxLocked
 from ..dovelog import ConnInfo, login_disconnect_line, login_line
 from .backend import DEFAULT_SPECIAL_USE, Mailboxes
 from .folders import FolderCommands
@@ -232,6 +233,10 @@ class ImapSession(FolderCommands, SelectedCommands):
         handler = getattr(self, "cmd_" + cmd.name.lower())
         try:
             ok = handler(cmd)
+        except MailboxLocked:
+            # a mailbox lock that did not come free in time (Dovecot's wording)
+            self.send(reply(cmd.tag, "lock_timeout"))
+            ok = False
         except Exception:  # a bug or a disk error must not kill the session
             logger.exception("IMAP %s failed", cmd.name)
             self.send(reply(cmd.tag, "server_error"))
