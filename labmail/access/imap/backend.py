@@ -84,6 +84,7 @@ class ModSeqTable:
         #: uid -> (modseq, flags) last seen of messages expunged since: a session
         #: that has not announced the EXPUNGE yet still shows them (RFC 3501 §7.4.1)
         self.gone: Dict[int, Tuple[int, FrozenSet[str]]] = {}
+        self.by_uid: Optional[Tuple[List["Msg"], Dict[int, "Msg"]]] = None   # see FolderView.by_uid
         self._load()
 
     @classmethod
@@ -327,6 +328,16 @@ class FolderView:
                 token = None        # new files wait for uids: never trust this scan
             self.modseqs.snapshot = (token, msgs, uidnext, validity, started)
             return msgs
+
+    def by_uid(self) -> Dict[int, Msg]:
+        """uid -> message of :meth:`messages`, one dict per folder state shared by
+        every session (a 5,000-message dict per session would cost ~300 KB each)."""
+        msgs = self.messages()
+        with self.modseqs.lock:
+            cached = self.modseqs.by_uid
+            if cached is None or cached[0] is not msgs:
+                cached = self.modseqs.by_uid = (msgs, {m.uid: m for m in msgs})
+            return cached[1]
 
     def _changed(self) -> None:
         self.modseqs.snapshot = None

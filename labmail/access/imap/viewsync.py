@@ -55,8 +55,6 @@ class ViewSync:
         self._token: Any = None
         self._ghosts = False           # expunged elsewhere, not yet announced
         self._recent_sent = 0
-        self._cur_src: Any = None       # the folder's message list _cur was built from
-        self._cur: Dict[int, Msg] = {}
         #: flags a STORE gave ghosts, reported by the next update
         self.pending: Dict[int, Msg] = {}
         #: messages a STORE .SILENT changed -> the flags it gave them: not
@@ -71,12 +69,10 @@ class ViewSync:
 
     # -- the folder now ----------------------------------------------------------------
     def folder_now(self) -> Dict[int, Msg]:
-        """uid -> the folder's message now (cheap while the folder is unchanged)."""
+        """uid -> the folder's message now (cheap while the folder is unchanged;
+        the dict is shared by the folder's sessions: read it, never change it)."""
         assert self.box is not None
-        msgs = self.box.messages()
-        if msgs is not self._cur_src:
-            self._cur_src, self._cur = msgs, {m.uid: m for m in msgs}
-        return self._cur
+        return self.box.by_uid()
 
     def latest(self, m: Msg, current: Dict[int, Msg]) -> Optional[Msg]:
         """*m* as it is now: from the folder, or a ghost with its last flags (None: unknown)."""
@@ -204,7 +200,12 @@ class ViewSync:
         else:
             self._ghosts = any(u not in current for u in uids)
         top = uids[-1] if uids else 0
-        fresh = [m for m in self._cur_src if m.uid > top] if self._cur_src else []
+        fresh: List[Msg] = []
+        for uid in reversed(current):           # by uid: the new ones are at the end
+            if uid <= top:
+                break
+            fresh.append(current[uid])
+        fresh.reverse()
         if fresh:
             self.recent |= box.claim_recent(fresh)
             for m in fresh:
