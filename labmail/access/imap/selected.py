@@ -138,7 +138,9 @@ class SelectedCommands(ViewSync):
         if unseen:
             self.send(Response("*", b"OK [UNSEEN %d] First unseen." % unseen))
         self.send(Response("*", b"OK [UIDVALIDITY %d] UIDs valid" % box.uidvalidity))
-        self.send(Response("*", b"OK [UIDNEXT %d] Predicted next UID" % box.uidnext))
+        snap = box.modseqs.snapshot     # the scan above: no second wait for a busy lock
+        uidnext = snap[2] if snap is not None and snap[1] is msgs else box.uidnext
+        self.send(Response("*", b"OK [UIDNEXT %d] Predicted next UID" % uidnext))
         if self.condstore:
             box.modseqs.enable()
         if box.modseqs.enabled:
