@@ -288,6 +288,24 @@ def test_utf8_in_data_is_content_not_a_command(host):
     assert b"\xff\xfe not text" in m.as_bytes()
 
 
+def test_smtputf8_disabled_as_postfix(lab):
+    """smtputf8_enable = no (measured): no SMTPUTF8 keyword, 555 for the option,
+    8-bit command bytes pass, a non-ASCII domain is still a syntax error."""
+    h = lab.add_host("mail.example.com", users={"alice": "x"})
+    main_cf = h.path("/etc/postfix/main.cf")
+    main_cf.write_text(main_cf.read_text() + "smtputf8_enable = no\n")
+    h.reload()
+    lab.start()
+    out = _raw(h, b"EHLO c.example.net\r\nMAIL FROM:<a@example.net> SMTPUTF8\r\n"
+                  b"MAIL FROM:<a\xff@example.net>\r\n"
+                  + "RCPT TO:<alice@m\u0430il.example.com>\r\n".encode() + b"QUIT\r\n")
+    lines = [ln for ln in out.split(b"\r\n") if ln]
+    assert b"250-SMTPUTF8" not in lines and b"250 SMTPUTF8" not in lines
+    finals = [ln for ln in lines if ln[3:4] == b" "]
+    assert finals[2:5] == [b"555 5.5.4 Unsupported option: SMTPUTF8", b"250 2.1.0 Ok",
+                           b"501 5.1.3 Bad recipient address syntax"]
+
+
 # -- against the real Postfix ------------------------------------------------------
 
 

@@ -59,6 +59,7 @@ REPLIES = {
     "bad_syntax": Reply(500, "5.5.2", "Error: bad syntax"),
     # a command line that is not UTF-8 (smtputf8_enable = yes), Postfix 3.7
     "bad_utf8": Reply(500, "5.5.2", "Error: bad UTF-8 syntax"),
+    "smtputf8_unsupported": Reply(555, "5.5.4", "Unsupported option: SMTPUTF8"),
     "need_helo": Reply(503, "5.5.1", "Error: send HELO/EHLO first"),
     "need_mail": Reply(503, "5.5.1", "Error: need MAIL command"),
     "need_rcpt": Reply(503, "5.5.1", "Error: need RCPT command"),

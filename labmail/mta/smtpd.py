@@ -449,7 +449,9 @@ class SmtpdHandler:
             keywords.append("AUTH " + " ".join(MECHANISMS))
             if self.settings["broken_sasl_auth_clients"]:
                 keywords.append("AUTH=" + " ".join(MECHANISMS))
-        keywords += ["ENHANCEDSTATUSCODES", "8BITMIME", "SMTPUTF8"]
+        keywords += ["ENHANCEDSTATUSCODES", "8BITMIME"]
+        if self.settings["rewrite"].smtputf8_enable:
+            keywords.append("SMTPUTF8")
         lines = [f"250-{self.settings['myhostname']}"]
         lines += [f"250-{k}" for k in keywords[:-1]] + [f"250 {keywords[-1]}"]
         return lines
@@ -466,6 +468,9 @@ class SmtpdHandler:
         # The null sender of bounces (RFC 5321 §4.5.5) stays "<>" in the envelope
         # while the session runs (aiosmtpd tests the sender for truth) and
         # becomes "" when the message is queued.
+        if envelope.smtp_utf8 and not self.settings["rewrite"].smtputf8_enable:
+            envelope.smtp_utf8 = False    # smtputf8_enable = no: not offered, not taken
+            return reply("smtputf8_unsupported")
         if address != "<>" and self.bad_address(server, envelope, address, "MAIL"):
             return reply("bad_sender")
         envelope.mail_from = address      # as sent: restrictions judge it so
