@@ -86,6 +86,20 @@ class Transcript:
             return
         self._add("C", text)
 
+    def content_line(self, raw: bytes) -> None:
+        """Record a line of message content as received (line end included).
+
+        The same as ``client(raw.decode(...))``; lines past the ones a
+        transcript shows are only counted, without decoding them.
+        """
+        stripped = raw.rstrip(b"\r\n")
+        if (self._in_content and self._content >= CONTENT_LINES_KEPT
+                and stripped != b"." and stripped.isascii()):
+            self._content += 1
+            self._content_bytes += len(stripped) + 2
+        else:
+            self.client(stripped.decode("utf-8", "replace"))
+
     def server(self, text: str) -> None:
         """Record a line the server sent."""
         self._add("S", text)
