@@ -244,6 +244,24 @@ def test_address_syntax_as_postfix(host):
             f"<a@{cyr}>") in log
 
 
+def test_vrfy_resolves_like_rcpt(host):
+    """Measured on Postfix 3.7.11 (local_recipient_maps knowing alice), from outside."""
+    from reliability.conftest import dialog
+    replies = dialog(host.endpoints["smtp"], [
+        f"VRFY alice%{L}@{L}", f"VRFY victim%example.org@{L}", f"VRFY nobody@{L}",
+        f'VRFY "a b"@{L}', "VRFY alice", f"VRFY <alice@{L}>"], "127.0.0.9")
+    unknown = "Recipient address rejected: User unknown in local recipient table"
+    assert replies[1:] == [
+        (252, f"2.0.0 alice%{L}@{L}"),
+        (454, f"4.7.1 <victim%example.org@{L}>: Relay access denied"),
+        (550, f"5.1.1 <nobody@{L}>: {unknown}"),
+        (550, f"5.1.1 <a b@{L}>: {unknown}"),
+        (252, "2.0.0 alice"), (252, f"2.0.0 <alice@{L}>")]
+    assert (f"NOQUEUE: reject: VRFY from unknown[127.0.0.9]: 454 4.7.1 <victim%example.org@{L}>: "
+            f"Relay access denied; to=<victim%example.org@{L}> proto=ESMTP "
+            "helo=<client.example.net>") in host.maillog.read()
+
+
 def _raw(host, data: bytes) -> bytes:
     with socket.create_connection(host.endpoints["smtp"], timeout=10) as s:
         s.sendall(data)

@@ -389,15 +389,29 @@ class LabSMTP(TlsAuthMixin, SMTP):
         if not arg:
             await self.push(reply("vrfy_syntax"))
             return
-        addr = arg.strip().strip("<>")
-        local, _, domain = addr.rpartition("@") if "@" in addr else (addr, "", "")
+        # Postfix checks the address as it would a RCPT TO (resolved, restrictions,
+        # local recipient table) and echoes the argument as given
+        given = arg.strip()
+        addr = given[1:-1] if given.startswith("<") and given.endswith(">") else given
         handler: SmtpdHandler = self.event_handler
-        # other domains are not ours to judge; ours must be in the recipient table
-        if (domain and not handler.is_local_domain(domain)) or \
-                handler.host.users.known(handler.local_part(local)):
-            await self.push(reply("vrfy_ok", user=addr))
-        else:
-            await self.push(reply("user_unknown", rcpt=addr))
+        envelope = self.envelope if self.envelope is not None else Envelope()
+        if not addr or handler.bad_address(self, envelope, addr, "VRFY"):
+            await self.push(reply("bad_recipient"))
+            return
+        sasl = _sasl(self.session) if self.session is not None else None
+        verdict = await handler.host.check_recipient(
+            client_ip=self.client_ip, client_name=self.client_name,
+            helo=self.session.host_name if self.session is not None else None,
+            sender=_sender(envelope) if envelope.mail_from else None, recipient=addr,
+            esmtp=bool(self.session and self.session.extended_smtp),
+            sasl_username=sasl[1] if sasl else None, settings=handler.settings)
+        if verdict is not None:
+            status, logline = verdict
+            handler.host.maillog.write(self.program, logline.replace(": RCPT from ", ": VRFY from ", 1))
+            await self.push(status)
+            return
+        await self.push(reply("vrfy_ok", user=given))
+
 
 class SmtpdHandler:
     """aiosmtpd handler hooks: recipient checks and local delivery for one host."""
