@@ -222,6 +222,9 @@ def test_stranger_gets_relay_denied_with_the_address_as_postfix_names_it(host):
                            (250, "2.1.5 Ok"),
                            (550, f"5.1.1 <nobody%{L}@{L}>: Recipient address rejected: "
                                  "User unknown in local recipient table")]
+    # the log line quotes what needs quotes (measured)
+    assert (f"454 4.7.1 <victim@example.org@{L}>: Relay access denied; from=<a@example.net> "
+            f'to=<"victim@example.org"@{L}> proto=ESMTP') in host.maillog.read()
 
 
 def test_address_syntax_as_postfix(host):

@@ -540,7 +540,9 @@ class Restrictions:
         if ctx.sender is not None and stage in (Stage.MAIL, Stage.RCPT):
             fields.append(f"from=<{ctx.sender}>")
         if ctx.recipient is not None and stage is Stage.RCPT:
-            fields.append(f"to=<{ctx.recipient}>")
+            # the log quotes a local part that needs it ("a b"@x), the reply does not
+            from .trivial_rewrite import quote_local     # (it imports this module)
+            fields.append(f"to=<{quote_local(ctx.recipient)}>")
         # before HELO/EHLO the session is plain SMTP (Postfix logs proto=SMTP at CONNECT)
         fields.append(f"proto={'ESMTP' if ctx.esmtp and stage is not Stage.CONNECT else 'SMTP'}")
         if ctx.helo is not None:
