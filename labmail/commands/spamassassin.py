@@ -52,7 +52,6 @@ def _load(args: argparse.Namespace, strict: bool):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import ConfigError
     from ..spam import Engine, ReportContext, report_text, rewrite
     from ..spam.bayes import BayesStore
     if args.remove_markup:
@@ -71,11 +70,11 @@ def run(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 1
         return 0
-    try:
-        config, _ = _load(args, strict=True)
-    except ConfigError as err:
-        print(f"config: {err}", file=sys.stderr)
-        return 78
+    # Like spamassassin: a line it cannot parse is a warning, and the message
+    # is still filtered with the rest of the configuration (--lint tells).
+    config, errors = _load(args, strict=False)
+    for err in errors:
+        print(f"warn: config: {err}", file=sys.stderr)
     bayes = None
     if config.use_bayes and not args.no_bayes:
         bayes = BayesStore(Path(os.path.expanduser(config.bayes_path)).parent, autosave=True)

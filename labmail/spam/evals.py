@@ -112,7 +112,9 @@ EVAL_FUNCTIONS: Dict[str, Callable[[_Context, Tuple[str, ...]], bool]] = {
     "check_for_mime_html": lambda c, a: "text/html" in c.view.content_types,
     "check_for_mime_html_only": lambda c, a: "text/html" in c.view.content_types and "text/plain" not in c.view.content_types,
     "check_for_attachment_ext": lambda c, a: any(n.lower().rsplit(".", 1)[-1] in a for n in c.view.attachments if "." in n),
-    "check_body_length": lambda c, a: c.view.text_length < int(a[0] if a else 100),
+    # SpamAssassin's BodyEval: the raw body's length in bytes (as it came, CRLF
+    # counted) is at most the argument
+    "check_body_length": lambda c, a: c.view.pristine_body_length <= int(a[0] if a else 100),
     "check_no_relays": lambda c, a: not c.view.has_header("Received"),
     "check_html_image_text": _ev_html_image_text,
     "check_subject_shouting": _ev_subject_shouting,

@@ -96,7 +96,14 @@ def decode_header_value(value: str) -> str:
 
 
 def _payload_text(part: Message) -> str:
-    data = part.get_payload(decode=True) or b""
+    cte = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+    if cte in ("base64", "quoted-printable"):
+        data = part.get_payload(decode=True) or b""
+    else:
+        # SpamAssassin decodes only base64 and quoted-printable; anything else
+        # (x-uuencode, 8bit, nonsense) is read as it stands
+        raw = part.get_payload(decode=False)
+        data = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else b""
     charset = part.get_content_charset() or "us-ascii"
     try:
         return data.decode(charset, errors="replace")
@@ -106,7 +113,9 @@ def _payload_text(part: Message) -> str:
 
 def _paragraphs(text: str) -> List[str]:
     out = []
-    for para in re.split(r"\n[ \t\xa0]*\n", text.replace("\r\n", "\n")):
+    # a NUL ends a paragraph too: SpamAssassin marks paragraph breaks with NULs
+    # and turns every NUL into a line break afterwards
+    for para in re.split(r"\n[ \t\xa0]*\n|\x00", text.replace("\r\n", "\n")):
         para = " ".join(para.split())
         if para:
             out.append(para)
@@ -128,6 +137,7 @@ class MessageView:
     content_types: List[str] = field(default_factory=list)
     attachments: List[str] = field(default_factory=list)
     text_length: int = 0
+    pristine_body_length: int = 0                     # bytes after the blank line, as they came
 
     @classmethod
     def parse(cls, raw: bytes) -> "MessageView":
@@ -171,7 +181,9 @@ class MessageView:
                 for t, n in tags.items():
                     view.html_tags[t] = view.html_tags.get(t, 0) + n
                 texts.append(text)
-            elif ctype.startswith("text/"):
+            elif ctype.startswith("text/") or ctype.startswith("multipart/"):
+                # (a multipart without a boundary, or whose boundary never
+                # appears, is one text part to SpamAssassin)
                 text = _payload_text(part)
                 view.rawbody_lines.extend(text.splitlines())
                 texts.append(text)
@@ -180,6 +192,8 @@ class MessageView:
             paragraphs.extend(_paragraphs(text))
             view.uris.extend(m.group(1).rstrip(".,;:!?") for m in _URI_TEXT.finditer(text))
         view.body_paragraphs = paragraphs
+        sep = re.search(rb"\r?\n\r?\n", raw)
+        view.pristine_body_length = len(raw) - sep.end() if sep else 0
         seen: Dict[str, None] = {}
         for u in view.uris:
             seen.setdefault(u, None)

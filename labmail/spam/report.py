@@ -21,11 +21,12 @@ import base64
 import email.utils
 import re
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from .. import __version__
 from ..clock import Clock, IdGenerator
 from .engine import Result
+from .pristine import split_pristine
 from .markup import remove_markup  # noqa: F401  (re-exported: the inverse of rewrite)
 
 __all__ = ["ReportContext", "expand_tags", "fold_header", "wrap", "added_headers",
@@ -142,12 +143,15 @@ def _preview(result: Result) -> str:
         text += p + "\n"
         n -= 1
     text = re.sub(r"(?m)^(.{200}).+$", r"\1 [...]", text)
+    text = text.rstrip("\n") + "\n"
+    text = re.sub(r"(?m)-----Original Message-----.*$", "", text)
+    text = text.replace("This is a multi-part message in MIME format.", "")
     text = re.sub(r"[-_*.]{10,}", "", text)
-    text = " ".join(text.split()) + " "
+    text = re.sub(r"\s+", " ", text)
     # Wrapped as SpamAssassin does: split at each blank (kept as its own piece),
     # two-space prefix, lines may overflow 75 columns by one word.
     out = wrap(text, "  ", "Content preview:  ", 75, True, r"(\s)")
-    return out[len("Content preview:  "):]
+    return re.sub(r"^Content preview:\s+", "", out)     # (all of an empty preview goes)
 
 
 def expand_tags(template: str, result: Result, ctx: ReportContext) -> str:
@@ -273,17 +277,10 @@ def report_text(result: Result, ctx: ReportContext, *, unsafe: bool = False) -> 
     return text
 
 
-def _split(raw: str):
-    """Header lines (each with its newline) and the body of a LF message."""
-    idx = raw.find("\n\n")
-    if idx < 0:
-        return [l for l in raw.splitlines(True)], "", ""
-    return raw[: idx + 1].splitlines(True), "\n", raw[idx + 2:]
-
-
-def _no_report_safe(result: Result, ctx: ReportContext, raw: str) -> str:
+def _no_report_safe(result: Result, ctx: ReportContext, head: str) -> str:
+    """The new header block (LF text) of a report_safe 0 (or ham) message."""
     cf = result.config
-    lines, sep, body = _split(raw)
+    lines = head.splitlines(True)
     kept: List[str] = []
     skipping = False
     for line in lines:            # drop X-Spam-* from an earlier filter (not X-Spam-Prev-*)
@@ -317,7 +314,7 @@ def _no_report_safe(result: Result, ctx: ReportContext, raw: str) -> str:
         pre = kept.pop(0)
         while kept and kept[0][:1] in (" ", "\t"):
             pre += kept.pop(0)
-    return pre + added_headers(result, ctx) + "".join(kept) + sep + body
+    return pre + added_headers(result, ctx) + "".join(kept)
 
 
 def _pristine(lines: List[str], name: str) -> Optional[str]:
@@ -342,9 +339,10 @@ def _pristine_all(lines: List[str], name: str) -> List[str]:
     return out
 
 
-def _report_safe(result: Result, ctx: ReportContext, raw: str) -> str:
+def _report_safe(result: Result, ctx: ReportContext, head: str, raw: str) -> Tuple[str, str]:
+    """The report_safe 1/2 wrapper around the original *raw*: (text before it, text after it)."""
     cf = result.config
-    lines, _, _ = _split(raw)
+    lines = head.splitlines(True)
     vals = {h: _pristine(lines, h) for h in _COPY_HEADERS}
     for hdr in ("Subject", "To", "From"):
         if hdr not in cf.rewrite_header:
@@ -387,28 +385,32 @@ def _report_safe(result: Result, ctx: ReportContext, raw: str) -> str:
             f"Content-Type: text/plain; charset={cf.report_charset}\n"
             f"Content-Disposition: inline\n"
             f"Content-Transfer-Encoding: 8bit\n\n"
-            f"{report}\n"
+            f"{report}\n\n"           # SpamAssassin's template: the report line, then a blank line
             f"--{boundary}\n"
             f"Content-Type: {kind}; x-spam-type=original\n"
             f"Content-Description: {cf.encapsulated_content_description}\n"
             f"Content-Disposition: {'attachment' if unsafe else 'inline'}\n"
             f"Content-Transfer-Encoding: 8bit\n\n")
-    return new + raw + f"\n--{boundary}--\n\n"
+    return new, f"\n--{boundary}--\n\n"
 
 
 def rewrite(result: Result, ctx: Optional[ReportContext] = None) -> bytes:
     """The message as SpamAssassin passes it on (see the module docstring).
 
-    Line endings follow the input: a CRLF message comes back CRLF.
+    Line endings follow the input: a CRLF message comes back CRLF (only the
+    lines written here are converted; the body is never touched). An mbox
+    ``From `` line stays in front.
     """
     ctx = ctx or ReportContext()
-    raw_bytes = result.view.raw
-    crlf = b"\r\n" in raw_bytes[:2000]
-    raw = raw_bytes.replace(b"\r\n", b"\n").decode("utf-8", "surrogateescape")
-    if result.is_spam and result.config.report_safe in (1, 2):
-        text = _report_safe(result, ctx, raw)
-    else:
-        text = _no_report_safe(result, ctx, raw)
-    out = text.encode("utf-8", "surrogateescape")
-    return out.replace(b"\n", b"\r\n") if crlf else out
+    p = split_pristine(result.view.raw)
 
+    def out(text: str) -> bytes:          # our own lines take the message's line ending
+        data = text.encode("utf-8", "surrogateescape")
+        return data.replace(b"\n", b"\r\n") if p.crlf else data
+
+    if result.is_spam and result.config.report_safe in (1, 2):
+        original = p.original
+        before, after = _report_safe(result, ctx, p.head_text, original.decode("utf-8", "surrogateescape"))
+        return p.mbox + out(before) + original + out(after)
+    # the body goes out byte for byte (SpamAssassin bug 5250: never touch 8-bit parts)
+    return p.mbox + out(_no_report_safe(result, ctx, p.head_text)) + p.separator + p.body

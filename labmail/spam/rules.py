@@ -69,7 +69,7 @@ _IGNORED = frozenset({
     "bayes_learn_to_journal", "envelope_sender_header", "internal_networks", "msa_networks",
     "clear_trusted_networks", "clear_internal_networks", "priority", "lang",
     "normalize_charset", "bayes_file_mode", "bayes_store_module", "bayes_sql_dsn",
-    "add_header_all", "util_rb_tld", "util_rb_2tld",
+    "add_header_all", "util_rb_tld", "util_rb_2tld", "util_rb_3tld", "clear_util_rb",
     "clear_originating_ip_headers", "originating_ip_headers", "bayes_expiry_max_db_size",
     "bayes_auto_expire", "allow_user_rules", "use_auto_whitelist", "use_auto_welcomelist",
 })

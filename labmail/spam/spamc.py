@@ -16,6 +16,7 @@ import argparse
 import getpass
 import os
 import socket
+import time
 from typing import List, Optional, Sequence, Tuple
 
 from .protocol import ClientConnection, Method, RemoteProtocolError, Request, Response, encode_request
@@ -27,7 +28,12 @@ EX_UNAVAILABLE, EX_TEMPFAIL, EX_TOOBIG = 69, 75, 98
 
 
 class SpamcError(Exception):
-    """spamd could not be reached or answered nonsense."""
+    """spamd could not be reached (*connect* is True) or answered nonsense."""
+
+    def __init__(self, text: str, *, connect: bool = False, reason: str = "") -> None:
+        super().__init__(text)
+        self.connect = connect
+        self.reason = reason
 
 
 def request(host: str, port: int, method: Method, message: bytes = b"", *, user: Optional[str] = None,
@@ -43,7 +49,12 @@ def request(host: str, port: int, method: Method, message: bytes = b"", *, user:
         hdrs.insert(0, ("User", user))
     data = encode_request(Request(method, version, tuple(hdrs), message), compress=compress)
     try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock = socket.create_connection((host, port), timeout=timeout)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise SpamcError(f"connect to spamd on {host} failed: {reason}", connect=True, reason=reason) from exc
+    try:
+        with sock:
             sock.sendall(data)
             conn = ClientConnection()
             while True:
@@ -67,6 +78,30 @@ def build_parser(prog: str = "spamc") -> argparse.ArgumentParser:
     return p
 
 
+class _AfterX(argparse.Action):
+    """``-X``: takes effect only when ``-x`` was already given (as the real spamc parses it)."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:  # type: ignore[override]
+        setattr(namespace, self.dest, bool(getattr(namespace, "no_safe_fallback", False)))
+
+
+def _connect_with_retries(a: argparse.Namespace, send) -> Tuple[Optional[Response], str]:
+    """Try *send* up to ``--connect-retries`` times; log lines as spamc -l prints them."""
+    tries = a.connect_retries if a.connect_retries and a.connect_retries > 0 else 3
+    log = ""
+    for n in range(1, tries + 1):
+        try:
+            return send(), log
+        except SpamcError as exc:
+            if not exc.connect:
+                raise
+            log += f"spamc: connect to spamd on {a.dest} failed, retrying (#{n} of {tries}): {exc.reason}\n"
+            if n < tries and a.retry_sleep > 0:
+                time.sleep(a.retry_sleep)
+    log += f"spamc: connection attempt to spamd aborted after {tries} retries\n"
+    return None, log
+
+
 def add_options(p: argparse.ArgumentParser) -> None:
     """Add spamc's options to *p* (``labmail spamc`` uses the same ones)."""
     p.add_argument("-d", "--dest", default=None, help="spamd host [localhost]")
@@ -81,7 +116,10 @@ def add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--headers", action="store_true", help="rewrite only the headers")
     p.add_argument("-E", "--exitcode", action="store_true", help="filter, and exit 1 if spam")
     p.add_argument("-x", "--no-safe-fallback", action="store_true")
-    p.add_argument("-X", "--unavailable-tempfail", action="store_true")
+    # Debian's spamc honours -X only when -x came before it on the command line
+    p.add_argument("-X", "--unavailable-tempfail", action=_AfterX, nargs=0, default=False)
+    p.add_argument("--connect-retries", type=int, default=3, help="connection attempts [3]")
+    p.add_argument("--retry-sleep", type=float, default=1.0, help="seconds between attempts [1]")
     p.add_argument("-l", "--log-to-stderr", action="store_true")
     p.add_argument("-K", dest="ping", action="store_true", help="ping spamd")
     p.add_argument("-L", "--learntype", choices=("spam", "ham", "forget"))
@@ -124,23 +162,37 @@ def execute(a: argparse.Namespace, message: bytes, *, default_dest: Optional[str
     a.port = a.port or default_port or DEFAULT_PORT
     method = _method(a)
     user = a.username or os.environ.get("USER") or os.environ.get("LOGNAME") or getpass.getuser()
-    fail_code = EX_TEMPFAIL if a.unavailable_tempfail else EX_UNAVAILABLE
     if len(message) > a.max_size and method is not Method.PING:
-        return (b"0/0\n" if method is Method.CHECK else message), "", 0
+        # too big to check: spamc does not even connect (as Debian's spamc 4.0 answers)
+        err = f"spamc: skipped message, greater than max message size ({a.max_size} bytes)\n" \
+            if a.log_to_stderr else ""
+        if method is Method.TELL:
+            return b"", err, EX_TOOBIG
+        if method in (Method.CHECK, Method.REPORT, Method.REPORT_IFSPAM):
+            return b"0/0\n", err, 0
+        return (b"\n" if method is Method.SYMBOLS else message), err, 0
     headers: List[Tuple[str, str]] = []
     if method is Method.TELL:
         headers = [("Message-class", a.learntype), ("Set", "local")] if a.learntype != "forget" \
             else [("Remove", "local")]
     try:
-        resp = request(a.dest, a.port, method, b"" if method is Method.PING else message, user=user,
-                       headers=headers, timeout=a.timeout, compress=a.compress)
+        resp, log = _connect_with_retries(a, lambda: request(
+            a.dest, a.port, method, b"" if method is Method.PING else message, user=user,
+            headers=headers, timeout=a.timeout, compress=a.compress))
     except SpamcError as exc:
-        err = f"spamc: {exc}\n" if a.log_to_stderr else ""
-        if a.no_safe_fallback:
-            return b"", err, fail_code
-        if method is Method.CHECK or method is Method.REPORT or method is Method.REPORT_IFSPAM:
-            return b"0/0\n", err, 0
-        return (b"" if method in (Method.SYMBOLS, Method.PING, Method.TELL) else message), err, 0
+        resp, log = None, f"spamc: {exc}\n"
+    if resp is None:
+        # spamd unreachable. Safe fallback: the message passes unchanged and the
+        # exit status is 0 -- except for -K and -L, which have nothing to fall back to
+        err = log if a.log_to_stderr else ""
+        if method in (Method.PING, Method.TELL):
+            return b"", err, EX_UNAVAILABLE
+        status = (EX_TEMPFAIL if a.unavailable_tempfail else EX_UNAVAILABLE) if a.no_safe_fallback else 0
+        if method in (Method.CHECK, Method.REPORT, Method.REPORT_IFSPAM):
+            return b"0/0\n", err, status
+        if method is Method.SYMBOLS:
+            return b"\n", err, status
+        return (b"" if a.no_safe_fallback else message), err, status
     if resp.code != 0:
         err = f"spamc: spamd said: {resp.code} {resp.message}\n" if a.log_to_stderr else ""
         return (b"" if a.no_safe_fallback else message), err, resp.code if a.no_safe_fallback else 0
@@ -157,7 +209,9 @@ def execute(a: argparse.Namespace, message: bytes, *, default_dest: Optional[str
         return resp.body, "", 0
     if method is Method.REPORT_IFSPAM and not is_spam:
         return b"", "", 0                       # spamc -r prints nothing for ham
-    if method in (Method.REPORT, Method.REPORT_IFSPAM):
+    if method is Method.REPORT_IFSPAM:
+        return resp.body, "", 0                 # -r: the report alone, no score line
+    if method is Method.REPORT:
         return summary + resp.body, "", 0
     out = resp.body
     if method is Method.HEADERS:
