@@ -233,3 +233,37 @@ def test_envelope_fields_equal_header_fields(fields):
             if b"\n" in raw[:-2]:
                 folded.add(name)
     assert envelope_fields(header) == (first, folded)
+
+
+def test_envelopes_survive_a_restart_in_labmail_cache(tmp_path, monkeypatch):
+    """A restarted lab answers FETCH ENVELOPE from labmail-cache without opening
+    the messages; a record cut short by a crash is trimmed, the rest is used."""
+    from labmail.access.imap.backend import Mailboxes, ModSeqTable
+    from labmail.access.imap.protocol import ImapConfig, ImapSession
+    from labmail.store import MaildirStore
+    from labmail.store.maildir import MaildirFolder
+    root = tmp_path / "Maildir"
+    store = MaildirStore(root)
+    for raw in SAMPLES.values():
+        store.folder("INBOX").append(raw)
+
+    def fetch() -> bytes:
+        ModSeqTable._tables.clear()          # what a new process starts with
+        s = ImapSession(ImapConfig(disable_plaintext_auth=False), lambda u, p: u,
+                        lambda u: Mailboxes(MaildirStore(root)))
+        s.receive_data(b"a LOGIN alice x\r\nb EXAMINE INBOX\r\n")
+        s.data_to_send()
+        s.receive_data(b"c FETCH 1:* (ENVELOPE BODYSTRUCTURE)\r\n")
+        return s.data_to_send()
+    first = fetch()
+    cache = root / "labmail-cache"
+    assert cache.exists()
+    reads = []
+    real = MaildirFolder.read
+    monkeypatch.setattr(MaildirFolder, "read",
+                        lambda self, uid, limit=-1: reads.append(uid) or real(self, uid, limit))
+    assert fetch() == first and reads == []
+    data = cache.read_bytes()
+    cache.write_bytes(data[:-7])             # the last record cut short
+    assert fetch() == first and len(reads) == 1      # only the damaged one is parsed again
+    assert cache.read_bytes().endswith(b")\n")

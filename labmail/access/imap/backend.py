@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, Iterable, List
 
 from ...store.base import Folder, FolderExists, Store, StoreError
 from ...store.maildir import MaildirFolder
+from .itemcache import CACHE_NAME, ItemCache
 
 if TYPE_CHECKING:  # pragma: no cover
     from .fetch import MessageView
@@ -85,6 +86,9 @@ class ModSeqTable:
         #: that has not announced the EXPUNGE yet still shows them (RFC 3501 §7.4.1)
         self.gone: Dict[int, Tuple[int, FrozenSet[str]]] = {}
         self.by_uid: Optional[Tuple[List["Msg"], Dict[int, "Msg"]]] = None   # see FolderView.by_uid
+        #: the items on disk (labmail-cache), loaded for this UIDVALIDITY
+        self.disk = ItemCache(path.with_name(CACHE_NAME)) if path is not None else None
+        self.disk_for: Optional[int] = None
         self._load()
 
     @classmethod
@@ -171,6 +175,7 @@ class ModSeqTable:
                 self.highest = max(self.highest, 1)
                 self.headers.clear()
                 self.items.clear()
+                self.disk_for = None            # the file is for the old uids
                 self.claimed.clear()
                 self.fresh.clear()
                 self.gone.clear()
@@ -289,8 +294,17 @@ class FolderView:
                            top_header=self.modseqs.headers.get(uid))
 
     def cached_item(self, uid: int, name: str, compute: Callable[[], bytes]) -> bytes:
-        """ENVELOPE/BODYSTRUCTURE bytes of *uid*, computed once per process."""
-        cache = self.modseqs.items
+        """ENVELOPE/BODYSTRUCTURE bytes of *uid*, computed once (kept on disk
+        in ``labmail-cache``, so also once across restarts of the lab)."""
+        table = self.modseqs
+        disk = table.disk
+        if disk is not None and table.disk_for != table.uidvalidity and table.uidvalidity:
+            with table.lock:
+                if table.disk_for != table.uidvalidity:
+                    for k, v in disk.load(table.uidvalidity).items():
+                        table.items.setdefault(k, v)
+                    table.disk_for = table.uidvalidity
+        cache = table.items
         key = (uid, name)
         value = cache.get(key)
         if value is None:
@@ -298,7 +312,14 @@ class FolderView:
             if len(cache) >= 2 * HEADER_CACHE_MAX:
                 cache.pop(next(iter(cache)))
             cache[key] = value
+            if disk is not None and table.disk_for == table.uidvalidity:
+                disk.add(uid, name, value)
         return value
+
+    def flush_cache(self) -> None:
+        """Write the items computed by this command to ``labmail-cache``."""
+        if self.modseqs.disk is not None:
+            self.modseqs.disk.flush()
 
     def remember(self, uid: int, view: "MessageView") -> None:
         """Keep the top header a view computed, for the next ENVELOPE or SEARCH."""

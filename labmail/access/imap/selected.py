@@ -239,6 +239,8 @@ class SelectedCommands(ViewSync):
             self.send_raw(b"* %d FETCH (" % seq + b" ".join(parts) + b")\r\n")
         if seen_set:
             self.take_own(seen_set)
+        if needs_body:
+            box.flush_cache()
         self.finish(cmd, "fetch_ok")
         return True
 
