@@ -21,7 +21,7 @@ from .grammar import SequenceSet, _merged, format_datetime
 from .parser import Command, FetchAtt
 from .response import Response
 from .search import Candidate, matches
-from .viewsync import SYSTEM_ORDER, ViewSync
+from .viewsync import ViewSync
 
 from .backend import UidMap
 
