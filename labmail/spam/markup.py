@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import List
 
+from .pristine import split_pristine
+
 __all__ = ["remove_markup"]
 
 
@@ -22,20 +24,20 @@ def remove_markup(data: bytes) -> bytes:
     >>> remove_markup(b"X-Spam-Flag: YES\\nSubject: [SPAM] hi\\nX-Spam-Prev-Subject: hi\\n\\nbody\\n")
     b'Subject: hi\\n\\nbody\\n'
     """
-    crlf = b"\r\n" in data[:2000]
-    text = data.replace(b"\r\n", b"\n").decode("utf-8", "surrogateescape")
-    head, _, body = text.partition("\n\n")
+    p = split_pristine(data)             # an mbox From line stays in front, as with spamassassin -d
+    head = p.head_text
     m = re.search(r'(?im)^Content-Type: multipart/mixed; boundary="([^"]+)"', head)
     if m and re.search(r"(?im)^X-Spam-", head):
-        marker = re.search(r"(?im)^Content-Type: (?:message/rfc822|text/plain); x-spam-type=original\n"
-                           r"(?:[^\n]+\n)*\n", body)
+        # the attached original, byte for byte (its line endings are its own)
+        marker = re.search(rb"(?im)^Content-Type: (?:message/rfc822|text/plain); x-spam-type=original\r?\n"
+                           rb"(?:[^\r\n][^\n]*\n)*\r?\n", p.body)
         if marker:
-            original = body[marker.end():]
-            end = original.rfind(f"\n--{m.group(1)}--")
-            out = original[:end] if end >= 0 else original
-            data_out = out.encode("utf-8", "surrogateescape")
-            return data_out.replace(b"\n", b"\r\n") if crlf else data_out
-    lines = (head + "\n").splitlines(True)
+            original = p.body[marker.end():]
+            end = original.rfind(b"\n--" + m.group(1).encode("utf-8", "surrogateescape") + b"--")
+            if end > 0 and original[end - 1:end] == b"\r":
+                end -= 1
+            return p.mbox + (original[:end] if end >= 0 else original)
+    lines = head.splitlines(True)
     prev: dict = {}
     kept: List[str] = []
     skipping, current = False, None
@@ -64,6 +66,5 @@ def remove_markup(data: bytes) -> bytes:
                 continue
             line = f"{hm.group(1)}: {value}"
         out_lines.append(line)
-    out = "".join(out_lines) + "\n" + body
-    data_out = out.encode("utf-8", "surrogateescape")
-    return data_out.replace(b"\n", b"\r\n") if crlf else data_out
+    out = "".join(out_lines).encode("utf-8", "surrogateescape")
+    return p.mbox + (out.replace(b"\n", b"\r\n") if p.crlf else out) + p.separator + p.body

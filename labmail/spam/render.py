@@ -24,6 +24,8 @@ from email.message import Message
 from html.parser import HTMLParser
 from typing import Dict, List, Optional, Tuple
 
+from .pristine import split_pristine
+
 __all__ = ["MessageView", "html_to_text", "decode_header_value"]
 
 _BLOCK = frozenset("p br div tr li ul ol h1 h2 h3 h4 h5 h6 table blockquote hr pre title td".split())
@@ -95,30 +97,60 @@ def decode_header_value(value: str) -> str:
         return value
 
 
+def _valid_fields(head: bytes) -> bytes:
+    """The header block without lines that are no header field (nor their continuations)."""
+    out, keep = [], False
+    for line in re.split(rb"(?<=\n)", head):
+        if line[:1] in (b" ", b"\t"):
+            if keep:
+                out.append(line)
+            continue
+        keep = bool(re.match(rb"[\x21-\x39\x3b-\x7e]+[ \t]*:", line))
+        if keep:
+            out.append(line)
+    return b"".join(out)
+
+
+def _decode(data: bytes, charset: str) -> str:
+    """*data* in *charset*; bytes that are not (or an unknown charset) read as UTF-8, else Windows-1252.
+
+    SpamAssassin does the same when a part lies about its charset.
+    """
+    for cs in (charset, "utf-8"):
+        try:
+            return data.decode(cs)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
 def _payload_text(part: Message) -> str:
     cte = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
-    if cte in ("base64", "quoted-printable"):
-        data = part.get_payload(decode=True) or b""
-    else:
-        # SpamAssassin decodes only base64 and quoted-printable; anything else
-        # (x-uuencode, 8bit, nonsense) is read as it stands
+    if cte in ("x-uuencode", "uuencode", "x-uue", "uue"):
+        # SpamAssassin decodes only base64 and quoted-printable: uuencoded text
+        # is read as it stands (Python would decode it)
         raw = part.get_payload(decode=False)
-        data = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else b""
-    charset = part.get_content_charset() or "us-ascii"
+        data = raw.encode("ascii", "replace") if isinstance(raw, str) else b""
+    else:       # base64, quoted-printable; anything else comes back as the raw bytes
+        data = part.get_payload(decode=True) or b""
     try:
-        return data.decode(charset, errors="replace")
-    except LookupError:
-        return data.decode("latin-1")
+        charset = part.get_content_charset() or "us-ascii"
+    except Exception:           # a charset parameter that is no string at all
+        charset = "us-ascii"
+    return _decode(data, charset)
 
 
 def _paragraphs(text: str) -> List[str]:
     out = []
     # a NUL ends a paragraph too: SpamAssassin marks paragraph breaks with NULs
     # and turns every NUL into a line break afterwards
-    for para in re.split(r"\n[ \t\xa0]*\n|\x00", text.replace("\r\n", "\n")):
-        para = " ".join(para.split())
-        if para:
-            out.append(para)
+    for para in re.split(r"\n[ \t\xa0]*\n", text.replace("\r\n", "\n")):
+        pieces = [" ".join(p.split()) for p in para.split("\x00")]
+        # (an empty piece between NULs is a line of its own, as in SpamAssassin)
+        out.extend(p for p in pieces if p or len(pieces) > 1)
     return out
 
 
@@ -142,7 +174,11 @@ class MessageView:
     @classmethod
     def parse(cls, raw: bytes) -> "MessageView":
         """Parse and prepare *raw* (the message as bytes, CRLF or LF)."""
-        raw_lf = raw.replace(b"\r\n", b"\n")
+        # Header and body are told apart as SpamAssassin's parser does (an mbox
+        # From line, up to three lines that are no header field, a body that
+        # starts with a MIME boundary); the lines that are no field are dropped.
+        pristine = split_pristine(raw)
+        raw_lf = (_valid_fields(pristine.head) + b"\n" + pristine.body).replace(b"\r\n", b"\n")
         try:
             msg = email.message_from_bytes(raw_lf)
             walked = list(msg.walk())
@@ -155,8 +191,7 @@ class MessageView:
             del msg["Content-Type"]
             msg.set_payload(raw_lf[len(head_only):].decode("utf-8", "replace"))
             walked = [msg]
-        split = raw_lf.find(b"\n\n")
-        head = raw_lf[: split + 1 if split >= 0 else len(raw_lf)].decode("utf-8", "replace")
+        head = pristine.head_text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
         view = cls(raw=raw, msg=msg, header_text=head,
                    headers=[(k, str(v)) for k, v in msg.items()])
         subject = view.header("Subject")
@@ -192,8 +227,7 @@ class MessageView:
             paragraphs.extend(_paragraphs(text))
             view.uris.extend(m.group(1).rstrip(".,;:!?") for m in _URI_TEXT.finditer(text))
         view.body_paragraphs = paragraphs
-        sep = re.search(rb"\r?\n\r?\n", raw)
-        view.pristine_body_length = len(raw) - sep.end() if sep else 0
+        view.pristine_body_length = len(pristine.body)
         seen: Dict[str, None] = {}
         for u in view.uris:
             seen.setdefault(u, None)

@@ -343,7 +343,8 @@ def _report_safe(result: Result, ctx: ReportContext, head: str, raw: str) -> Tup
     """The report_safe 1/2 wrapper around the original *raw*: (text before it, text after it)."""
     cf = result.config
     lines = head.splitlines(True)
-    vals = {h: _pristine(lines, h) for h in _COPY_HEADERS}
+    # SpamAssassin copies the *last* of each (its get_pristine_header in scalar context)
+    vals = {h: (_pristine_all(lines, h) or [None])[-1] for h in _COPY_HEADERS}
     for hdr in ("Subject", "To", "From"):
         if hdr not in cf.rewrite_header:
             continue
