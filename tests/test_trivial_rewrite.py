@@ -238,8 +238,10 @@ def test_address_syntax_as_postfix(host):
         f"MAIL FROM:<a@{cyr}> SMTPUTF8",
         f"RCPT TO:<alice@m\u0430il.example.com>",       # with SMTPUTF8: a foreign domain
         "RCPT TO:<alice@example..org>", "RCPT TO:<alice@1.2.3.4>", f"RCPT TO:<alice@{L}@>",
+        'RCPT TO:<"">', "RSET", 'MAIL FROM:<"">',
     ], "127.0.0.9")
-    assert [r[0] for r in replies[1:]] == [501, 250, 250, 250, 250, 250, 454, 501, 501, 250]
+    assert [r[0] for r in replies[1:]] == [501, 250, 250, 250, 250, 250, 454, 501, 501, 250,
+                                           501, 250, 250]
     assert replies[1][1] == "5.1.7 Bad sender address syntax"
     assert replies[8][1] == "5.1.3 Bad recipient address syntax"
     log = host.maillog.read()

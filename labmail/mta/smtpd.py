@@ -444,7 +444,8 @@ class SmtpdHandler:
         cannot resolve to a valid domain, or a non-ASCII domain without
         SMTPUTF8 on MAIL FROM (RFC 6531 §3.2; 8-bit local parts pass, as
         Postfix has always let them)."""
-        bad = not _valid_address(address)
+        # an empty recipient (<"">) is no address (measured: 501)
+        bad = not _valid_address(address) or internalize(address) == ""
         if not bad:
             resolved = self.host.resolve_address(address, self.settings)
             bad = resolved.error or (not envelope.smtp_utf8 and not resolved.domain.isascii())
@@ -496,6 +497,8 @@ class SmtpdHandler:
         if envelope.smtp_utf8 and not self.settings["rewrite"].smtputf8_enable:
             envelope.smtp_utf8 = False    # smtputf8_enable = no: not offered, not taken
             return reply("smtputf8_unsupported")
+        if internalize(address) == "":
+            address = "<>"                # <""> is the null sender too (measured)
         if address != "<>" and self.bad_address(server, envelope, address, "MAIL"):
             return reply("bad_sender")
         envelope.mail_from = address      # as sent: restrictions judge it so
