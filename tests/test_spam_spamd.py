@@ -227,12 +227,12 @@ def test_labmail_spamc_options_and_exit_codes(spamd):
 
 
 def test_spamc_falls_back_safely_when_spamd_is_down():
-    out, err, status = spamc_run(["-d", "127.0.0.1", "-p", "1"], HAM)
+    out, err, status = spamc_run(["-d", "127.0.0.1", "-p", "1", "--retry-sleep", "0"], HAM)
     assert (out, err, status) == (HAM, "", 0)
-    assert spamc_run(["-d", "127.0.0.1", "-p", "1", "-c"], HAM)[0] == b"0/0\n"
-    out, err, status = spamc_run(["-d", "127.0.0.1", "-p", "1", "-x", "-l"], HAM)
+    assert spamc_run(["-d", "127.0.0.1", "-p", "1", "--retry-sleep", "0", "-c"], HAM)[0] == b"0/0\n"
+    out, err, status = spamc_run(["-d", "127.0.0.1", "-p", "1", "--retry-sleep", "0", "-x", "-l"], HAM)
     assert (out, status) == (b"", 69) and "connect to spamd on 127.0.0.1 failed" in err
-    assert spamc_run(["-d", "127.0.0.1", "-p", "1", "-x", "-X"], HAM)[2] == 75
+    assert spamc_run(["-d", "127.0.0.1", "-p", "1", "--retry-sleep", "0", "-x", "-X"], HAM)[2] == 75
 
 
 @settings(max_examples=200, deadline=None)

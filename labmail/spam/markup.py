@@ -37,34 +37,35 @@ def remove_markup(data: bytes) -> bytes:
             if end > 0 and original[end - 1:end] == b"\r":
                 end -= 1
             return p.mbox + (original[:end] if end >= 0 else original)
-    lines = head.splitlines(True)
-    prev: dict = {}
-    kept: List[str] = []
-    skipping, current = False, None
-    for line in lines:
-        pm = re.match(r"(?i)X-Spam-Prev-(Subject|From|To):[ \t]?(.*)", line, re.S)
-        if pm:
-            current = pm.group(1).lower()
-            prev[current] = pm.group(2)
-            skipping = True
-            continue
-        if re.match(r"(?i)X-Spam-", line):
-            skipping, current = True, None
-            continue
-        if skipping and line[:1] in (" ", "\t"):
-            if current:
-                prev[current] += line           # a folded previous value keeps its folding
-            continue
-        skipping, current = False, None
-        kept.append(line)
-    out_lines = []
-    for line in kept:
-        hm = re.match(r"(?i)(Subject|From|To):", line)
-        if hm and hm.group(1).lower() in prev:
-            value = prev[hm.group(1).lower()]
-            if value.strip() == "(nonexistent)":
-                continue
-            line = f"{hm.group(1)}: {value}"
-        out_lines.append(line)
-    out = "".join(out_lines).encode("utf-8", "surrogateescape")
-    return p.mbox + (out.replace(b"\n", b"\r\n") if p.crlf else out) + p.separator + p.body
+    # Headers: SpamAssassin's own steps, in its order (so even its quirks match)
+    hdrs = head + p.separator.decode("ascii").replace("\r\n", "\n")
+    body = p.body.replace(b"\r\n", b"\n")
+    while True:     # unfold our X-Spam-* headers (not X-Spam-Prev-*)
+        hdrs, n = re.subn(r"((?:^|\n)X-Spam-(?!Prev).+?)\n[ \t]+(\S.*\n)", r"\1 \2", hdrs)
+        if not n:
+            break
+    while True:     # the body warning of SpamAssassin 2.x ("SPAM: ----")
+        body, n = re.subn(rb"^\n?SPAM: ----.+\n(?:SPAM:.*\n)*SPAM: ----.+\n\n", b"", body, count=1)
+        if not n:
+            break
+    if re.search(r"(?m)^X-Spam-Prev-Subject:\s*\(nonexistent\)$", hdrs) and \
+            not re.search(r"(?m)^Subject:.*\(nonexistent\).*$", hdrs):
+        # (Perl's /s: the "." of the Subject pattern runs on to the last newline)
+        hdrs = re.sub(r"(^|\n)X-Spam-Prev-Subject:\s*\(nonexistent\)\n", r"\1\n", hdrs, count=1, flags=re.S)
+        hdrs = re.sub(r"(^|\n)Subject:\s*[ \t]*.*\n(?:\s+\S.*\n)*", r"\1\n", hdrs, count=1, flags=re.S)
+    while True:     # each X-Spam-Prev-Name replaces the first Name header
+        m = re.search(r"(?m)^X-Spam-Prev-(([^:\n]+:)[ \t]*.*\n(?:[ \t]+\S.*\n)*)", hdrs)
+        if not m:
+            break
+        old, name = m.group(1), m.group(2)
+        hdrs = hdrs[:m.start()] + hdrs[m.end():]
+        hdrs, n = re.subn(r"(?m)^" + re.escape(name) + r"[ \t]*.*\n(?:[ \t]+\S.*\n)*",
+                          lambda _m: old, hdrs, count=1)
+        if not n:
+            hdrs = hdrs.replace("\n\n", "\n" + old + "\n", 1)
+    while True:
+        hdrs, n = re.subn(r"(^|\n)X-Spam-.*\n", r"\1", hdrs)
+        if not n:
+            break
+    out = hdrs.encode("utf-8", "surrogateescape") + body
+    return p.mbox + (out.replace(b"\n", b"\r\n") if p.crlf else out)
