@@ -102,11 +102,13 @@ class GroupCommit:
 
     ``await gc.commit(path, data)`` returns once *path* holds *data* and is
     durable.  Writers arriving while a batch is being flushed form the next
-    batch.  ``await gc.unlink(path)`` removes a file in the next batch (no
-    sync: a removal lost in a crash only means a file is found again, which
-    its owner must handle anyway).  One batch is one job in the loop's
-    executor, so concurrent writers also share the thread hand-offs.
-    ``batches`` counts flushed batches (for tests and benchmarks).
+    batch; up to *max_inflight* batches are in worker threads at once (a
+    writer waits for its own batch, not the one before it too).  ``await
+    gc.unlink(path)`` removes a file in the next batch (no sync: a removal
+    lost in a crash only means a file is found again, which its owner must
+    handle anyway).  One batch is one job for the worker threads, so
+    concurrent writers also share the thread hand-offs.  ``batches`` counts
+    flushed batches (for tests and benchmarks).
     """
 
     def __init__(self, max_batch: int = 256, max_inflight: int = 2) -> None:
