@@ -54,16 +54,29 @@ def test_check_response_without_length_completes_at_eof():
 
 
 @pytest.mark.parametrize("data, text, code", [
-    (b"FROB SPAMC/1.5\r\n\r\n", "unknown method FROB", 76),
-    (b"CHECK HTTP/1.1\r\n\r\n", "bad request line", 76),
-    (b"CHECK SPAMC/1.5\r\nno colon here\r\n\r\n", "bad header line", 76),
-    (b"CHECK SPAMC/1.5\r\nUser: bob\r\n\r\n", "Content-Length missing", 76),
+    (b"FROB SPAMC/1.5\r\n\r\n", "FROB SPAMC/1.5", 76),
+    (b"CHECK HTTP/1.1\r\n\r\n", "CHECK HTTP/1.1", 76),
+    (b"CHECK SPAMC/1.5\r\nno colon here\r\n\r\n", "(header not in 'Name: value' format)", 76),
+    (b"CHECK SPAMC/1.5\r\nContent-length: 12x\r\n\r\n", "(Content-Length contains non-numeric bytes)", 76),
+    (b"CHECK SPAMC/1.5\r\nUser: b\x01ob\r\n\r\n", "(User header contains control chars)", 76),
+    (b"CHECK SPAMC/1.5\r\nCompress: gzip\r\n\r\n", "(compression type not supported: gzip)", 76),
     (b"CHECK SPAMC/1.5\r\nContent-length: 99999999999\r\n\r\n", "too big", 74),
-    (b"CHECK SPAMC/1.5\r\nCompress: zlib\r\nContent-length: 3\r\n\r\nabc", "decompress", 65),
+    (b"CHECK SPAMC/1.5\r\nCompress: zlib\r\nContent-length: 3\r\n\r\nabc", "zlib: failed to find end", 69),
 ])
 def test_protocol_errors(data, text, code):
     [err] = ServerConnection().receive_data(data)
     assert isinstance(err, RemoteProtocolError) and text in err.text and err.code == code
+
+
+def test_eof_ends_a_body_without_length_and_cuts_one_with_length():
+    conn = ServerConnection()
+    assert conn.receive_data(b"CHECK SPAMC/1.5\r\nUser: bob\r\n\r\nSubject: x\r\n") == []
+    assert conn.receive_eof() == [Request(Method.CHECK, "1.5", (("User", "bob"),), b"Subject: x\r\n")]
+    conn = ServerConnection()
+    conn.receive_data(b"CHECK SPAMC/1.5\r\nContent-length: 50\r\n\r\nshort")
+    [err] = conn.receive_eof()
+    assert err.text == "(Content-Length mismatch: Expected 50 bytes, got 5 bytes)" and err.code == 76
+    assert ServerConnection().receive_eof()[0].text == "(closed before headers)"
 
 
 def test_compressed_body():
@@ -200,7 +213,7 @@ def test_spamd_answers_protocol_errors(spamd):
     with socket.create_connection((ip, port), timeout=5) as s:
         s.sendall(b"HELLO SPAMC/1.5\r\n\r\n")
         data = s.recv(1000)
-    assert data.startswith(b"SPAMD/1.0 76 Bad header line: (unknown method HELLO)")
+    assert data == b"SPAMD/1.0 76 Bad header line: HELLO SPAMC/1.5\r\n"     # as spamd 4.0 answers
 
 
 def test_labmail_spamc_options_and_exit_codes(spamd):

@@ -78,6 +78,7 @@ TRANSITIONS: Dict[Tuple[State, str], State] = {
     (State.HEADERS, "blank+body"): State.BODY,
     (State.HEADERS, "blank"): State.DONE,
     (State.BODY, "complete"): State.DONE,
+    (State.BODY, "eof"): State.DONE,            # no Content-length: the body runs to EOF
 }
 
 _REQUEST_LINE = re.compile(rb"^([A-Z_]+) SPAMC/(\d+\.\d+)\r?$")
@@ -136,9 +137,9 @@ class Response:
 class RemoteProtocolError(Exception):
     """The peer broke the protocol; ``code`` is the EX_ code to answer with."""
 
-    def __init__(self, text: str, code: int = 76) -> None:
+    def __init__(self, text: str, code: int = 76, prefix: str = "Bad header line: ") -> None:
         super().__init__(text)
-        self.code, self.text = code, text
+        self.code, self.text, self.prefix = code, text, prefix
 
 
 Event = Union[Request, RemoteProtocolError]
@@ -185,43 +186,77 @@ class ServerConnection:
                 return []
             if self.state is State.REQUEST_LINE:
                 m = _REQUEST_LINE.match(line)
+                # spamd answers a request line it does not know with the line itself
                 if not m:
-                    raise RemoteProtocolError(f"(bad request line: {line[:60].decode('latin-1')})")
+                    raise RemoteProtocolError(line[:200].decode("latin-1"))
                 try:
                     self._method = Method(m.group(1).decode())
                 except ValueError:
-                    raise RemoteProtocolError(f"(unknown method {m.group(1).decode()})") from None
+                    raise RemoteProtocolError(line[:200].decode("latin-1")) from None
                 self._version = m.group(2).decode()
                 self._go("line")
             elif line:
+                # (the texts are spamd 4.0's own)
                 name, sep, value = line.decode("latin-1").partition(":")
                 if not sep or not name or " " in name:
-                    raise RemoteProtocolError(f"(bad header line: {line[:60].decode('latin-1')})")
-                self._headers.append((name, value.strip()))
+                    raise RemoteProtocolError("(header not in 'Name: value' format)")
+                value = value.strip()
+                if name.lower() == "user" and re.search(r"[\x00-\x1f\x7f]", value):
+                    raise RemoteProtocolError("(User header contains control chars)")
+                if name.lower() == "compress" and value.lower() != "zlib":
+                    raise RemoteProtocolError(f"(compression type not supported: {value})")
+                if name.lower() == "content-length" and not value.isdigit():
+                    raise RemoteProtocolError("(Content-Length contains non-numeric bytes)")
+                self._headers.append((name, value))
             else:
                 assert self._method is not None
                 if not METHOD_NEEDS_BODY[self._method]:
                     self._go("blank")
                     return [Request(self._method, self._version, tuple(self._headers))]
                 length = next((v for k, v in self._headers if k.lower() == "content-length"), None)
-                if length is None or not length.isdigit():
-                    raise RemoteProtocolError("(Content-Length missing or invalid)")
-                self._length = int(length)
+                # without a Content-length spamd reads the message up to EOF
+                self._length = int(length) if length is not None else -1
                 if self._length > self.max_size:
                     raise RemoteProtocolError("(message too big)", 74)
                 self._go("blank+body")
-        if self.state is State.BODY and len(self._buf) >= self._length:
+        if self.state is State.BODY and len(self._buf) > self.max_size:
+            raise RemoteProtocolError("(message too big)", 74)
+        if self.state is State.BODY and 0 <= self._length <= len(self._buf):
             body = bytes(self._buf[: self._length])
             del self._buf[: self._length]
             self._go("complete")
-            assert self._method is not None
-            if any(k.lower() == "compress" and v.lower() == "zlib" for k, v in self._headers):
-                try:
-                    body = zlib.decompress(body)
-                except zlib.error:
-                    raise RemoteProtocolError("(cannot decompress body)", 65) from None
-            return [Request(self._method, self._version, tuple(self._headers), body)]
+            return [self._request(body)]
         return []
+
+    def receive_eof(self) -> List[Event]:
+        """The client closed its side: a body without Content-length ends here; else it is short."""
+        try:
+            if self.state is State.BODY and self._length < 0:
+                body = bytes(self._buf)
+                self._buf.clear()
+                self._go("eof")
+                return [self._request(body)]
+            if self.state is State.BODY:
+                raise RemoteProtocolError(f"(Content-Length mismatch: Expected {self._length} bytes, "
+                                          f"got {len(self._buf)} bytes)")
+            if self.state is State.REQUEST_LINE and not self._buf:
+                raise RemoteProtocolError("(closed before headers)")
+            if self.state in (State.REQUEST_LINE, State.HEADERS):
+                raise RemoteProtocolError("(EOF during headers)")
+        except RemoteProtocolError as err:
+            self.state = State.DONE
+            return [err]
+        return []
+
+    def _request(self, body: bytes) -> Request:
+        assert self._method is not None
+        if any(k.lower() == "compress" and v.lower() == "zlib" for k, v in self._headers):
+            try:
+                body = zlib.decompress(body)
+            except zlib.error:
+                raise RemoteProtocolError("zlib: failed to find end of zlib stream\n", 69,
+                                          "Service Unavailable: ") from None
+        return Request(self._method, self._version, tuple(self._headers), body)
 
 
 def encode_response(resp: Response) -> bytes:

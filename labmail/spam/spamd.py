@@ -36,10 +36,14 @@ log = logging.getLogger(__name__)
 READ_TIMEOUT = 30.0
 
 
-def spam_header_value(result: Result) -> str:
-    """``True ; 7.2 / 5.0``: the value of spamd's ``Spam:`` response header."""
+def spam_header_value(result: Result, method: Optional[Method] = None) -> str:
+    """``True ; 7.2 / 5.0``: the value of spamd's ``Spam:`` response header.
+
+    (REPORT_IFSPAM says ``Yes``/``No`` instead, as spamd 4.0 does.)
+    """
     from .report import _score_tag
-    return f"{'True' if result.is_spam else 'False'} ; {_score_tag(result, None)} / {result.required:.1f}"
+    yes, no = ("Yes", "No") if method is Method.REPORT_IFSPAM else ("True", "False")
+    return f"{yes if result.is_spam else no} ; {_score_tag(result, None)} / {result.required:.1f}"
 
 
 class SpamdService:
@@ -134,7 +138,7 @@ class SpamdService:
             result = engine.check(req.body)
             elapsed = time.monotonic() - started
         self._log_result(result, req, user, elapsed, peer)
-        spam = ("Spam", spam_header_value(result))
+        spam = ("Spam", spam_header_value(result, req.method))
         if req.method is Method.CHECK:
             return Response(0, EX_CODES[0], (spam,))
         ctx = ReportContext(self.hostname, self.clock, self.ids)
@@ -238,12 +242,14 @@ async def _serve_one(service: SpamdService, reader: asyncio.StreamReader, writer
             if remaining <= 0:
                 raise asyncio.TimeoutError
             data = await asyncio.wait_for(reader.read(65536), remaining)
-            events = conn.receive_data(data) if data else [RemoteProtocolError("(incomplete request)")]
+            events = conn.receive_data(data) if data else conn.receive_eof()
             if not events:
+                if not data:
+                    break           # closed, nothing more will come
                 continue
             event = events[0]
             if isinstance(event, RemoteProtocolError):
-                resp: Optional[Response] = Response(event.code, f"Bad header line: {event.text}", version="1.0")
+                resp: Optional[Response] = Response(event.code, f"{event.prefix}{event.text}", version="1.0")
             else:
                 if transcript is not None:
                     transcript.client(f"{event.method.value} SPAMC/{event.version}")
