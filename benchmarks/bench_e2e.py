@@ -147,7 +147,7 @@ def drive(addr: Tuple[str, int], new: Path) -> dict:
 # -- the three servers -----------------------------------------------------------
 # The minimal aiosmtpd peer (Maildir file with fsync before its 250) is the
 # one bench_smtp.py measures against; both benchmarks use the same class.
-from bench_smtp import Peer  # noqa: E402
+from bench_smtp import Peer, loadavg  # noqa: E402
 
 
 def run_lab() -> dict:
@@ -281,6 +281,7 @@ def main() -> None:
     if why_not is None:
         contenders.append(("Postfix 3 (virtual → Maildir)", run_postfix))
     runs: Dict[str, List[dict]] = {name: [] for name, _ in contenders}
+    start_load = loadavg()
     for _ in range(REPEATS):
         for name, fn in contenders:
             try:
@@ -288,7 +289,7 @@ def main() -> None:
             except Exception as exc:                 # a peer that cannot run is reported
                 print(f"{name}: {exc}")
     print(f"{MESSAGES} messages of ~2 KB, {SESSIONS} concurrent sessions, a connection per "
-          f"message, median of {REPEATS} runs\n")
+          f"message, median of {REPEATS} runs; load average at start {start_load}\n")
     print("| server | msg/s | 250 → readable p50 ms | p99 ms | files/acked | "
           "throughput vs peer | vs Postfix |")
     print("|---|---:|---:|---:|---|---:|---:|")
@@ -308,6 +309,13 @@ def main() -> None:
     lab = _median(runs["labmail"], "rate") if runs["labmail"] else float("nan")
     print(f"\ntargets: ≥ 0.8× the peer: {'met' if lab >= 0.8 * peer else 'NOT met'}"
           + (f"; ≥ 1.0× Postfix: {'met' if lab >= pf else 'NOT met'}" if pf == pf else ""))
+    # each repeat runs the servers one after the other: ratios within a repeat
+    # see the same moment of a shared machine
+    pairs = [(name, [a["rate"] / b["rate"] for a, b in zip(runs["labmail"], runs[name])])
+             for name, _ in contenders[1:] if runs[name] and runs["labmail"]]
+    print("paired ratios (median over repeats of labmail/other in the same repeat): "
+          + ", ".join(f"vs {name} {statistics.median(r):.2f}×" for name, r in pairs)
+          + f"; load average at end {loadavg()}")
 
 
 if __name__ == "__main__":
