@@ -159,3 +159,22 @@ def test_spamc_log_lines_when_spamd_is_down():
 def test_spamc_skips_a_message_over_max_size_without_connecting(opts, out, status):
     msg = CASES["plain"]
     assert spamc_run(DOWN + ["-s", "100"] + opts, msg)[::2] == (msg if out == b"MSG" else out, status)
+
+
+# -- SpamAssassin's stock rules read without crashing or noise ------------------------
+def test_perl_regex_pieces_of_the_stock_rules_compile():
+    from labmail.spam.regex import _compile
+    assert _compile(r"\e\$B", "").search("\x1b$B")
+    assert _compile(r"b[i\x{0456}]t", "").search("b\u0456t")
+    assert _compile(r"helo=(\S+) x=(?!(?i)\1)\S", "").search("helo=a x=b")
+
+
+def test_stock_rule_settings_are_accepted_quietly():
+    from labmail.spam import parse_config
+    from labmail.spam.rules import ConfigBuilder
+    b = ConfigBuilder(strict=False)
+    b.feed_text("require_version 4.000001\nutil_rb_tld com\nclear_util_rb\nutil_rb_3tld a.b.c\n"
+                "def_welcomelist_auth *@example.org\nurl_shortener bit.ly\nenlist_uri_host (X) a.example\n"
+                "bayes_stopword_en the\n", "stock.cf")
+    assert b.errors == []
+    parse_config("report_safe 0\n")

@@ -20,6 +20,7 @@ True
 from __future__ import annotations
 
 import re
+import warnings
 from typing import FrozenSet, List, Optional
 
 try:                                     # Python 3.11+
@@ -83,7 +84,9 @@ def required_literals(pattern: str, flags: int) -> _Lits:
     if flags & re.VERBOSE:
         return None                       # whitespace and comments change meaning; keep it simple
     try:
-        parsed = _p.parse(pattern, flags)
+        with warnings.catch_warnings():         # (the pattern compiled once already: no news here)
+            warnings.simplefilter("ignore", FutureWarning)
+            parsed = _p.parse(pattern, flags)
     except Exception:
         return None
     lits = _seq(list(parsed))

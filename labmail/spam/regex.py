@@ -11,6 +11,7 @@ True
 from __future__ import annotations
 
 import re
+import warnings
 from functools import lru_cache
 from typing import Tuple
 
@@ -24,7 +25,13 @@ _TRANSLATE = [
     (re.compile(r"(?<!\\)((?:\\\\)*)\\h"), r"\1[ \\t]"),
     (re.compile(r"\(\?<([A-Za-z_]\w*)>"), r"(?P<\1>"),
     (re.compile(r"\\k<([A-Za-z_]\w*)>"), r"(?P=\1)"),
+    (re.compile(r"(?<!\\)((?:\\\\)*)\\e"), r"\1\\x1b"),            # Perl's \e is ESC
+    (re.compile(r"(?<!\\)((?:\\\\)*)\\x\{([0-9A-Fa-f]{1,8})\}"),       # \x{0456}: a code point
+     lambda m: m.group(1) + "\\U%08x" % int(m.group(2), 16)),
 ]
+# "(?i)" in the middle of a Perl pattern applies from there on; Python wants it in
+# front. Moving it there makes the whole pattern case-blind (a little wider).
+_MID_FLAGS = re.compile(r"(?<!\\)\(\?([aiLmsux]+)\)")
 
 
 class PerlRegexError(ValueError):
@@ -79,8 +86,20 @@ def _compile(pattern: str, flags: str) -> "re.Pattern[str]":
     for rx, repl in _TRANSLATE:
         pattern = rx.sub(repl, pattern)
     try:
-        return re.compile(pattern, bits)
+        with warnings.catch_warnings():
+            # "[[" is a plain bracket in Perl; Python only warns about future set syntax
+            warnings.simplefilter("ignore", FutureWarning)
+            return re.compile(pattern, bits)
     except re.error as exc:
+        if "global flags not at the start" in str(exc):
+            found = "".join(_MID_FLAGS.findall(pattern))
+            moved = f"(?{''.join(sorted(set(found)))})" + _MID_FLAGS.sub("", pattern)
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", FutureWarning)
+                    return re.compile(moved, bits)
+            except re.error:
+                pass
         raise PerlRegexError(str(exc)) from None
 
 

@@ -72,6 +72,14 @@ _IGNORED = frozenset({
     "add_header_all", "util_rb_tld", "util_rb_2tld", "util_rb_3tld", "clear_util_rb",
     "clear_originating_ip_headers", "originating_ip_headers", "bayes_expiry_max_db_size",
     "bayes_auto_expire", "allow_user_rules", "use_auto_whitelist", "use_auto_welcomelist",
+    # settings of SpamAssassin's stock rules and plugins (so -C /usr/share/spamassassin reads quietly)
+    "require_version", "enable_compat", "def_welcomelist_auth", "def_whitelist_auth", "welcomelist_auth",
+    "whitelist_auth", "url_shortener", "url_shortener_get", "enlist_uri_host", "delist_uri_host",
+    "enlist_addrlist", "delist_addrlist", "dns_local_ports_avoid", "redirector_pattern", "dns_block_rule",
+    "reuse", "test", "bayes_stopword_en", "bayes_stopword_de", "bayes_stopword_fr", "bayes_stopword_es",
+    "bayes_stopword_it", "bayes_stopword_nl", "bayes_stopword_pt", "bayes_stopword_dk",
+    "bayes_stopword_fi", "bayes_stopword_gr", "bayes_stopword_hu", "bayes_stopword_no",
+    "bayes_stopword_ru", "bayes_stopword_se", "bayes_stopword_tr",
 })
 
 
