@@ -36,7 +36,8 @@ def test_rejected_port_25_is_connection_refused_and_deferred(two):
     assert wait_for(lambda: "Connection refused" in org.mailq(), 5)   # the reason mailq shows
     com.firewall.run("iptables -F")
     org.flush()
-    assert wait_for(lambda: any(m["Subject"] == "over the wall" for m in com.mailbox("alice")), 5)
+    assert wait_for(lambda: any(m["Subject"] == "over the wall" for m in com.mailbox("alice")), 15), \
+        org.maillog.path.read_text()
 
 
 def test_dropped_port_25_times_out(two):

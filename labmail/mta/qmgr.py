@@ -163,6 +163,9 @@ class QueueManager:
 
         Lessons call this after ``lab.clock.advance(...)`` to see the retries.
         """
+        # a message still in an attempt would be skipped by the scan and then
+        # wait out its backoff: let the attempts under way end first
+        await self.idle(timeout)
         if flush:
             self._flush = True
         started = self.scan()
