@@ -186,3 +186,23 @@ def test_many_encoded_words_decode_in_linear_time():
     assert decode_header_value(subject.strip()) == "\xe9" * 20000
     assert decode_header_value("=?x-unknown?Q?caf=E9?= =?koi8-r?Q?=F0=D2=C9?=") == "caf\xe9\u041f\u0440\u0438"
     assert decode_header_value("=?utf-8?B?R3LDv!!!MOfZQ?=") == "Gr\xfc\xdfe"     # junk skipped, padding added
+
+
+def test_rawbody_is_not_charset_converted_and_html_quotes_are_plain():
+    from spam_hostile_messages import CASES as C
+    r = check(C["utf16_html"], "rawbody R_P /<p>/\nscore R_P 0.1\nbody B_P /hello in utf-16/\nscore B_P 0.1")
+    # SpamAssassin 4.0 trusts no UTF-16 label: neither rawbody nor body sees the words
+    assert "R_P" not in r.tests and "B_P" not in r.tests
+    r = check(C["html_broken"])
+    assert any('tags"quoted"' in p for p in r.view.body_paragraphs)
+
+
+@pytest.mark.parametrize("data, charset, text", [
+    (b"caf\xc3\xa9", "iso-8859-1", "caf\xe9"),            # UTF-8 first, whatever the label
+    (b"say \x93hi\x94 \x80", "windows-1252", "say \u201chi\u201d \u20ac"),
+    (b"\xf0\xd2\xc9\xd7\xc5\xd4", "koi8-r", "\u041f\u0440\u0438\u0432\u0435\u0442"),
+    (b"caf\xe9 \xff\xfe", "x-martian", "caf\xe9 \xff\xfe"),  # \xff is no common cp1252 byte: Latin-1
+])
+def test_part_charsets_are_normalized_as_spamassassin_4_does(data, charset, text):
+    from labmail.spam.render import _decode
+    assert _decode(data, charset) == text

@@ -35,13 +35,18 @@ pytestmark = pytest.mark.realtool
 PRE_DIR = Path("/etc/spamassassin")
 TLDS = Path("/usr/share/spamassassin/20_aux_tlds.cf")
 
-# (case, spammy?) pairs: each shape problem found in the audit has one here
+# (case, spammy?) pairs: each shape problem found in the audit has one here.
+# Not here: html_broken (its preview wraps one piece later than SpamAssassin's,
+# cause not found) and attachment_names (LAB_ARCHIVE_ATTACHED is a lab eval
+# SpamAssassin lacks).
 SHAPES = [("plain", True), ("crlf", True), ("crlf", False), ("mixed_eol", False), ("mbox_from", True),
           ("mbox_from", False), ("empty_input", False), ("only_newline", True), ("no_body", True),
           ("old_xspam", True), ("old_xspam", False), ("multiple_subjects", True), ("nul_bytes", True),
           ("garbage_header_line", True), ("unknown_cte", False), ("multipart_no_boundary", False),
           ("multipart_empty", True), ("unknown_charset_body", True), ("wrong_charset_body", False),
-          ("eightbit_header", True), ("continuation_first", True), ("return_path", True)]
+          ("eightbit_header", True), ("continuation_first", True), ("return_path", True),
+          ("utf16_html", False), ("encoded_words", True), ("qp_broken", True),
+          ("nested_rfc822", True), ("long_header", True), ("unclosed_multipart", True)]
 VARIANTS = {"rs1": (), "rs0": ("report_safe 0", "rewrite_header Subject [SPAM]"),
             "rs2": ("report_safe 2", "rewrite_header Subject [SPAM]")}
 

@@ -141,23 +141,44 @@ def _valid_fields(head: bytes) -> bytes:
     return b"".join(out)
 
 
-def _decode(data: bytes, charset: str) -> str:
-    """*data* in *charset*; bytes that are not (or an unknown charset) read as UTF-8, else Windows-1252.
+_W1252_PLAUSIBLE = re.compile(rb"[^\x00-\x7f\xa0\xa9\xad\x82\x84\x85\x91-\x97\x99\xc0-\xd6\xd8-\xde\xe0-\xf6\xf8-\xfe]")
 
-    SpamAssassin does the same when a part lies about its charset.
+
+def _decode(data: bytes, charset: str) -> str:
+    """*data* as text, the way SpamAssassin 4.0 normalizes a part's charset.
+
+    ASCII stays; 8-bit text is tried as UTF-8 first whatever the label says,
+    then as the declared charset (ISO-8859-1 read as Windows-1252; UTF-16
+    labels are not trusted), then as Windows-1252 if every byte is one that
+    is common there; what is left is read byte for byte (Latin-1).
+
+    >>> _decode(b"caf\\xc3\\xa9", "iso-8859-1"), _decode(b"caf\\xe9", "utf-8"), _decode(b"\\xff", "x")
+    ('café', 'café', 'ÿ')
     """
-    for cs in (charset, "utf-8"):
+    if data.isascii():
+        return data.decode("ascii")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    cs = charset.strip().lower()
+    if cs in ("iso-8859-1", "iso8859-1", "latin1", "latin-1", "windows-1252", "cp1252"):
+        cs = "cp1252"
+    if cs not in ("us-ascii", "ascii", "utf-8", "utf8") and not cs.startswith("utf-16") \
+            and not cs.startswith("utf16"):
         try:
             return data.decode(cs)
         except (LookupError, UnicodeDecodeError):
-            continue
-    try:
-        return data.decode("cp1252")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
+            pass
+    if not _W1252_PLAUSIBLE.search(data):
+        try:
+            return data.decode("cp1252")
+        except UnicodeDecodeError:
+            pass
+    return data.decode("latin-1")
 
 
-def _payload_text(part: Message) -> str:
+def _payload_bytes(part: Message) -> bytes:
     cte = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
     if cte in ("x-uuencode", "uuencode", "x-uue", "uue"):
         # SpamAssassin decodes only base64 and quoted-printable: uuencoded text
@@ -166,6 +187,10 @@ def _payload_text(part: Message) -> str:
         data = raw.encode("ascii", "replace") if isinstance(raw, str) else b""
     else:       # base64, quoted-printable; anything else comes back as the raw bytes
         data = part.get_payload(decode=True) or b""
+    return data
+
+
+def _payload_text(part: Message, data: bytes) -> str:
     try:
         charset = part.get_content_charset() or "us-ascii"
     except Exception:           # a charset parameter that is no string at all
@@ -238,9 +263,16 @@ class MessageView:
                 view.attachments.append(decode_header_value(filename or ""))
                 if not ctype.startswith("text/"):
                     continue
+            if not ctype.startswith(("text/", "multipart/")):
+                continue
+            data = _payload_bytes(part)
+            # rawbody sees the bytes as they are after base64/QP, not charset-converted
+            # (SpamAssassin's normalize_charset is off by default): read them as UTF-8
+            raw_text = _decode(data, "utf-8")
             if ctype == "text/html":
-                html = _payload_text(part)
-                view.rawbody_lines.extend(html.splitlines())
+                view.rawbody_lines.extend(raw_text.splitlines())
+                # SpamAssassin's HTML reader turns curly double quotes into plain ones
+                html = re.sub("[\u201c\u201d]", '"', _payload_text(part, data))
                 text, uris, tags = html_to_text(html)
                 view.uris.extend(uris)
                 for t, n in tags.items():
@@ -249,8 +281,8 @@ class MessageView:
             elif ctype.startswith("text/") or ctype.startswith("multipart/"):
                 # (a multipart without a boundary, or whose boundary never
                 # appears, is one text part to SpamAssassin)
-                text = _payload_text(part)
-                view.rawbody_lines.extend(text.splitlines())
+                text = _payload_text(part, data)
+                view.rawbody_lines.extend(raw_text.splitlines())
                 texts.append(text)
         for text in texts:
             view.text_length += len(text)

@@ -50,6 +50,10 @@ class ReportContext:
         return (self.clock or Clock()).now()
 
 
+def _octets(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogateescape"))
+
+
 def wrap(text: str, prefix: str = "\t", first: str = "", length: int = 79,
          overflow: bool = False, breaker: str = r"(?<=[\s,])") -> str:
     """Greedy line wrapping with SpamAssassin's rules (a tab counts 8 columns).
@@ -64,9 +68,10 @@ def wrap(text: str, prefix: str = "\t", first: str = "", length: int = 79,
     cur = parts[0]
     fresh = True
     for piece in parts[1:]:
-        width = len(cur) + cur.count("\t") * 7
+        # (SpamAssassin wraps octets: a UTF-8 character counts its bytes)
+        width = _octets(cur) + cur.count("\t") * 7
         if not fresh and not overflow:
-            width += len(piece) + piece.count("\t") * 7
+            width += _octets(piece) + piece.count("\t") * 7
         if width <= length:
             cur += piece
             fresh = False
