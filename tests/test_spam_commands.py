@@ -45,7 +45,7 @@ def test_spamassassin_filters_stdin_to_stdout(tmp_path):
 def test_spamassassin_cf_test_mode_and_exit_code(tmp_path):
     r = labmail(tmp_path, "spamassassin", "-t", "-e", "--cf", "report_safe 0", "--cf",
                 "rewrite_header Subject [SPAM]", stdin=GTUBE)
-    assert r.returncode == 1, r.stderr.decode()
+    assert r.returncode == 5, r.stderr.decode()          # spamassassin -e: 5 for spam
     text = r.stdout.decode()
     assert text, r.stderr.decode()
     assert "Subject: [SPAM] gtube" in text and "X-Spam-Report: \n\t* " in text and "\n\t* 1000 GTUBE BODY: " in text
@@ -53,6 +53,16 @@ def test_spamassassin_cf_test_mode_and_exit_code(tmp_path):
     assert "1000 GTUBE                  BODY: Generic Test for Unsolicited Bulk Email" in report
     r = labmail(tmp_path, "spamassassin", "-e", stdin=HAM)
     assert r.returncode == 0 and b"X-Spam-Status: No, score=" in r.stdout
+    assert labmail(tmp_path, "spamassassin", "--exit-code=3", stdin=GTUBE).returncode == 3
+
+
+def test_spamassassin_warns_about_a_line_it_cannot_parse_and_goes_on(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "local.cf").write_text("no_such_setting 1\nrequired_score 2\n")
+    r = labmail(tmp_path, "spamassassin", "--siteconfigpath", str(site), stdin=HAM)
+    assert r.returncode == 0 and b"required=2.0" in r.stdout           # as spamassassin: a warning only
+    assert "no_such_setting" in r.stderr.decode()
 
 
 def test_spamassassin_remove_markup(tmp_path):
@@ -67,7 +77,7 @@ def test_spamassassin_reads_user_prefs_and_site_config(tmp_path):
     prefs = tmp_path / "prefs"
     prefs.write_text("required_score 1.5\n")
     r = labmail(tmp_path, "spamassassin", "--siteconfigpath", str(site), "-p", str(prefs), "-e", stdin=HAM)
-    assert r.returncode == 1 and b"tests=LAB_NOON" in r.stdout
+    assert r.returncode == 5 and b"tests=LAB_NOON" in r.stdout
 
 
 def test_spamassassin_lint(tmp_path):

@@ -31,7 +31,8 @@ examples:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-t", "--test-mode", action="store_true", help="append the report to the output")
     p.add_argument("-L", "--local", action="store_true", help="local tests only (no DNS blocklists)")
-    p.add_argument("-e", "--exit-code", action="store_true", help="exit 1 when the message is spam")
+    p.add_argument("-e", "--exit-code", "--error-code", dest="exit_code", nargs="?", type=int, const=5,
+                   default=None, metavar="N", help="exit N (default 5, as spamassassin) when the message is spam")
     p.add_argument("-p", "--prefspath", "--prefs-file", dest="prefs", metavar="FILE",
                    help="user preferences file (default ~/.spamassassin/user_prefs)")
     p.add_argument("--cf", action="append", default=[], metavar="LINE", help="one more configuration line")
@@ -85,10 +86,12 @@ def run(args: argparse.Namespace) -> int:
         resolver = LabResolver(*config.dns_servers[0], timeout=3.0).addresses
     message = sys.stdin.buffer.read()
     result = Engine(config, bayes=bayes, resolver=resolver).check(message)
-    ctx = ReportContext(args.hostname or socket.gethostname())
+    from ..clock import IdGenerator
+    # unseeded ids: each run's MIME boundary has its own random part, as spamassassin's
+    ctx = ReportContext(args.hostname or socket.gethostname(), ids=IdGenerator())
     out = rewrite(result, ctx)
     sys.stdout.buffer.write(out)
     if args.test_mode:
         sys.stdout.buffer.write(report_text(result, ctx).encode("utf-8"))
     sys.stdout.flush()
-    return 1 if (args.exit_code and result.is_spam) else 0
+    return (args.exit_code or 5) if (args.exit_code is not None and result.is_spam) else 0
