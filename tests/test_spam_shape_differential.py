@@ -133,3 +133,20 @@ def test_remove_markup_gives_what_spamassassin_d_gives(config_dirs, variant):
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         runs = list(pool.map(both, names))
     assert [name for name, marked, undone in runs if remove_markup(marked) != undone] == []
+
+
+def test_sa_learn_counts_hostile_messages_as_real_sa_learn(tmp_path):
+    """Same messages learnt, skipped as already seen (SpamAssassin's To+Date+body id), relearnt, forgotten."""
+    import sys
+    exe = need_tool("sa-learn")
+    folder = tmp_path / "hostile"
+    folder.mkdir()
+    for name, data in CASES.items():
+        (folder / name).write_bytes(data)
+    env = dict(os.environ, HOME=str(tmp_path / "real"))
+    lab = [sys.executable, "-c", "import sys; from labmail.cli import main; sys.exit(main(sys.argv[1:]))", "sa-learn"]
+    for op in ("--spam", "--spam", "--ham", "--forget"):
+        real = subprocess.run([exe, op, str(folder)], capture_output=True, timeout=120, env=env, check=True).stdout
+        ours = subprocess.run(lab + [op, "--dbpath", str(tmp_path / "lab"), str(folder)], capture_output=True,
+                              timeout=120, check=True).stdout
+        assert ours == real, op

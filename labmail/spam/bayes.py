@@ -31,8 +31,9 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Optional, Set, Union
+from typing import Callable, Dict, Iterable, List, Optional, Set, Tuple, Union
 
+from .pristine import split_pristine
 from .render import MessageView
 
 __all__ = ["BayesStore", "tokenize", "chi2q", "combine", "learn_paths", "message_files"]
@@ -176,10 +177,33 @@ class BayesStore:
         return MessageView.parse(remove_markup(msg) if b"X-Spam-" in msg[:65536] else msg)
 
     @staticmethod
-    def message_id(view: MessageView) -> str:
-        """The key of a message in ``bayes_seen`` (Message-ID plus a body digest)."""
-        digest = hashlib.sha1(view.raw[-2000:]).hexdigest()[:16]
-        return f"{view.header('Message-ID').strip() or '<none>'}{digest}"
+    def message_ids(view: MessageView) -> List[str]:
+        """The keys of a message in ``bayes_seen``, as SpamAssassin's Bayes makes them.
+
+        First ``sha1(To NUL Date NUL sha1(body))@sa_generated`` (so a resent
+        copy with a new Message-ID is still the same message), then the
+        Message-ID without its angle brackets, if it has one.
+        """
+        body = split_pristine(view.raw).body.replace(b"\r\n", b"\n")
+        to = view.header("To", raw=True).split("\n")[-1]
+        date = view.header("Date", raw=True).split("\n")[-1]
+        generated = hashlib.sha1(b"\0".join([to.encode("utf-8", "replace"), date.encode("utf-8", "replace"),
+                                              hashlib.sha1(body).hexdigest().encode()])).hexdigest()
+        ids = [generated + "@sa_generated"]
+        m = re.fullmatch(r"\s*<(.+)>\s*", view.header("Message-ID", raw=True).split("\n")[-1], re.S)
+        if m:
+            ids.append(m.group(1))
+        return ids
+
+    def message_id(self, view: MessageView) -> str:
+        """The key a message is learnt under (see :meth:`message_ids`)."""
+        return self.message_ids(view)[0]
+
+    def _seen_as(self, view: MessageView) -> Tuple[Optional[str], Optional[str]]:
+        for key in self.message_ids(view):
+            if key in self.seen:
+                return key, self.seen[key]
+        return None, None
 
     def learn(self, msg: _MsgLike, *, spam: bool) -> bool:
         """Learn one message as spam or ham; False when it was learnt that way already.
@@ -190,9 +214,10 @@ class BayesStore:
         view = self._view(msg)
         mid = self.message_id(view)
         kind = "s" if spam else "h"
-        if self.seen.get(mid) == kind:
-            return False
-        if mid in self.seen:
+        _, seen = self._seen_as(view)
+        if seen == kind:
+            return False                # learnt already (under either key)
+        if seen is not None:
             self.forget(view)
         self._probs.clear()
         now = _message_time(view)
@@ -213,10 +238,10 @@ class BayesStore:
     def forget(self, msg: _MsgLike) -> bool:
         """Undo the learning of one message (``sa-learn --forget``)."""
         view = self._view(msg)
-        mid = self.message_id(view)
-        kind = self.seen.pop(mid, None)
-        if kind is None:
+        mid, _ = self._seen_as(view)
+        if mid is None:
             return False
+        kind = self.seen.pop(mid)
         self._probs.clear()
         col = 0 if kind == "s" else 1
         for tok in tokenize(view):
