@@ -168,7 +168,9 @@ class ConfigBuilder:
                 target = Path(rest)
                 if not target.is_absolute():
                     target = Path(path).parent / target
-                if depth > 10:
+                if not rest.strip():
+                    self.error(path, lineno, "failed to parse line, include needs a file name")
+                elif depth > 10:
                     self.error(path, lineno, "include nested too deeply")
                 else:
                     self.feed_file(target, depth + 1)
