@@ -206,3 +206,10 @@ def test_rawbody_is_not_charset_converted_and_html_quotes_are_plain():
 def test_part_charsets_are_normalized_as_spamassassin_4_does(data, charset, text):
     from labmail.spam.render import _decode
     assert _decode(data, charset) == text
+
+
+def test_broken_base64_decodes_as_spamassassin_does():
+    from labmail.spam.render import sa_base64_decode
+    assert sa_base64_decode(b"R3LDvMOfZQ==\n") == "Grüße".encode()
+    assert sa_base64_decode(b"R3LD!!vMOfZQ") == "Grüße".encode()          # junk dropped
+XX

@@ -46,7 +46,7 @@ SHAPES = [("plain", True), ("crlf", True), ("crlf", False), ("mixed_eol", False)
           ("multipart_empty", True), ("unknown_charset_body", True), ("wrong_charset_body", False),
           ("eightbit_header", True), ("continuation_first", True), ("return_path", True),
           ("utf16_html", False), ("encoded_words", True), ("qp_broken", True),
-          ("nested_rfc822", True), ("long_header", True), ("unclosed_multipart", True)]
+          ("nested_rfc822", True), ("long_header", True), ("unclosed_multipart", True), ("b64_broken", True)]
 VARIANTS = {"rs1": (), "rs0": ("report_safe 0", "rewrite_header Subject [SPAM]"),
             "rs2": ("report_safe 2", "rewrite_header Subject [SPAM]")}
 

@@ -185,9 +185,46 @@ def _payload_bytes(part: Message) -> bytes:
         # is read as it stands (Python would decode it)
         raw = part.get_payload(decode=False)
         data = raw.encode("ascii", "replace") if isinstance(raw, str) else b""
-    else:       # base64, quoted-printable; anything else comes back as the raw bytes
+    elif cte == "base64" and isinstance(part.get_payload(decode=False), str):
+        data = sa_base64_decode(part.get_payload(decode=False).encode("ascii", "replace"))
+    else:       # quoted-printable; anything else comes back as the raw bytes
         data = part.get_payload(decode=True) or b""
     return data
+
+
+_B64_VALUE = {c: i for i, c in enumerate(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")}
+_B64_VALUE[ord("=")] = 63
+
+
+def sa_base64_decode(text: bytes) -> bytes:
+    """Base64 as SpamAssassin's decoder reads it, broken input included.
+
+    Clean input decodes as usual. Otherwise every character outside the
+    alphabet is dropped, trailing ``=`` too, an ``=`` left inside counts as
+    63, and the groups are decoded as they fall (so a corrupt part gives
+    SpamAssassin's garbage, not nothing).
+
+    >>> sa_base64_decode(b"aGVsbG8=\\n"), sa_base64_decode(b"aGVs!bG8")
+    (b'hello', b'hello')
+    """
+    s = re.sub(rb"\s+", b"", text)
+    if len(s) % 4 == 0 and re.fullmatch(rb"[A-Za-z0-9+/=]{2,}={0,2}", s):
+        try:
+            return base64.b64decode(re.sub(rb"(=+)(?!=*$)", lambda m: b"A" * len(m.group(1)), s))
+        except ValueError:
+            pass
+    s = re.sub(rb"[^A-Za-z0-9+/=]", b"", s).rstrip(b"=")
+    if len(s) % 4 == 1:
+        s = s[:-1]
+    out = bytearray()
+    for i in range(0, len(s), 4):
+        group = [_B64_VALUE[c] for c in s[i:i + 4]]
+        n = 0
+        for v in group:
+            n = n << 6 | v
+        n <<= 6 * (4 - len(group))
+        out += n.to_bytes(3, "big")[: len(group) - 1]
+    return bytes(out)
 
 
 def _payload_text(part: Message, data: bytes) -> str:
