@@ -212,4 +212,4 @@ def test_broken_base64_decodes_as_spamassassin_does():
     from labmail.spam.render import sa_base64_decode
     assert sa_base64_decode(b"R3LDvMOfZQ==\n") == "Grüße".encode()
     assert sa_base64_decode(b"R3LD!!vMOfZQ") == "Grüße".encode()          # junk dropped
-XX
+    assert sa_base64_decode(b"QUJD\n===\nQQ") == b"ABC\xff\xff\xd0"   # inner '=' counts 63, a lone last char goes
