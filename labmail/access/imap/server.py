@@ -63,6 +63,7 @@ class ImapServerProtocol(asyncio.Protocol):
         self._idle_notified = 0.0
         self._was_idling = False
         self._change_pending = False
+        self._look_queued = False     # one look at the folder waits at most: they coalesce
         # the session runs in the mailbox worker pool, one batch at a time and
         # in arrival order: a command waiting for a mailbox lock stalls only
         # its own client, never the loop (and with it SMTP, POP3, the others)
@@ -329,10 +330,18 @@ class ImapServerProtocol(asyncio.Protocol):
         if quiet:
             self._arm_poller()
             return
-        self._submit(self._look)
+        self._queue_look()
+
+    def _queue_look(self) -> None:
+        # a look already waiting will see this change too: a burst of deliveries
+        # (or a STORE on many messages) costs an IDLE session one rescan, not one each
+        if not self._look_queued:
+            self._look_queued = True
+            self._submit(self._look)
 
     def _look(self) -> None:
         """In a worker thread: has the folder changed under an IDLE client?"""
+        self._look_queued = False
         session = self.session
         if session is None or session.closed:
             return
@@ -355,7 +364,7 @@ class ImapServerProtocol(asyncio.Protocol):
         self._change_pending = False
         if self.session is not None and not self.session.closed and self.session.idling:
             # only IDLE hears of changes at once; others at their next command
-            self._submit(self._look)
+            self._queue_look()
 
 
 def _addr(value: Any) -> Tuple[str, int]:
