@@ -158,22 +158,21 @@ def _bounced_host_not_found(state: Path) -> set:
 
 
 def _remove_dead_locks(state: Path) -> int:
-    """Remove dot-locks whose holder is dead, as Dovecot's file_dotlock does at once.
+    """Count the dot-locks a killed lab left behind (their holder is dead).
 
-    The lab does not yet (strict xfail test_stale_uidlist_lock_of_a_dead_process_...);
-    without this the first SELECT after each restart waits for the lock.
+    They stay: the restarted lab must take them over at once, as Dovecot's
+    file_dotlock does (test_stale_uidlist_lock_of_a_dead_process_is_taken_over).
     """
-    removed = 0
+    left = 0
     for lock in state.rglob("*.lock"):
         try:
             pid = int(lock.read_text().split()[0])
             os.kill(pid, 0)
         except ProcessLookupError:
-            lock.unlink()
-            removed += 1
+            left += 1
         except (OSError, ValueError, IndexError):
             pass
-    return removed
+    return left
 
 
 def test_sigkill_at_random_points(tmp_path, scale):
@@ -245,11 +244,10 @@ def test_sigkill_at_random_points(tmp_path, scale):
     local = _delivered(_maildir(state, "mail.example.com", "alice"))
     remote = _delivered(_maildir(state, "mail.example.org", "bob"))
     lost = [k for k, kind in acked.items() if k not in (local if kind == "local" else remote)]
-    # the known bug (strict xfail test_queue_recovered_at_start_relays_to_a_later_host):
-    # counted and reported, not failed on here, so the rest of this test keeps guarding
+    # the start-order bug this suite once found (fixed: see
+    # test_queue_recovered_at_start_relays_to_a_later_host) is reported apart, and fails too
     known = _bounced_host_not_found(state)
     lost_known = [k for k in lost if k in known]
-    lost = [k for k in lost if k not in known]
     local_twice = [k for k, files in local.items() if len(files) > 1]
     relay_twice = [k for k, files in remote.items() if len(files) > 1]
     unparsable = [p for files in list(local.values()) + list(remote.values()) for p in files
