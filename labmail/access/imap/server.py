@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+import threading
 from typing import Any, Callable, List, Optional, Tuple
 
 from ...firewall.gate import listen
@@ -71,6 +72,9 @@ class ImapServerProtocol(asyncio.Protocol):
         self._busy = False
         self._held = False           # a failed login's answer is being delayed
         self._queued = 0             # bytes received and not yet processed
+        # the loop adds to _queued and a worker thread subtracts: `+=` is not atomic
+        # across threads, and a lost update once left a session paused for good
+        self._queued_lock = threading.Lock()
         self._paused = False
 
     # -- connection ---------------------------------------------------------------
@@ -140,14 +144,16 @@ class ImapServerProtocol(asyncio.Protocol):
             return
         self._record_client(data)
         self._arm_timer()
-        self._queued += len(data)
+        with self._queued_lock:
+            self._queued += len(data)
         if self._queued > MAX_QUEUED and not self._paused and self.transport is not None:
             self._paused = True      # a client far ahead of us: let TCP hold the rest
             self.transport.pause_reading()
         self._submit(lambda: self._feed(session, data))
 
     def _feed(self, session: ImapSession, data: bytes) -> None:
-        self._queued -= len(data)
+        with self._queued_lock:
+            self._queued -= len(data)
         session.receive_data(data)
 
     # -- the worker ------------------------------------------------------------------
@@ -200,7 +206,8 @@ class ImapServerProtocol(asyncio.Protocol):
             # stop reading cleartext now: whatever a man in the middle injects
             # after STARTTLS must never be read as a command (RFC 3501 §6.2.1)
             self._ops.clear()
-            self._queued = 0
+            with self._queued_lock:
+                self._queued = 0
             if self.transport is not None and hasattr(self.transport, "pause_reading"):
                 self.transport.pause_reading()
             asyncio.ensure_future(self._start_tls())
