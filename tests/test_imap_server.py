@@ -492,3 +492,27 @@ def test_rude_clients_leave_no_errors(tmp_path, caplog):
         lt.close_server(plain)
         lt.close_server(tls)
         lt.stop()
+
+
+def test_half_closed_client_gets_every_reply(tmp_path):
+    """A client that sends its commands and half-closes (printf ... | nc) still gets
+    every answer, as from Dovecot, whatever came before in the process."""
+    import socket
+    import labmail
+    with labmail.Lab(ports="auto", state_dir=tmp_path / "lab") as lab:
+        host = lab.add_host("mail.example.com", users={"bob": "hunter2"})
+        lab.start()
+        long_line = b"b " + b"x" * 100_000 + b"\r\n"
+        for middle in (b"", long_line, b"", long_line):
+            with socket.create_connection(host.endpoints["imap"], timeout=10) as s:
+                assert s.recv(1000).startswith(b"* OK")
+                s.sendall(b"a NOOP\r\n" + middle + b"c LOGOUT\r\n")
+                s.shutdown(socket.SHUT_WR)
+                out = b""
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    out += chunk
+            assert b"a OK" in out and b"c OK Logout completed." in out, out
+            assert (b"b BAD" in out) == bool(middle), out

@@ -113,6 +113,26 @@ class ImapServerProtocol(asyncio.Protocol):
         self._write(self.session.greeting())
         self._arm_timer()
 
+    def eof_received(self) -> Optional[bool]:
+        """The client half-closed: answer everything it sent, then close.
+
+        (Dovecot reads its input to the end; asyncio's default would close at
+        once and drop the replies to commands still waiting in the queue.)
+        """
+        if self.session is None:
+            return None
+        # (even when the session is already closed: its last replies may still be on
+        # their way from the worker, and _flush closes the transport after them)
+        if self.transport is not None and self.transport.get_extra_info("sslcontext") is not None:
+            return None               # TLS has no half-close: asyncio closes the transport
+        self._submit(self._peer_done)
+        return True
+
+    def _peer_done(self) -> None:
+        """In a worker thread, after the input before the EOF: the session ends."""
+        if self.session is not None:
+            self.session.connection_lost()
+
     def connection_lost(self, exc: Optional[Exception]) -> None:
         for handle in (self._timer, self._poller):
             if handle is not None:
