@@ -16,11 +16,12 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import List, Tuple
+
+from bench_memory import _kernel
 
 RUNS = 3
 BUDGET_S = 2.0
@@ -40,12 +41,7 @@ def _cells_until_ready(notebook: Path) -> List[str]:
 
 
 def _time_cells(cwd: Path, cells: List[str]) -> float:
-    from jupyter_client.manager import KernelManager
-    km = KernelManager(kernel_name="python3")
-    km.start_kernel(extra_arguments=["--HistoryManager.enabled=False"], cwd=str(cwd),
-                    stderr=subprocess.DEVNULL)
-    kc = km.client()
-    kc.start_channels()
+    km, kc = _kernel(cwd)             # a kernel as JupyterLab starts it (bench_memory's)
     try:
         kc.wait_for_ready(timeout=60)
         start = time.perf_counter()

@@ -47,7 +47,7 @@ from .mta.smtpclient import SmtpTransport
 from .mta.smtpd import settings_from, smtpd_services
 from .trace import Transcript, TranscriptStore
 from .access.auth import add_user as add_passwd_user
-from .access.dovecotconf import default_dovecot_conf, mail_location_for
+from .access.dovecotconf import DovecotConfig, default_dovecot_conf, mail_location_for
 from .access.imap.server import start_imap_server
 from .access.pop3.server import load_host_config, start_pop3_server, stop_pop3_server
 from .net.certs import generate_key, install_ca_bundle, make_snakeoil
@@ -213,9 +213,7 @@ class Host:
         (as ``postfix check`` would) and the old settings stay in force.
         Sessions already open finish under the old settings.
         """
-        new = self._load_config()
-        settings = settings_from(new, self.hostname)
-        self.config, self.smtpd_settings = new, settings
+        new = self._read_main_cf()
         if self.qmgr is not None:
             self.qmgr.settings = QmgrSettings.from_config(new)
         self.maillog.write("postfix/master", "reload -- version labmail, configuration "
@@ -499,14 +497,19 @@ class Host:
         make_snakeoil(self.state_dir, self.hostname, ca, key=generate_key("ec"))
         install_ca_bundle(self.state_dir, ca)
 
-    def _dovecot_tls(self) -> Optional[ssl.SSLContext]:
-        conf = load_host_config(self)
+    def _read_main_cf(self) -> MainCf:
+        """Parse main.cf and put it in force (start and reload); returns it."""
+        new = self._load_config()
+        self.config, self.smtpd_settings = new, settings_from(new, self.hostname)
+        return new
+
+    def _dovecot_tls(self, conf: DovecotConfig) -> Optional[ssl.SSLContext]:
         if conf.ssl == "no":
             return None
         return dovecot_server_context(conf.ssl_cert, conf.ssl_key, path=self.path,
                                       ssl_min_protocol=conf.settings.get("ssl_min_protocol") or "TLSv1.2")
 
-    def _bindings(self, ip: str) -> Dict[int, str]:
+    def _bindings(self, ip: str, dovecot_conf: DovecotConfig) -> Dict[int, str]:
         """Standard port -> "all"/"local"/"none": which clients each daemon hears.
 
         From ``inet_interfaces``/``inet_protocols`` (Postfix, read at start
@@ -514,7 +517,7 @@ class Host:
         """
         postfix = postfix_binding(self.config.get("inet_interfaces"),
                                   self.config.get("inet_protocols"), ip, self.hostname)
-        dovecot = dovecot_binding(load_host_config(self).listen, ip, self.hostname)
+        dovecot = dovecot_binding(dovecot_conf.listen, ip, self.hostname)
         ports = {STANDARD_PORTS[s]: postfix for s in ("smtp", "submission", "smtps")}
         ports.update({STANDARD_PORTS[s]: dovecot for s in ("pop3", "pop3s", "imap", "imaps")})
         return {port: mode for port, mode in ports.items() if mode != "all"}
@@ -526,10 +529,10 @@ class Host:
             self._firewall_stale = False
         self.firewall.own_ip = ip             # its own connections arrive on lo
         # `postfix start` reads main.cf: edits made while stopped take effect now
-        new = self._load_config()
-        self.config, self.smtpd_settings = new, settings_from(new, self.hostname)
-        self.bound_interfaces = self._bindings(ip)
-        dovecot_tls = self._dovecot_tls()
+        self._read_main_cf()
+        dovecot_conf = load_host_config(self)
+        self.bound_interfaces = self._bindings(ip, dovecot_conf)
+        dovecot_tls = self._dovecot_tls(dovecot_conf)
         services: Dict[str, Callable[[int], Any]] = dict(smtpd_services(self, ip))
         services.update({
             "pop3": lambda port: start_pop3_server(self, ip, port, ssl_context=dovecot_tls),
