@@ -210,3 +210,38 @@ def test_group_commit_survives_a_loop_stopped_mid_batch(tmp_path):
         await asyncio.wait_for(gc.commit(tmp_path / "new", b"y"), 10)
     asyncio.run(again())
     assert (tmp_path / "new").read_bytes() == b"y"
+
+
+def test_spent_files_are_recycled_not_unlinked(tmp_path):
+    """With group commit a delivered message's file becomes a hidden spare that
+    the next message reuses: no inode is created or freed per message, the
+    queue tools never see a spare, and a restart finds the spares again."""
+    import asyncio
+    import os
+    from labmail.mta.queue import MAX_SPARES, SPARE_PREFIX
+    clock, ids = Clock.fixed("2026-11-27T09:00:00+00:00"), IdGenerator(3)
+    q = Queue(tmp_path, clock, ids, group_commit=True)
+    incoming = q.dir("incoming")
+
+    async def cycle():
+        first = await q.enqueue_async("a@example.com", ["b@example.org"], b"one\r\n")
+        inode = os.stat(q.path("incoming", first.queue_id)).st_ino
+        assert await q.remove_async(first)
+        spares = [n for n in os.listdir(incoming) if n.startswith(SPARE_PREFIX)]
+        assert len(spares) == 1 and os.stat(incoming / spares[0]).st_ino == inode
+        second = await q.enqueue_async("a@example.com", ["c@example.org"], b"two\r\n")
+        path = q.path("incoming", second.queue_id)
+        assert os.stat(path).st_ino == inode                 # the same file, rewritten
+        assert q.load(second.queue_id).content == b"two\r\n"
+        assert not [n for n in os.listdir(incoming) if n.startswith(SPARE_PREFIX)]
+        many = [await q.enqueue_async("a@example.com", ["d@example.org"], b"x\r\n")
+                for _ in range(MAX_SPARES + 5)]
+        assert all(await asyncio.gather(*(q.remove_async(m) for m in many)))
+        return second
+
+    second = asyncio.run(cycle())
+    assert q.ids_in("incoming") == [second.queue_id] and len(q) == 1
+    spares = [n for n in os.listdir(incoming) if n.startswith(SPARE_PREFIX)]
+    assert len(spares) == MAX_SPARES                          # the rest were unlinked
+    again = Queue(tmp_path, clock, ids, group_commit=True)   # a restart
+    assert len(again._spares) == MAX_SPARES and again.ids_in("incoming") == [second.queue_id]

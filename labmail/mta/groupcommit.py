@@ -88,13 +88,15 @@ def _workers() -> ThreadPoolExecutor:
 
 
 class _Item:
-    """One writer's request: create *final* durably, or (``data is None``) unlink it."""
+    """One writer's request: create *final* durably, or (``data is None``)
+    unlink it -- or, with a *rename_to*, rename it there (no sync)."""
 
-    __slots__ = ("final", "data", "fut", "tmp", "fsync")
+    __slots__ = ("final", "data", "fut", "tmp", "fsync", "rename_to")
 
     def __init__(self, final: Path, data: Optional[bytes], fut: "asyncio.Future[Any]",
-                 tmp: Optional[Path], fsync: bool) -> None:
+                 tmp: Optional[Path], fsync: bool, rename_to: Optional[Path] = None) -> None:
         self.final, self.data, self.fut, self.tmp, self.fsync = final, data, fut, tmp, fsync
+        self.rename_to = rename_to
 
 
 class GroupCommit:
@@ -134,6 +136,13 @@ class GroupCommit:
         """Remove *path* with the next batch; False when it was already gone."""
         return await self._submit(_Item(Path(path), None,
                                         asyncio.get_running_loop().create_future(), None, False))
+
+    async def rename(self, path: Path, to: Path) -> bool:
+        """Rename *path* to *to* with the next batch (no sync, like
+        :meth:`unlink`); False when *path* was already gone."""
+        return await self._submit(_Item(Path(path), None,
+                                        asyncio.get_running_loop().create_future(), None, False,
+                                        rename_to=Path(to)))
 
     async def _submit(self, item: _Item) -> Any:
         loop = asyncio.get_running_loop()
@@ -199,7 +208,8 @@ class GroupCommit:
     @staticmethod
     def _flush(batch: List[_Item]) -> List[Any]:
         """Write every file, then sync them, rename them, sync each directory
-        once; removals last.  Returns each item's result or exception."""
+        once; removals (and recycling renames) last.  Returns each item's
+        result or exception."""
         results: List[Any] = [None] * len(batch)
         fds: List[Tuple[int, int, Path]] = []
         for i, item in enumerate(batch):
@@ -233,7 +243,10 @@ class GroupCommit:
         for i, item in enumerate(batch):
             if item.data is None:
                 try:
-                    os.unlink(item.final)
+                    if item.rename_to is not None:
+                        os.replace(item.final, item.rename_to)
+                    else:
+                        os.unlink(item.final)
                     results[i] = True
                 except FileNotFoundError:
                     results[i] = False
