@@ -129,6 +129,8 @@ class Host:
         self.endpoints: Dict[str, Tuple[str, int]] = {}
         self._servers: Dict[str, asyncio.AbstractServer] = {}
         self._connections: Set[Any] = set()
+        self._memos: Dict[Tuple[int, str], Tuple[Dict[str, Any], Dict[str, bool],
+                                                 Dict[str, "trivial_rewrite.Resolved"]]] = {}
         self._connect_times: Dict[str, List[float]] = {}     # anvil's rate windows
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.maillog = MailLog(self.path("/var/log/maillog"), self.hostname,
@@ -274,11 +276,33 @@ class Host:
     # -- networks ------------------------------------------------------------
     def in_mynetworks(self, ip: str) -> bool:
         """True when a client at *ip* is inside ``mynetworks`` (may relay)."""
-        try:
-            addr = ipaddress.ip_address(ip)
-        except ValueError:
-            return False
-        return any(addr in net for net in self.smtpd_settings["mynetworks"])
+        settings = self.smtpd_settings
+        cache = self._memo(settings)[0]
+        hit = cache.get(ip)
+        if hit is None:
+            try:
+                addr = ipaddress.ip_address(ip)
+            except ValueError:
+                return False
+            hit = cache[ip] = any(addr in net for net in settings["mynetworks"])
+        return hit
+
+    def _memo(self, settings: Dict[str, Any]) -> Tuple[Dict[str, bool],
+                                                      Dict[str, "trivial_rewrite.Resolved"]]:
+        """Answers that depend only on one ``main.cf`` (a reload makes a new
+        settings dict, and so new, empty tables): ``mynetworks`` membership
+        per client address and trivial-rewrite resolutions per address, each
+        asked at RCPT time and again at delivery.  Bounded: emptied when full."""
+        key = (id(settings), self.ip)         # is_local_domain also knows our address
+        memo = self._memos.get(key)
+        if memo is None or memo[0] is not settings:
+            if len(self._memos) > 8:
+                self._memos.clear()
+            memo = self._memos[key] = (settings, {}, {})
+        if len(memo[1]) > 4096 or len(memo[2]) > 4096:
+            memo[1].clear()
+            memo[2].clear()
+        return memo[1], memo[2]
 
     # -- mail in ---------------------------------------------------------------
     async def accept_message(self, *, sender: str, recipients: List[str], content: bytes,
@@ -384,8 +408,12 @@ class Host:
         'bob@example.org'
         """
         settings = settings if settings is not None else self.smtpd_settings
-        return trivial_rewrite.resolve(address, settings["rewrite"],
-                                       lambda domain: self.is_local_domain(domain, settings))
+        cache = self._memo(settings)[1]
+        hit = cache.get(address)
+        if hit is None:
+            hit = cache[address] = trivial_rewrite.resolve(
+                address, settings["rewrite"], lambda domain: self.is_local_domain(domain, settings))
+        return hit
 
     async def _deliver(self, qf: QueueFile, rcpt: Recipient) -> Outcome:
         """qmgr's delivery agent: ``local`` for our domains, ``smtp`` for others.
@@ -622,10 +650,7 @@ class Host:
 
 
 def _header_value(content: bytes, name: bytes) -> str:
-    for line in content.split(b"\n"):
-        line = line.rstrip(b"\r")
-        if not line:
-            break
+    for line in cleanup.header_lines(content):
         key, sep, value = line.partition(b":")
         if sep and key.strip().lower() == name:
             return value.strip().decode("utf-8", "replace")

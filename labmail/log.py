@@ -18,6 +18,7 @@ Nov 27 09:00:01 mail postfix/smtpd[...]: connect from localhost[127.0.0.1]
 """
 from __future__ import annotations
 
+import datetime as _dt
 import logging
 import os
 import threading
@@ -50,6 +51,8 @@ class MailLog:
         self._pids: dict = {}
         self._fd: Optional[int] = None
         self._checked = 0.0            # when the file was last seen to exist
+        self._stamp_second: Optional[int] = None   # the second _stamp is for
+        self._stamp = ""
 
     def pid(self, program: str) -> int:
         """The (stable) process id shown for *program*."""
@@ -59,8 +62,13 @@ class MailLog:
 
     def format(self, program: str, message: str, pid: Optional[int] = None) -> str:
         """One syslog line (without the newline)."""
-        now = self.clock.now()
-        stamp = f"{_MONTHS[now.month - 1]} {now.day:2d} {now:%H:%M:%S}"
+        # Many lines fall within one second: the stamp is made once per second.
+        second = int(self.clock.timestamp() // 1)
+        if second != self._stamp_second:
+            now = _dt.datetime.fromtimestamp(second, self.clock.tz)
+            self._stamp = f"{_MONTHS[now.month - 1]} {now.day:2d} {now:%H:%M:%S}"
+            self._stamp_second = second
+        stamp = self._stamp
         if pid is None:
             pid = self.pid(program)
         return f"{stamp} {self.short_hostname} {program}[{pid}]: {message}"

@@ -225,7 +225,7 @@ def test_log_lines_match(both):
     while time.monotonic() < deadline:
         theirs = _log_messages(dv.log().splitlines()[theirs_before:])
         ours = _log_messages(host_log()[ours_before:])
-        if len(theirs) >= 6 and len(ours) >= 6:
+        if len(theirs) >= 6 and ours == theirs:     # a loaded machine may write a line late
             break
         time.sleep(0.1)
     assert ours == theirs

@@ -45,7 +45,7 @@ class LocalAgent:
         self.host = host
         self._maildir_commit = GroupCommit()
         # (user, home, home_mailbox) -> the Maildir's paths, made once per user
-        self._maildirs: Dict[Tuple[str, str, str], Tuple[Path, Path, Path, str]] = {}
+        self._maildirs: Dict[Tuple[str, str, str], Tuple[Path, str, str, str]] = {}
 
     def account_of(self, address: str) -> str:
         """The local part without its extension, lower-cased (``alice+news`` -> ``alice``)."""
@@ -105,18 +105,18 @@ class LocalAgent:
             if dirs is None:
                 root = host.maildir_path(user)
                 ensure_maildir(root)
-                dirs = self._maildirs[where] = (root, root / "new", root / "tmp", str(root))
+                dirs = self._maildirs[where] = (root, f"{root}/new/", f"{root}/tmp/", str(root))
             root, new, tmp, key_path = dirs
             if recovered and already_delivered(root, key):
                 return "delivered to maildir"
             name = maildir_name(host.clock.timestamp(), host.hostname,
                                 host.maillog.pid(logfmt.LOCAL), host.ids.counter(), key)
             try:
-                await self._maildir_commit.commit(new / name, data, tmp=tmp / name)
+                await self._maildir_commit.commit(new + name, data, tmp=tmp + name)
             except FileNotFoundError:
                 # the Maildir went away since the last delivery: local(8) makes it again
                 ensure_maildir(root)
-                await self._maildir_commit.commit(new / name, data, tmp=tmp / name)
+                await self._maildir_commit.commit(new + name, data, tmp=tmp + name)
             notify_delivery(key_path)               # wakes IMAP IDLE sessions at once
             return "delivered to maildir"
         if box:

@@ -25,10 +25,10 @@ from __future__ import annotations
 import datetime as _dt
 import email.utils
 import re
-from typing import List, Optional, Sequence
+from typing import Iterator, List, Optional, Sequence
 
 __all__ = ["received_header", "rfc2822_date", "add_missing_headers", "header_names",
-           "message_id"]
+           "header_lines", "message_id"]
 
 _HEADER_NAME = re.compile(rb"^([!-9;-~]+)[ \t]*:")
 
@@ -58,13 +58,29 @@ def received_header(*, helo: Optional[str], client_name: str, client_ip: str,
     return ("\r\n".join(lines) + "\r\n").encode("utf-8")
 
 
+def header_lines(content: bytes) -> Iterator[bytes]:
+    """The header's lines (CR/LF stripped), up to the first empty line; the
+    body is never split (it is most of a message).
+
+    >>> list(header_lines(b"A: 1\\r\\n b\\r\\n\\r\\nbody\\r\\n"))
+    [b'A: 1', b' b']
+    """
+    pos, end = 0, len(content)
+    while pos < end:
+        nl = content.find(b"\n", pos)
+        if nl < 0:
+            nl = end
+        line = content[pos:nl].rstrip(b"\r")
+        if not line:
+            return
+        yield line
+        pos = nl + 1
+
+
 def header_names(content: bytes) -> List[str]:
     """The (lower-case) names of the message's top-level header fields."""
     names = []
-    for line in content.split(b"\n"):
-        line = line.rstrip(b"\r")
-        if not line:
-            break
+    for line in header_lines(content):
         if line[:1] in (b" ", b"\t"):
             continue
         m = _HEADER_NAME.match(line)

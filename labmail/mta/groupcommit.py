@@ -34,7 +34,7 @@ __all__ = ["GroupCommit", "fsync_dir", "write_durable"]
 logger = logging.getLogger("labmail.queue")
 
 
-def fsync_dir(path: Path) -> None:
+def fsync_dir(path: "os.PathLike[str] | str") -> None:
     """fsync a directory so a rename or create in it survives a crash."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
@@ -43,7 +43,7 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _write_file(path: Path, data: bytes) -> int:
+def _write_file(path: "os.PathLike[str] | str", data: bytes) -> int:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         view = memoryview(data)
@@ -93,8 +93,8 @@ class _Item:
 
     __slots__ = ("final", "data", "fut", "tmp", "fsync", "rename_to")
 
-    def __init__(self, final: Path, data: Optional[bytes], fut: "asyncio.Future[Any]",
-                 tmp: Optional[Path], fsync: bool, rename_to: Optional[Path] = None) -> None:
+    def __init__(self, final: str, data: Optional[bytes], fut: "asyncio.Future[Any]",
+                 tmp: Optional[str], fsync: bool, rename_to: Optional[str] = None) -> None:
         self.final, self.data, self.fut, self.tmp, self.fsync = final, data, fut, tmp, fsync
         self.rename_to = rename_to
 
@@ -129,20 +129,20 @@ class GroupCommit:
         The data is written to *tmp* (default ``.<name>.tmp`` beside *final*;
         a Maildir delivery passes ``tmp/<name>``) and renamed into place.
         """
-        await self._submit(_Item(Path(final), data, asyncio.get_running_loop().create_future(),
-                                 None if tmp is None else Path(tmp), fsync))
+        await self._submit(_Item(os.fspath(final), data, asyncio.get_running_loop().create_future(),
+                                 None if tmp is None else os.fspath(tmp), fsync))
 
     async def unlink(self, path: Path) -> bool:
         """Remove *path* with the next batch; False when it was already gone."""
-        return await self._submit(_Item(Path(path), None,
+        return await self._submit(_Item(os.fspath(path), None,
                                         asyncio.get_running_loop().create_future(), None, False))
 
     async def rename(self, path: Path, to: Path) -> bool:
         """Rename *path* to *to* with the next batch (no sync, like
         :meth:`unlink`); False when *path* was already gone."""
-        return await self._submit(_Item(Path(path), None,
+        return await self._submit(_Item(os.fspath(path), None,
                                         asyncio.get_running_loop().create_future(), None, False,
-                                        rename_to=Path(to)))
+                                        rename_to=os.fspath(to)))
 
     async def _submit(self, item: _Item) -> Any:
         loop = asyncio.get_running_loop()
@@ -211,16 +211,20 @@ class GroupCommit:
         once; removals (and recycling renames) last.  Returns each item's
         result or exception."""
         results: List[Any] = [None] * len(batch)
-        fds: List[Tuple[int, int, Path]] = []
+        fds: List[Tuple[int, int, str]] = []
         for i, item in enumerate(batch):
             if item.data is None:
                 continue
-            tmp = item.tmp or item.final.with_name(f".{item.final.name}.tmp")
+            if item.tmp is None:
+                head, name = os.path.split(item.final)
+                tmp = os.path.join(head, f".{name}.tmp")
+            else:
+                tmp = item.tmp
             try:
                 fds.append((i, _write_file(tmp, item.data), tmp))
             except OSError as exc:
                 results[i] = exc
-        dirs: Dict[Path, List[int]] = {}
+        dirs: Dict[str, List[int]] = {}
         for i, fd, tmp in fds:
             item = batch[i]
             try:
@@ -231,7 +235,7 @@ class GroupCommit:
                     os.close(fd)
                 os.replace(tmp, item.final)
                 if item.fsync:
-                    dirs.setdefault(item.final.parent, []).append(i)
+                    dirs.setdefault(os.path.dirname(item.final), []).append(i)
             except OSError as exc:
                 results[i] = exc
         for d, members in dirs.items():

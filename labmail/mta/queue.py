@@ -70,6 +70,8 @@ def normalize_crlf(data: bytes) -> bytes:
     >>> normalize_crlf(b"a\\nb\\r\\nc")
     b'a\\r\\nb\\r\\nc'
     """
+    if data.count(b"\n") == data.count(b"\r\n"):     # already CRLF: the usual case
+        return data
     return re.sub(rb"\r?\n", b"\r\n", data)
 
 
@@ -284,8 +286,9 @@ class Queue:
             raise FileNotFoundError(f"{self.spool}: no queue directory here "
                                     "(is this a lab host's state directory?)")
         self._group = GroupCommit() if group_commit else None
+        self._dirs = {name: str(self.spool / name) for name in QUEUES}
         # Spare files: see remove_async().  Found again at start-up.
-        self._spares: List[Path] = []
+        self._spares: List[str] = []
         self._spare_seq = 0
         self._spares_coming = 0          # recycling renames under way
         if group_commit:
@@ -298,7 +301,7 @@ class Queue:
                 seq = n[len(SPARE_PREFIX):]
                 self._spare_seq = max(self._spare_seq, int(seq) if seq.isdigit() else 0)
                 if len(self._spares) < MAX_SPARES:
-                    self._spares.append(incoming / n)
+                    self._spares.append(str(incoming / n))
                 else:
                     try:
                         os.unlink(incoming / n)
@@ -315,6 +318,10 @@ class Queue:
     def path(self, queue: str, queue_id: str) -> Path:
         """Where the file of *queue_id* lives in *queue*."""
         return self.dir(queue) / queue_id
+
+    def _file(self, queue: str, queue_id: str) -> str:
+        """:meth:`path` as a string, for the per-message paths (no Path objects)."""
+        return f"{self._dirs[queue]}/{queue_id}"
 
     def new_id(self) -> str:
         """A fresh queue id not used by any file in the queue."""
@@ -357,7 +364,7 @@ class Queue:
                             queue_id: Optional[str] = None) -> QueueFile:
         """Like :meth:`enqueue` without blocking the loop; returns when durable."""
         qf = self.make(sender, recipients, content, attrs=attrs, queue_id=queue_id)
-        final = self.path(qf.queue, qf.queue_id)
+        final = self._file(qf.queue, qf.queue_id)
         if self._group is not None:
             # A spare file is rewritten in place (open, truncate, write) and
             # renamed to the new id: no inode is allocated or freed.
@@ -376,11 +383,13 @@ class Queue:
         """Move *qf* to another queue directory (a rename, like Postfix)."""
         if qf.queue == queue:
             return
-        src = self.path(qf.queue, qf.queue_id)
-        dst = self.path(queue, qf.queue_id)
+        if queue not in self._dirs:
+            self.dir(queue)                         # raises ValueError, naming the queues
+        src = self._file(qf.queue, qf.queue_id)
+        dst = self._file(queue, qf.queue_id)
         os.replace(src, dst)
         if durable and self.fsync:
-            fsync_dir(dst.parent)
+            fsync_dir(Path(self._dirs[queue]))
         qf.queue = queue
 
     def remove(self, qf: QueueFile) -> bool:
@@ -405,11 +414,11 @@ class Queue:
         Either way the message is gone from the queue as ``postsuper`` and
         ``mailq`` see it.
         """
-        path = self.path(qf.queue, qf.queue_id)
+        path = self._file(qf.queue, qf.queue_id)
         if self._group is not None:
             if len(self._spares) + self._spares_coming < MAX_SPARES:
                 self._spare_seq += 1
-                spare = self.spool / "incoming" / f"{SPARE_PREFIX}{self._spare_seq}"
+                spare = f"{self._dirs['incoming']}/{SPARE_PREFIX}{self._spare_seq}"
                 self._spares_coming += 1
                 try:
                     gone = await self._group.rename(path, spare)
