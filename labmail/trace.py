@@ -33,17 +33,68 @@ Address = Tuple[str, int]
 CONTENT_LINES_KEPT = 12
 
 
-@dataclass(frozen=True)
 class Line:
-    """One line of a dialogue: who said it, when, and the text."""
+    """One line of a dialogue: who said it, when, and the text (read-only).
 
-    when: _dt.datetime
-    who: str          # "C", "S" or "*"
-    text: str
-    tls: bool = False
+    A session records a few dozen lines and most are never looked at again,
+    so a line keeps the clock's reading and makes ``when`` (the same aware
+    datetime ``Clock.now()`` gives) only when asked.
+
+    >>> ln = Line(_dt.datetime(2026, 11, 27, 9, 0, tzinfo=_dt.timezone.utc), "S", "250 2.0.0 Ok")
+    >>> str(ln), ln.when.hour, ln.tls
+    ('S: 250 2.0.0 Ok', 9, False)
+    """
+
+    __slots__ = ("_when", "_stamp", "_tz", "_who", "_text", "_tls")
+
+    def __init__(self, when: Any, who: str, text: str, tls: bool = False,
+                 _tz: Optional[_dt.tzinfo] = None) -> None:
+        # when: a datetime, or (with _tz, as Transcript records) a POSIX timestamp
+        if _tz is None:
+            self._when, self._stamp = when, None
+        else:
+            self._when, self._stamp = None, when
+        self._tz, self._who, self._text, self._tls = _tz, who, text, tls
+
+    @property
+    def when(self) -> _dt.datetime:
+        """When the line was sent or received (lab time)."""
+        if self._when is None:
+            self._when = _dt.datetime.fromtimestamp(self._stamp, self._tz)
+        return self._when
+
+    @property
+    def who(self) -> str:
+        """``C`` (client), ``S`` (server) or ``*`` (a note)."""
+        return self._who
+
+    @property
+    def text(self) -> str:
+        """The line as sent, without its line end."""
+        return self._text
+
+    @property
+    def tls(self) -> bool:
+        """True when the line travelled encrypted."""
+        return self._tls
+
+    def _key(self) -> Tuple[Any, ...]:
+        return (self.when, self._who, self._text, self._tls)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._key() == other._key()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (f"Line(when={self.when!r}, who={self._who!r}, text={self._text!r}, "
+                f"tls={self._tls!r})")
 
     def __str__(self) -> str:
-        return f"{self.who}: {self.text}" if self.who != "*" else f"* {self.text}"
+        return f"{self._who}: {self._text}" if self._who != "*" else f"* {self._text}"
 
 
 @dataclass(repr=False)
@@ -69,10 +120,16 @@ class Transcript:
     def __post_init__(self) -> None:
         self.started = self.clock.now()
         self._lock = threading.Lock()
+        # the lab's Clock: a line keeps its timestamp, Line makes the datetime
+        self._stamp = self.clock.timestamp if type(self.clock).now is Clock.now else None
 
     def _add(self, who: str, text: str) -> None:
+        stamp = self._stamp
         with self._lock:
-            self.lines.append(Line(self.clock.now(), who, text, self.tls))
+            if stamp is not None:
+                self.lines.append(Line(stamp(), who, text, self.tls, self.clock.tz))
+            else:
+                self.lines.append(Line(self.clock.now(), who, text, self.tls))
 
     def client(self, text: str) -> None:
         """Record a line the client sent."""
