@@ -22,12 +22,18 @@ never traded for speed.
 from __future__ import annotations
 
 import asyncio
+import atexit
+import errno
 import logging
 import os
+import subprocess
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from . import syncfiles
 
 __all__ = ["GroupCommit", "fsync_dir", "write_durable"]
 
@@ -85,6 +91,168 @@ def _workers() -> ThreadPoolExecutor:
                 _POOL = ThreadPoolExecutor(max_workers=6, thread_name_prefix="labmail-sync")
                 _POOL_PID = os.getpid()
     return _POOL
+
+
+_CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "syncfiles.py")
+_HELPERS: Dict[int, "_SyncHelper"] = {}
+_HELPERS_PID = 0
+_HELPER_FAILED = False
+
+
+def _helper_for(loop: asyncio.AbstractEventLoop) -> Optional["_SyncHelper"]:
+    """The sync helper process serving *loop* (started on first use), or
+    None to use threads: ``LABMAIL_SYNC_HELPER=0``, or the helper could not
+    be started (then once logged)."""
+    global _HELPERS_PID, _HELPER_FAILED
+    if os.environ.get("LABMAIL_SYNC_HELPER", "1") == "0":
+        return None
+    if _HELPERS_PID != os.getpid():                 # a forked child: not its parent's
+        _HELPERS.clear()
+        _HELPERS_PID = os.getpid()
+    helper = _HELPERS.get(id(loop))
+    if helper is not None and helper.loop is loop and not helper.dead:
+        return helper
+    for key, old in list(_HELPERS.items()):         # labs stopped since: their loops closed
+        if old.loop.is_closed() or old.dead or old.loop is loop:
+            old.close()
+            del _HELPERS[key]
+    if _HELPER_FAILED:
+        return None
+    try:
+        helper = _SyncHelper(loop)
+    except OSError as exc:
+        logger.warning("sync helper not started (%s); file work runs in threads", exc)
+        _HELPER_FAILED = True
+        return None
+    _HELPERS[id(loop)] = helper
+    return helper
+
+
+class _SyncHelper:
+    """The child process that does the group commits' file work for one loop
+    (see :mod:`labmail.mta.syncfiles` for why and for the wire format).
+
+    Requests go out through a non-blocking pipe (buffered when it is full);
+    answers come back in order and resolve the batches on the loop.  If the
+    child dies, every batch it had not answered fails with an OSError (the
+    sessions answer ``451``: nothing acknowledged is lost) and the next batch
+    starts a new child.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.dead = False
+        self.proc = subprocess.Popen(
+            # -I: nothing from the environment, and not the script's own
+            # directory on sys.path (it holds a queue.py); -S: no site
+            [sys.executable, "-I", "-S", _CHILD], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, bufsize=0, close_fds=True,
+            start_new_session=True)     # a terminal's Ctrl-C is for the lab, not for it
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.wfd, self.rfd = self.proc.stdin.fileno(), self.proc.stdout.fileno()
+        os.set_blocking(self.wfd, False)
+        os.set_blocking(self.rfd, False)
+        self._out = bytearray()
+        self._in = b""
+        self._waiting: Dict[int, Callable[[Any], None]] = {}
+        self._seq = 0
+        self.answered_once = False
+        loop.add_reader(self.rfd, self._readable)
+
+    def submit(self, items: List[Tuple[int, bool, str, str, bytes]],
+               answered: Callable[[Any], None]) -> None:
+        """Send one batch; *answered* gets its results, or an OSError (on the loop)."""
+        if self.dead:
+            answered(OSError(errno.EPIPE, "the sync helper has exited"))
+            return
+        self._seq = (self._seq + 1) & 0xFFFFFFFF
+        self._waiting[self._seq] = answered
+        frame = syncfiles.encode_request(self._seq, items)
+        if self._out:
+            self._out += frame
+            return
+        try:
+            n = os.write(self.wfd, frame)
+        except BlockingIOError:
+            n = 0
+        except OSError as exc:
+            self._fail(exc)
+            return
+        if n < len(frame):
+            self._out += frame[n:]
+            self.loop.add_writer(self.wfd, self._writable)
+
+    def _writable(self) -> None:
+        try:
+            n = os.write(self.wfd, self._out)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            self._fail(exc)
+            return
+        del self._out[:n]
+        if not self._out:
+            self.loop.remove_writer(self.wfd)
+
+    def _readable(self) -> None:
+        try:
+            data = os.read(self.rfd, 1 << 16)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._fail(OSError(errno.EPIPE, "the sync helper exited"))
+            return
+        self.answered_once = True
+        answers, self._in = syncfiles.decode_answers(self._in + data)
+        for batch_id, results in answers:
+            answered = self._waiting.pop(batch_id, None)
+            if answered is not None:
+                answered(results)
+
+    def _fail(self, exc: OSError) -> None:
+        global _HELPER_FAILED
+        if not self.dead:
+            logger.error("sync helper failed: %s", exc)
+            if not self.answered_once:              # it cannot run here at all
+                logger.warning("file work of group commits runs in threads from now on")
+                _HELPER_FAILED = True
+        self.close()
+        waiting, self._waiting = self._waiting, {}
+        for answered in waiting.values():
+            answered(exc)
+
+    def close(self) -> None:
+        """Close the pipes: the child finishes its batch and exits."""
+        if self.dead:
+            return
+        self.dead = True
+        if not self.loop.is_closed():
+            self.loop.remove_reader(self.rfd)
+            if self._out:
+                self.loop.remove_writer(self.wfd)
+        for f in (self.proc.stdin, self.proc.stdout):
+            try:
+                f.close()                           # type: ignore[union-attr]
+            except OSError:
+                pass
+        try:
+            self.proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+@atexit.register
+def _close_helpers() -> None:
+    if _HELPERS_PID == os.getpid():
+        for helper in _HELPERS.values():
+            helper.dead = True                      # its loop may be gone: just the pipes
+            for f in (helper.proc.stdin, helper.proc.stdout):
+                try:
+                    f.close()                       # type: ignore[union-attr]
+                except OSError:
+                    pass
 
 
 class _Item:
@@ -170,10 +338,25 @@ class GroupCommit:
         batch = self._pending[:self.max_batch]
         del self._pending[:self.max_batch]
         self._running += 1
+        loop = asyncio.get_running_loop()
+        helper = _helper_for(loop)
+        if helper is not None:
+            helper.submit(_wire(batch), lambda answers: self._answered(batch, answers))
+            return
         try:
-            _workers().submit(self._work, asyncio.get_running_loop(), batch)
+            _workers().submit(self._work, loop, batch)
         except RuntimeError as exc:                 # interpreter shutting down
             self._done(batch, [exc] * len(batch))
+
+    def _answered(self, batch: List[_Item], answers: Any) -> None:
+        """The sync helper's answer (or the OSError that ended it), on the loop."""
+        if isinstance(answers, BaseException):
+            self._done(batch, [answers] * len(batch))
+        elif len(answers) != len(batch):            # the helper could not read the batch
+            err = OSError(errno.EIO, answers[0][2] if answers else "sync helper: no answer")
+            self._done(batch, [err] * len(batch))
+        else:
+            self._done(batch, _results(batch, answers))
 
     def _work(self, loop: asyncio.AbstractEventLoop, batch: List[_Item]) -> None:
         """In a worker thread: flush, then wake the writers straight from here
@@ -207,53 +390,33 @@ class GroupCommit:
 
     @staticmethod
     def _flush(batch: List[_Item]) -> List[Any]:
-        """Write every file, then sync them, rename them, sync each directory
-        once; removals (and recycling renames) last.  Returns each item's
-        result or exception."""
-        results: List[Any] = [None] * len(batch)
-        fds: List[Tuple[int, int, str]] = []
-        for i, item in enumerate(batch):
-            if item.data is None:
-                continue
-            if item.tmp is None:
-                head, name = os.path.split(item.final)
-                tmp = os.path.join(head, f".{name}.tmp")
-            else:
-                tmp = item.tmp
-            try:
-                fds.append((i, _write_file(tmp, item.data), tmp))
-            except OSError as exc:
-                results[i] = exc
-        dirs: Dict[str, List[int]] = {}
-        for i, fd, tmp in fds:
-            item = batch[i]
-            try:
-                try:
-                    if item.fsync:
-                        os.fsync(fd)
-                finally:
-                    os.close(fd)
-                os.replace(tmp, item.final)
-                if item.fsync:
-                    dirs.setdefault(os.path.dirname(item.final), []).append(i)
-            except OSError as exc:
-                results[i] = exc
-        for d, members in dirs.items():
-            try:
-                fsync_dir(d)
-            except OSError as exc:
-                for i in members:
-                    results[i] = exc
-        for i, item in enumerate(batch):
-            if item.data is None:
-                try:
-                    if item.rename_to is not None:
-                        os.replace(item.final, item.rename_to)
-                    else:
-                        os.unlink(item.final)
-                    results[i] = True
-                except FileNotFoundError:
-                    results[i] = False
-                except OSError as exc:
-                    results[i] = exc
-        return results
+        """Do a batch in this thread (see :func:`syncfiles.flush`); returns
+        each item's result or exception."""
+        return _results(batch, syncfiles.flush(_wire(batch)))
+
+
+def _wire(batch: List[_Item]) -> List[Tuple[int, bool, str, str, bytes]]:
+    """The batch as :mod:`syncfiles` items."""
+    out = []
+    for item in batch:
+        if item.data is not None:
+            out.append((syncfiles.CREATE, item.fsync, item.final, item.tmp or "", item.data))
+        elif item.rename_to is not None:
+            out.append((syncfiles.RENAME, False, item.final, item.rename_to, b""))
+        else:
+            out.append((syncfiles.UNLINK, False, item.final, "", b""))
+    return out
+
+
+def _results(batch: List[_Item], answers: List[Tuple[int, int, str]]) -> List[Any]:
+    """Each item's result: None (created), True/False (removed / was gone),
+    or the OSError to raise in its writer."""
+    out: List[Any] = []
+    for item, (status, err, msg) in zip(batch, answers):
+        if status == syncfiles.ERROR:
+            out.append(OSError(err, msg))
+        elif item.data is not None:
+            out.append(None)
+        else:
+            out.append(status == syncfiles.DONE)
+    return out
