@@ -413,6 +413,9 @@ class Restrictions:
         self.lists = lists
         self.classes = classes
         self.warnings = tuple(warnings)
+        # answers that depend only on this (immutable) main.cf, asked at every RCPT
+        self._orders: Dict[Stage, Tuple[str, ...]] = {}
+        self._mynetworks: Dict[str, bool] = {}
 
     # -- compilation ----------------------------------------------------------
 
@@ -476,6 +479,22 @@ class Restrictions:
 
     def order(self, stage: Stage) -> List[str]:
         """The lists smtpd evaluates when answering *stage*."""
+        known = self._orders.get(stage)
+        if known is None:
+            known = self._orders[stage] = tuple(self._order(stage))
+        return list(known)
+
+    def in_mynetworks(self, ip: str) -> bool:
+        """``permit_mynetworks``: whether *ip* matches this main.cf's ``mynetworks``
+        (remembered per address; bounded)."""
+        known = self._mynetworks.get(ip)
+        if known is None:
+            if len(self._mynetworks) >= 4096:
+                self._mynetworks.clear()
+            known = self._mynetworks[ip] = in_networks(ip, self.cf.get_list("mynetworks"))
+        return known
+
+    def _order(self, stage: Stage) -> List[str]:
         delay = self.cf.get_bool("smtpd_delay_reject")
         relay_first = self.cf.get("smtpd_relay_before_recipient_restrictions").strip().lower() == "yes"
         rcpt_lists = (["smtpd_relay_restrictions", "smtpd_recipient_restrictions"] if relay_first
@@ -514,7 +533,8 @@ class Restrictions:
     def _check(self, stage: Stage, ctx: Context, lines: List[str]) -> Optional[Decision]:
         warnings: List[str] = []
         deferred: Optional[Tuple[Reply, str, str]] = None
-        for parameter in self.order(stage):
+        known = self._orders.get(stage)
+        for parameter in (known if known is not None else self.order(stage)):
             ev = Evaluation(self, ctx, parameter, stage)
             outcome, name = ev.run(self.lists[parameter])
             warnings.extend(ev.warnings)
@@ -570,6 +590,8 @@ def _defer(ev: Evaluation, args) -> Outcome:
 
 
 def _permit_mynetworks(ev: Evaluation, args) -> Outcome:
+    if ev.cf is ev.owner.cf:
+        return PERMIT if ev.owner.in_mynetworks(ev.ctx.client_ip) else None
     return PERMIT if in_networks(ev.ctx.client_ip, ev.cf.get_list("mynetworks")) else None
 
 
