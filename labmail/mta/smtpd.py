@@ -378,6 +378,30 @@ class LabSMTP(TlsAuthMixin, SMTP):
             return
         await super().smtp_DATA(arg)
 
+    def _reset_timeout(self, duration: Optional[float] = None) -> None:
+        """aiosmtpd's idle timer, restarted by every command: the deadline moves
+        and one timer per connection follows it (instead of a new timer and a
+        cancelled one per command); it fires when the last deadline passes."""
+        deadline = self.loop.time() + (duration or self._timeout_duration)
+        self._deadline = deadline
+        handle = self._timeout_handle
+        if handle is not None and self._timer_armed and not handle.cancelled() \
+                and handle.when() <= deadline:
+            return                      # it fires first and moves itself on
+        if handle is not None:
+            handle.cancel()
+        self._timeout_handle = self.loop.call_at(deadline, self._timeout_due)
+        self._timer_armed = True
+
+    _timer_armed = False                # a _timeout_due is waiting (unless cancelled)
+
+    def _timeout_due(self) -> None:
+        if self.loop.time() < self._deadline:
+            self._timeout_handle = self.loop.call_at(self._deadline, self._timeout_due)
+        else:
+            self._timer_armed = False
+            self._timeout_cb()
+
     def _timeout_cb(self) -> None:
         """``smtpd_timeout`` passed: say so as Postfix does, then hang up."""
         if self.transport is not None and not self.transport.is_closing():
@@ -712,7 +736,20 @@ def _sasl(session: Session) -> Optional[tuple]:
     return getattr(session, "sasl", None)
 
 
+_SHAPES: Dict[str, bool] = {}     # _valid_address's answers (clients repeat addresses)
+
+
 def _valid_address(address: str) -> bool:
+    """:func:`_address_shape`, remembered per address (bounded)."""
+    known = _SHAPES.get(address)
+    if known is None:
+        if len(_SHAPES) >= 4096:
+            _SHAPES.clear()
+        known = _SHAPES[address] = _address_shape(address)
+    return known
+
+
+def _address_shape(address: str) -> bool:
     """The shape of an RFC 5321 §4.1.2 path as Postfix's smtpd accepts it.
 
     Only what is seen before resolving: no NUL, CR or LF; outside quoted
@@ -721,9 +758,9 @@ def _valid_address(address: str) -> bool:
     resolves to ``user@other``); whether the domain is valid is
     trivial-rewrite's verdict (:meth:`SmtpdHandler.bad_address`).
 
-    >>> _valid_address("victim@example.org@mail.example.com"), _valid_address('"a b"@x')
+    >>> _address_shape("victim@example.org@mail.example.com"), _address_shape('"a b"@x')
     (True, True)
-    >>> _valid_address("a b@x"), _valid_address("a@[1.2.3.4]"), _valid_address("a[1]@x")
+    >>> _address_shape("a b@x"), _address_shape("a@[1.2.3.4]"), _address_shape("a[1]@x")
     (False, True, False)
     """
     if not address or any(c in address for c in "\r\n\x00"):
