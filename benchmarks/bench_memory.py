@@ -2,7 +2,8 @@
 
 Each run starts a fresh ipykernel through jupyter_client (as JupyterLab
 does) and reads the kernel process's resident set size (``VmRSS`` in
-``/proc/PID/status``) after each step:
+``/proc/PID/status``, plus that of its child processes: the lab's sync
+helper, ~10 MB, which does the file work of group commits) after each step:
 
 1. the bare kernel, idle (the peer: what every notebook costs before labmail);
 2. after ``import labmail``;
@@ -70,6 +71,22 @@ def rss_mb(pid: int, field: str = "VmRSS") -> float:
     raise RuntimeError(f"no {field} for pid {pid}")
 
 
+def rss_tree_mb(pid: int) -> float:
+    """RSS of *pid* plus its child processes (the lab's sync helper, which does
+    the file work of group commits in its own small process)."""
+    total = rss_mb(pid)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if ppid == pid:
+                total += rss_mb(int(entry.name))
+        except (OSError, RuntimeError, ValueError, IndexError):
+            continue
+    return total
+
+
 def _kernel(cwd: Path):
     from jupyter_client.manager import KernelManager
     km = KernelManager(kernel_name="python3")
@@ -91,7 +108,7 @@ def one_kernel() -> Dict[str, float]:
                 reply = kc.execute_interactive(code, timeout=120, output_hook=lambda msg: None)
                 if reply["content"]["status"] != "ok":
                     raise RuntimeError(f"{name}: {reply['content'].get('evalue')}")
-            out[name] = rss_mb(pid)
+            out[name] = rss_tree_mb(pid)
         out["peak (VmHWM)"] = rss_mb(pid, "VmHWM")
         return out
     finally:
