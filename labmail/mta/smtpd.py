@@ -74,11 +74,13 @@ class _RecordingReader:
         if t is not None and t._in_content:
             # Message content, most lines of a session: no command checks to
             # make, and past the lines a transcript shows it only counts them.
-            try:
-                line = await self._inner.readuntil(separator)
-            except asyncio.LimitOverrunError as exc:
-                self._proto._client_line(f"<a line longer than {exc.consumed} octets>")
-                raise
+            line = _buffered_line(self._inner, separator)
+            if line is None:
+                try:
+                    line = await self._inner.readuntil(separator)
+                except asyncio.LimitOverrunError as exc:
+                    self._proto._client_line(f"<a line longer than {exc.consumed} octets>")
+                    raise
             t.content_line(line)
             return line
         while True:        # ends: a good line, EOF, or smtpd_hard_error_limit bad ones
@@ -102,6 +104,24 @@ class _RecordingReader:
 
     def __setattr__(self, name: str, value: Any) -> None:
         setattr(self._inner, name, value)
+
+
+def _buffered_line(reader: asyncio.StreamReader, separator: bytes) -> Optional[bytes]:
+    """What ``await reader.readuntil(separator)`` returns at once when the line
+    is already in its buffer (a message arrives in a few segments holding
+    many lines), without a coroutine per line; None when readuntil itself
+    must run (no whole line yet, a line over the limit, an error pending)."""
+    buffer = getattr(reader, "_buffer", None)
+    if buffer is None or reader._exception is not None or not separator:
+        return None
+    end = buffer.find(separator)
+    if end < 0 or end > reader._limit:
+        return None
+    end += len(separator)
+    chunk = bytes(buffer[:end])
+    del buffer[:end]
+    reader._maybe_resume_transport()
+    return chunk
 
 
 _ARRIVALS = itertools.count(1)          # the order connections arrived in (for anvil)
