@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 __all__ = ["Reply", "REPLIES", "AIOSMTPD", "reply", "translate"]
 
@@ -91,7 +91,16 @@ REPLIES = {
 
 def reply(key: str, **values: str) -> str:
     """The reply line for *key* from :data:`REPLIES`."""
-    return REPLIES[key].format(**values)
+    entry = REPLIES[key]
+    if values:
+        return entry.format(**values)
+    known = _PLAIN.get(key)         # most replies have no placeholders: made once
+    if known is None or known[0] is not entry:
+        known = _PLAIN[key] = (entry, entry.format())
+    return known[1]
+
+
+_PLAIN: Dict[str, Tuple[Reply, str]] = {}
 
 
 #: aiosmtpd's own reply lines (regular expressions) and what Postfix says instead.
@@ -135,7 +144,24 @@ AIOSMTPD: List[Tuple["re.Pattern[str]", str]] = [
 
 def translate(line: str) -> str:
     """Postfix's wording for a reply line aiosmtpd produced (others unchanged)."""
-    for pattern, replacement in AIOSMTPD:
+    for pattern, replacement in _BY_CODE.get(line[:4], ()) if _BY_CODE is not None else AIOSMTPD:
         if pattern.match(line):
             return replacement
     return line
+
+
+def _by_code() -> "Optional[Dict[str, List[Tuple[re.Pattern[str], str]]]]":
+    """:data:`AIOSMTPD` grouped by the ``^NNN `` each pattern starts with: a reply
+    can only match the patterns of its own code, in their order (every reply
+    passes through translate, and the queued reply is new each time); None
+    when a pattern does not start so."""
+    groups: Dict[str, List[Tuple["re.Pattern[str]", str]]] = {}
+    for pattern, replacement in AIOSMTPD:
+        head = re.match(r"\^(\d{3}) ", pattern.pattern)
+        if head is None:
+            return None
+        groups.setdefault(head.group(1) + " ", []).append((pattern, replacement))
+    return groups
+
+
+_BY_CODE = _by_code()
