@@ -237,10 +237,21 @@ class _SyncHelper:
                 f.close()                           # type: ignore[union-attr]
             except OSError:
                 pass
-        try:
-            self.proc.wait(timeout=2)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        # Never wait here (this may run on a lab's loop): a process forked
+        # meanwhile (multiprocessing's default) holds a copy of the pipe and
+        # keeps the child from seeing the end of its input until it exits.
+        # A watcher thread reaps it, and ends it if it lingers.
+        if self.proc.poll() is None:
+            threading.Thread(target=_reap, args=(self.proc,), daemon=True,
+                             name="labmail-sync-reaper").start()
+
+
+def _reap(proc: "subprocess.Popen[bytes]") -> None:
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 @atexit.register
