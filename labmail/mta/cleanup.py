@@ -33,11 +33,21 @@ __all__ = ["received_header", "rfc2822_date", "add_missing_headers", "header_nam
 _HEADER_NAME = re.compile(rb"^([!-9;-~]+)[ \t]*:")
 
 
+_last_date: tuple = (None, None, "")     # (second, tzinfo, text): cleanup asks twice a message
+
+
 def rfc2822_date(when: _dt.datetime) -> str:
     """A date as Postfix writes it: ``Fri, 27 Nov 2026 09:00:00 +0000 (UTC)``."""
+    global _last_date
+    second, tz = when.replace(microsecond=0), when.tzinfo
+    last = _last_date
+    if last[1] is tz and tz is not None and last[0] == second:
+        return last[2]
     base = email.utils.format_datetime(when)
     zone = when.tzname() or "UTC"
-    return f"{base} ({zone})"
+    text = f"{base} ({zone})"
+    _last_date = (second, tz, text)
+    return text
 
 
 def received_header(*, helo: Optional[str], client_name: str, client_ip: str,
