@@ -107,7 +107,8 @@ def message_id(queue_id: str, myhostname: str, when: _dt.datetime) -> str:
 def add_missing_headers(content: bytes, *, queue_id: str, myhostname: str,
                         sender: str, when: _dt.datetime) -> bytes:
     """Append missing ``Message-Id``, ``Date`` and ``From`` at the end of the header."""
-    names = set(header_names(content))
+    listed = header_names(content)
+    names = set(listed)
     extra = []
     if "message-id" not in names:
         extra.append(f"Message-Id: {message_id(queue_id, myhostname, when)}")
@@ -118,7 +119,7 @@ def add_missing_headers(content: bytes, *, queue_id: str, myhostname: str,
     if not extra:
         return content
     add = ("\r\n".join(extra) + "\r\n").encode("utf-8")
-    if content.startswith((b"\r\n", b"\n")) or not header_names(content):
+    if content.startswith((b"\r\n", b"\n")) or not listed:
         return add + (content if content.startswith((b"\r\n", b"\n")) else b"\r\n" + content)
     # find the end of the header (first empty line)
     m = re.search(rb"\r?\n\r?\n", content)
