@@ -10,6 +10,12 @@ renamed, then each directory is fsync'd once.  Every writer's future resolves
 only after its own file and directory entry are durable, so durability is
 never traded for speed.
 
+The file work of a batch runs in the *sync helper*, a small child process
+(:mod:`labmail.mta.syncfiles`), so the event loop that serves every session
+only writes one request to a pipe and reads one answer per batch; with
+``LABMAIL_SYNC_HELPER=0``, or where no child process can be started, it runs
+in worker threads of this process instead (same function, same guarantees).
+
 >>> import asyncio, tempfile, pathlib
 >>> d = pathlib.Path(tempfile.mkdtemp())
 >>> async def demo():
@@ -283,13 +289,13 @@ class GroupCommit:
 
     ``await gc.commit(path, data)`` returns once *path* holds *data* and is
     durable.  Writers arriving while a batch is being flushed form the next
-    batch; up to *max_inflight* batches are in worker threads at once (a
+    batch; up to *max_inflight* batches are with the sync helper at once (a
     writer waits for its own batch, not the one before it too).  ``await
-    gc.unlink(path)`` removes a file in the next batch (no sync: a removal
-    lost in a crash only means a file is found again, which its owner must
-    handle anyway).  One batch is one job for the worker threads, so
-    concurrent writers also share the thread hand-offs.  ``batches`` counts
-    flushed batches (for tests and benchmarks).
+    gc.unlink(path)`` removes a file in the next batch and ``await
+    gc.rename(path, to)`` renames one (no sync: a removal lost in a crash only
+    means a file is found again, which its owner must handle anyway).  One
+    batch is one request to the helper, so concurrent writers also share the
+    hand-offs.  ``batches`` counts flushed batches (for tests and benchmarks).
     """
 
     def __init__(self, max_batch: int = 256, max_inflight: int = 2) -> None:
@@ -342,7 +348,7 @@ class GroupCommit:
         return await item.fut
 
     def _launch(self) -> None:
-        """Hand the pending writers to a worker thread (on the loop)."""
+        """Hand the pending writers to the sync helper (or a worker thread), on the loop."""
         self._launching = False
         if not self._pending or self._running >= self.max_inflight:
             return
