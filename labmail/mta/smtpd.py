@@ -271,6 +271,25 @@ class LabSMTP(TlsAuthMixin, SMTP):
                 f"disconnect from {self.client_name}[{self.client_ip}]{self._command_stats()}")
         self.lab_host._connections.discard(self)
         super().connection_lost(error)
+        task = self._handler_coroutine
+        if task is not None:
+            if task.done():
+                self._forget()
+            else:
+                task.add_done_callback(lambda _task: self._forget())
+
+    def _forget(self) -> None:
+        """The session is over (connection lost, command loop ended): let go of
+        what refers back to this object, so it is freed at once instead of
+        waiting for the cycle collector (bound methods of the command table,
+        the stream wrappers, the ended task and its traceback)."""
+        self._smtp_methods = {}
+        self._auth_methods = {}
+        self._handler_coroutine = None
+        self._reader = self._writer = None
+        self._client_connected_cb = None
+        if self.session is not None:
+            self.session.__dict__.pop("_lab_conn", None)
 
     def _cb_client_connected(self, reader: asyncio.StreamReader,
                              writer: asyncio.StreamWriter) -> None:
