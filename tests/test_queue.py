@@ -177,7 +177,8 @@ def test_delivered_queue_files_are_removed_in_batches(tmp_path):
         return gone, again, q._group.batches - before, len(q)
     gone, again, batches, left = asyncio.run(main())
     assert gone == [True] * 6 and again is False
-    assert batches == 2 and left == 0          # six removals in one batch, then the repeat
+    # six removals in one batch; the repeat finds nothing to recycle, then nothing to unlink
+    assert batches == 3 and left == 0
 
 
 def test_group_commit_works_in_a_forked_child(tmp_path):
@@ -216,27 +217,29 @@ def test_group_commit_survives_a_loop_stopped_mid_batch(tmp_path):
 
 
 def test_spent_files_are_recycled_not_unlinked(tmp_path):
-    """With group commit a delivered message's file becomes a hidden spare that
-    the next message reuses: no inode is created or freed per message, the
-    queue tools never see a spare, and a restart finds the spares again."""
+    """With group commit a delivered message's file becomes a spare (outside the
+    queue directories) that the next message reuses: no inode is created or
+    freed per message, the queue never shows a spare, and a restart finds them."""
     import asyncio
     import os
-    from labmail.mta.queue import MAX_SPARES, SPARE_PREFIX
+    from labmail.mta.queue import MAX_SPARES, SPARE_DIR
     clock, ids = Clock.fixed("2026-11-27T09:00:00+00:00"), IdGenerator(3)
     q = Queue(tmp_path, clock, ids, group_commit=True)
     incoming = q.dir("incoming")
+    spare_dir = tmp_path / SPARE_DIR
 
     async def cycle():
         first = await q.enqueue_async("a@example.com", ["b@example.org"], b"one\r\n")
         inode = os.stat(q.path("incoming", first.queue_id)).st_ino
         assert await q.remove_async(first)
-        spares = [n for n in os.listdir(incoming) if n.startswith(SPARE_PREFIX)]
-        assert len(spares) == 1 and os.stat(incoming / spares[0]).st_ino == inode
+        spares = os.listdir(spare_dir)
+        assert len(spares) == 1 and os.stat(spare_dir / spares[0]).st_ino == inode
+        assert os.listdir(incoming) == [] and os.listdir(q.dir("active")) == []
         second = await q.enqueue_async("a@example.com", ["c@example.org"], b"two\r\n")
         path = q.path("incoming", second.queue_id)
         assert os.stat(path).st_ino == inode                 # the same file, rewritten
         assert q.load(second.queue_id).content == b"two\r\n"
-        assert not [n for n in os.listdir(incoming) if n.startswith(SPARE_PREFIX)]
+        assert os.listdir(spare_dir) == [] and os.listdir(incoming) == [second.queue_id]
         many = [await q.enqueue_async("a@example.com", ["d@example.org"], b"x\r\n")
                 for _ in range(MAX_SPARES + 5)]
         assert all(await asyncio.gather(*(q.remove_async(m) for m in many)))
@@ -244,7 +247,27 @@ def test_spent_files_are_recycled_not_unlinked(tmp_path):
 
     second = asyncio.run(cycle())
     assert q.ids_in("incoming") == [second.queue_id] and len(q) == 1
-    spares = [n for n in os.listdir(incoming) if n.startswith(SPARE_PREFIX)]
-    assert len(spares) == MAX_SPARES                          # the rest were unlinked
+    assert os.listdir(incoming) == [second.queue_id]        # nothing else, hidden or not
+    assert len(os.listdir(spare_dir)) == MAX_SPARES                          # the rest were unlinked
     again = Queue(tmp_path, clock, ids, group_commit=True)   # a restart
     assert len(again._spares) == MAX_SPARES and again.ids_in("incoming") == [second.queue_id]
+
+
+def test_recycling_survives_a_removed_spare_directory(tmp_path):
+    import asyncio
+    import shutil
+    from labmail.mta.queue import SPARE_DIR
+    q = Queue(tmp_path, Clock.fixed("2026-11-27T09:00:00+00:00"), IdGenerator(4), group_commit=True)
+
+    async def main():
+        a = await q.enqueue_async("a@example.com", ["b@example.org"], b"1\r\n")
+        b = await q.enqueue_async("a@example.com", ["b@example.org"], b"2\r\n")
+        assert await q.remove_async(a)
+        shutil.rmtree(tmp_path / SPARE_DIR)           # someone cleans up by hand
+        q._spares.clear()
+        assert await q.remove_async(b)               # unlinked instead, then made again
+        c = await q.enqueue_async("a@example.com", ["b@example.org"], b"3\r\n")
+        assert await q.remove_async(c)
+        assert not await q.remove_async(c)           # already gone
+    asyncio.run(main())
+    assert len(q) == 0 and len(os.listdir(tmp_path / SPARE_DIR)) == 1

@@ -46,8 +46,10 @@ __all__ = ["QUEUES", "Recipient", "QueueFile", "Queue", "QueueFileError",
 
 logger = logging.getLogger("labmail.queue")
 
-#: Spent queue files kept for reuse (``incoming/.spare-N``), at most this many.
-SPARE_PREFIX = ".spare-"
+#: Where spent queue files wait to be reused (``<state>/var/lib/labmail/spare/N``):
+#: labmail's own directory, outside Postfix's queue directories, so ``ls`` of
+#: a queue shows what Postfix's would.  At most MAX_SPARES are kept.
+SPARE_DIR = "var/lib/labmail/spare"
 MAX_SPARES = 64
 
 #: Queue directories, in the order ``mailq`` lists them.
@@ -291,20 +293,17 @@ class Queue:
         self._spares: List[str] = []
         self._spare_seq = 0
         self._spares_coming = 0          # recycling renames under way
-        if group_commit:
-            incoming = self.spool / "incoming"
-            try:
-                names = sorted(n for n in os.listdir(incoming) if n.startswith(SPARE_PREFIX))
-            except FileNotFoundError:
-                names = []
-            for n in names:
-                seq = n[len(SPARE_PREFIX):]
-                self._spare_seq = max(self._spare_seq, int(seq) if seq.isdigit() else 0)
+        self._spare_dir = self.root / SPARE_DIR
+        self._spare_dir_made = False
+        if group_commit and self._spare_dir.is_dir():      # made at the first recycling
+            self._spare_dir_made = True
+            for n in sorted(os.listdir(self._spare_dir)):
+                self._spare_seq = max(self._spare_seq, int(n) if n.isdigit() else 0)
                 if len(self._spares) < MAX_SPARES:
-                    self._spares.append(str(incoming / n))
+                    self._spares.append(str(self._spare_dir / n))
                 else:
                     try:
-                        os.unlink(incoming / n)
+                        os.unlink(self._spare_dir / n)
                     except OSError:
                         pass
 
@@ -405,8 +404,8 @@ class Queue:
         busy disk); with group commit, removals share the writers' batches.
 
         With group commit a delivered message's file is not unlinked but
-        renamed to a *spare* (``incoming/.spare-N``, a dot-name every queue
-        tool skips), and the next :meth:`enqueue_async` rewrites it for a new
+        renamed to a *spare* (:data:`SPARE_DIR`, outside the queue
+        directories), and the next :meth:`enqueue_async` rewrites it for a new
         message.  Creating and deleting one inode per message is what costs
         most in a file system's inode allocator (ext4 without a journal walks
         past every inode freed in the last minutes); a spare costs two
@@ -417,8 +416,11 @@ class Queue:
         path = self._file(qf.queue, qf.queue_id)
         if self._group is not None:
             if len(self._spares) + self._spares_coming < MAX_SPARES:
+                if not self._spare_dir_made:
+                    self._spare_dir.mkdir(parents=True, exist_ok=True)
+                    self._spare_dir_made = True
                 self._spare_seq += 1
-                spare = f"{self._dirs['incoming']}/{SPARE_PREFIX}{self._spare_seq}"
+                spare = f"{self._spare_dir}/{self._spare_seq}"
                 self._spares_coming += 1
                 try:
                     gone = await self._group.rename(path, spare)
@@ -426,7 +428,9 @@ class Queue:
                     self._spares_coming -= 1
                 if gone:
                     self._spares.append(spare)
-                return gone
+                    return True
+                # the file was gone, or the spare directory was (both ENOENT)
+                self._spare_dir_made = False
             return await self._group.unlink(path)
         return await asyncio.get_running_loop().run_in_executor(None, self.remove, qf)
 
