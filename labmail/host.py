@@ -474,6 +474,11 @@ class Host:
                 not (sessions and self._connections)
         return self.lab.run(idle(), timeout=timeout + 5)
 
+    def delivering(self) -> bool:
+        """True while the queue manager has a delivery in progress (any thread)."""
+        qmgr = self.qmgr
+        return qmgr is not None and bool(qmgr._tasks or qmgr._inflight)
+
     def sessions(self) -> List[Transcript]:
         """Transcripts of the SMTP sessions open right now (with their ``state``)."""
         return [c.transcript for c in list(self._connections) if c.transcript is not None]

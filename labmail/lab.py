@@ -31,6 +31,7 @@ import shutil
 import ssl
 import tempfile
 import threading
+import time
 import weakref
 from pathlib import Path
 from typing import Any, Awaitable, Dict, Optional, TypeVar, Union
@@ -267,8 +268,24 @@ class Lab:
         return None
 
     def settle(self, timeout: float = 10.0) -> bool:
-        """Wait until no host is delivering (mail in flight has arrived)."""
-        return all(h.settle(timeout) for h in self.hosts.values())
+        """Wait until no host is delivering (mail in flight has arrived).
+
+        A host that was idle when its turn came may receive mail from one
+        that was still relaying, so the hosts are looked at again until a
+        whole round finds every one of them idle.
+        """
+        end = time.monotonic() + timeout
+        while True:
+            quiet = True
+            for h in self.hosts.values():
+                if h.delivering():
+                    quiet = False
+                if not h.settle(max(0.0, end - time.monotonic())):
+                    return False
+            if quiet:
+                return True
+            if time.monotonic() > end:
+                return False
 
     def _port_offset(self, host: Host) -> int:
         # Where the OS cannot bind 127.0.0.N (macOS), hosts share 127.0.0.1 and
