@@ -74,15 +74,18 @@ class _RecordingReader:
         if t is not None and t._in_content:
             # Message content, most lines of a session: no command checks to
             # make, and past the lines a transcript shows it only counts them.
-            line = _buffered_line(self._inner, separator)
-            if line is None:
+            lines = _buffered_lines(self._inner, separator, self._proto.line_length_limit)
+            if lines is None:
                 try:
                     line = await self._inner.readuntil(separator)
                 except asyncio.LimitOverrunError as exc:
                     self._proto._client_line(f"<a line longer than {exc.consumed} octets>")
                     raise
-            t.content_line(line)
-            return line
+                t.content_line(line)
+                return line
+            for line in lines:
+                t.content_line(line)
+            return lines[0] if len(lines) == 1 else b"".join(lines)
         while True:        # ends: a good line, EOF, or smtpd_hard_error_limit bad ones
             try:
                 line = await self._inner.readuntil(separator)
@@ -106,22 +109,38 @@ class _RecordingReader:
         setattr(self._inner, name, value)
 
 
-def _buffered_line(reader: asyncio.StreamReader, separator: bytes) -> Optional[bytes]:
-    """What ``await reader.readuntil(separator)`` returns at once when the line
-    is already in its buffer (a message arrives in a few segments holding
-    many lines), without a coroutine per line; None when readuntil itself
-    must run (no whole line yet, a line over the limit, an error pending)."""
+def _buffered_lines(reader: asyncio.StreamReader, separator: bytes,
+                    most: int) -> Optional[List[bytes]]:
+    """Message content lines already in *reader*'s buffer, taken from it at once.
+
+    The lines are those successive ``await reader.readuntil(separator)`` calls
+    would return, and aiosmtpd's DATA loop may take them as one piece (a
+    message arrives in a few segments of many lines): a line starting with
+    ``.`` (dot-stuffed, or the end of the message) is taken alone and ends a
+    run, since aiosmtpd un-stuffs and looks for the end only at the start of
+    each piece, and a run stays within *most* octets (its line length check).
+    None when readuntil itself must run: no whole line yet, a line over the
+    reader's limit, an error pending.
+    """
     buffer = getattr(reader, "_buffer", None)
     if buffer is None or reader._exception is not None or not separator:
         return None
+    limit, size = reader._limit, len(separator)
     end = buffer.find(separator)
-    if end < 0 or end > reader._limit:
+    if end < 0 or end > limit:
         return None
-    end += len(separator)
-    chunk = bytes(buffer[:end])
+    end += size
+    lines = [bytes(buffer[:end])]
+    if buffer[0] != 0x2E:                            # b"."
+        while end < len(buffer) and buffer[end] != 0x2E:
+            stop = buffer.find(separator, end)
+            if stop < 0 or stop - end > limit or stop + size > most:
+                break
+            lines.append(bytes(buffer[end:stop + size]))
+            end = stop + size
     del buffer[:end]
     reader._maybe_resume_transport()
-    return chunk
+    return lines
 
 
 _ARRIVALS = itertools.count(1)          # the order connections arrived in (for anvil)
