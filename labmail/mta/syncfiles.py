@@ -208,8 +208,13 @@ def main(workers=4):
                 results = [(ERROR, 0, f"sync helper: {exc!r}")]
             out = memoryview(encode_answer(batch_id, results))
             with out_lock:
-                while out:
-                    out = out[os.write(wfd, out):]
+                try:
+                    while out:
+                        out = out[os.write(wfd, out):]
+                except OSError:
+                    # the lab process is gone (killed): the files are done,
+                    # nobody is left to tell; the end of stdin ends us too
+                    continue
 
     threads = [threading.Thread(target=work, daemon=True) for _ in range(workers)]
     for t in threads:
