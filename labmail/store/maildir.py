@@ -39,7 +39,7 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Tuple
 
 from .base import (MAILDIR_FLAG_LETTERS, Folder, UidListFolder, FolderExists, FolderLock,
                    MailboxLocked, MessageInfo, NoSuchFolder, NoSuchMessage, Store, StoreError)
@@ -108,6 +108,10 @@ class MaildirFolder(UidListFolder):
         self._infos: Dict[int, MessageInfo] = {}        # uid -> info at the last scan
         self._key: Optional[str] = None
         self._list: Optional[UidList] = None
+        #: (stat of dovecot-uidlist, its parse, base -> uid) while the file is unchanged
+        self._uidlist_cache: Optional[Tuple[Tuple[int, int, int], UidList, Dict[str, int]]] = None
+        self._letters: Dict[str, str] = {}                  # keyword letters at the last scan
+        self._flagsets: Dict[str, FrozenSet[str]] = {}      # info letters -> flags
         for sub in ("tmp", "new", "cur"):
             (self.path / sub).mkdir(parents=True, exist_ok=True)
 
@@ -123,38 +127,90 @@ class MaildirFolder(UidListFolder):
 
     def _scan(self) -> Dict[str, Tuple[str, str]]:
         found: Dict[str, Tuple[str, str]] = {}
+        root = str(self.path)
         for sub in ("new", "cur"):
-            with os.scandir(self.path / sub) as it:
+            with os.scandir(os.path.join(root, sub)) as it:
                 for entry in it:
-                    if entry.name.startswith("."):
+                    name = entry.name
+                    if name.startswith("."):
                         continue
-                    base, _ = _split_name(entry.name)
-                    found[base] = (sub, entry.name)
+                    found[name.partition(":")[0]] = (sub, name)
         return found
 
+    def _load_uidlist(self) -> Tuple[Optional[UidList], Dict[str, int]]:
+        """The uid list on disk and its base -> uid map, parsed again only when
+        the file changed (a save replaces it: a new inode, size or mtime)."""
+        try:
+            st = os.stat(self._uidlist_path)
+        except FileNotFoundError:
+            self._uidlist_cache = None
+            return None, {}
+        stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+        cached = self._uidlist_cache
+        if cached is not None and cached[0] == stamp:
+            return cached[1], cached[2]
+        current = UidList.load(self._uidlist_path)
+        if current is None:
+            self._uidlist_cache = None
+            return None, {}
+        by_base = current.by_base()
+        self._uidlist_cache = (stamp, current, by_base)
+        return current, by_base
+
+    def _save_uidlist(self, current: UidList, by_base: Dict[str, int]) -> None:
+        self._uidlist_cache = None      # until the file is written and known again
+        current.save(self._uidlist_path)
+        st = os.stat(self._uidlist_path)
+        self._uidlist_cache = ((st.st_ino, st.st_size, st.st_mtime_ns), current, by_base)
+
+    def _flag_set(self, info: str, letters: Dict[str, str]) -> FrozenSet[str]:
+        """The flags of a file name's info letters; one shared frozenset per
+        distinct set (a folder has a handful, and each costs ~200 bytes)."""
+        flags = self._flagsets.get(info)
+        if flags is None:
+            out = set()
+            for ch in info:
+                if ch in _LETTER_FLAG:
+                    out.add(_LETTER_FLAG[ch])
+                elif ch in letters:
+                    out.add(letters[ch])
+            flags = frozenset(out)
+            if len(self._flagsets) < 4096:
+                self._flagsets[info] = flags
+        return flags
+
     def messages(self) -> List[MessageInfo]:
-        """Sync with the disk under the uidlist lock; list messages by uid."""
+        """Sync with the disk under the uidlist lock; list messages by uid.
+
+        Shared by every session of the folder and kept between calls: the
+        uid list is parsed again only when its file changed, and a message
+        whose file name is unchanged keeps its :class:`MessageInfo` (no
+        stat); only the directory listing is read each time.
+        """
         with self._mutex:
             incomplete = False
             found = self._scan()
-            current = UidList.load(self._uidlist_path)
-            known = current.by_base() if current else {}
-            fresh = sorted(b for b in found if b not in known)
-            gone = [u for u, b in (current.records.items() if current else ()) if b not in found]
+            current, known = self._load_uidlist()
+            fresh = current is None or any(b not in known for b in found)
+            gone = current is not None and any(b not in found for b in current.records.values())
             if current is None or fresh or gone:
                 try:
                     with dotlock(self._uidlist_path, timeout=LOCK_TIMEOUT):
                         # re-read under the lock: another session may have synced
-                        current = UidList.load(self._uidlist_path) or self._new_uidlist()
+                        current, known = self._load_uidlist()
+                        if current is None:
+                            current, known = self._new_uidlist(), {}
                         found = self._scan()
-                        known = current.by_base()
                         for uid in [u for u, b in current.records.items() if b not in found]:
-                            del current.records[uid]
+                            base = current.records.pop(uid)
                             current.vsizes.pop(uid, None)
-                        fresh = [b for b in found if b not in known]
-                        for base in sorted(fresh, key=lambda b: self._arrival_key(b, found[b])):
-                            current.add(base, _name_field(base, "W"))
-                        current.save(self._uidlist_path)
+                            if known.get(base) == uid:
+                                del known[base]
+                        fresh_bases = [b for b in found if b not in known]
+                        for base in sorted(fresh_bases,
+                                           key=lambda b: self._arrival_key(b, found[b])):
+                            known[base] = current.add(base, _name_field(base, "W"))
+                        self._save_uidlist(current, known)
                 except MailboxLocked:
                     if current is None:
                         raise
@@ -164,35 +220,42 @@ class MaildirFolder(UidListFolder):
                     # at a later sync (its SELECT still answers OK)
                     logger.warning("%s: timeout while waiting for lock; new mail not "
                                    "seen yet", self._uidlist_path)
+            assert current is not None
             self._list = current
-            by_base = current.by_base()
-            self._files = {by_base[b]: loc for b, loc in found.items() if b in by_base}
+            old_files, old_infos = self._files, self._infos
+            files = {known[b]: loc for b, loc in found.items() if b in known}
             letters = self._keyword_letters()
+            if letters != self._letters:
+                # keyword letters mean other words now: nothing parsed before holds
+                self._letters, self._flagsets, old_infos = letters, {}, {}
+            root = str(self.path)
             out = []
             vsize_missing = False
-            for uid in sorted(self._files):
-                sub, fname = self._files[uid]
-                base, info = _split_name(fname)
-                full = self.path / sub / fname
+            for uid in sorted(files):
+                loc = files[uid]
+                prev = old_infos.get(uid)
+                if prev is not None and old_files.get(uid) == loc:
+                    out.append(prev)        # same file name: same size, date, flags
+                    continue
+                sub, fname = loc
+                base, _, info = fname.partition(":")
+                info = info[2:] if info.startswith("2,") else ""
+                full = os.path.join(root, sub, fname)
                 try:
-                    st = full.stat()
+                    st = os.stat(full)
                 except FileNotFoundError:   # renamed by another session meanwhile
+                    del files[uid]
                     continue
                 vsize = current.vsizes.get(uid) or _name_field(base, "W")
                 if vsize is None:
-                    vsize = _crlf_size(full.read_bytes())
+                    vsize = _crlf_size(_read_file(full))
                     current.vsizes[uid] = vsize
                     vsize_missing = True
-                flags = set()
-                for ch in info:
-                    if ch in _LETTER_FLAG:
-                        flags.add(_LETTER_FLAG[ch])
-                    elif ch in letters:
-                        flags.add(letters[ch])
                 out.append(MessageInfo(
                     uid=uid, key=base, size=st.st_size, vsize=vsize,
-                    flags=frozenset(flags), recent=(sub == "new"),
+                    flags=self._flag_set(info, letters), recent=(sub == "new"),
                     internaldate=_dt.datetime.fromtimestamp(st.st_mtime, _dt.timezone.utc)))
+            self._files = files
             self._infos = {m.uid: m for m in out}
             #: files are waiting for uids (the lock was busy): the next call must rescan
             self.incomplete = incomplete
@@ -221,17 +284,15 @@ class MaildirFolder(UidListFolder):
             n = len(digits) - len(digits.lstrip("0123456789"))
             usec = int(digits[:n]) if n else 0
         try:
-            mtime = (self.path / loc[0] / loc[1]).stat().st_mtime_ns
+            mtime = os.stat(os.path.join(self.path, loc[0], loc[1])).st_mtime_ns
         except FileNotFoundError:
             mtime = 0
         return (secs, usec, mtime, base)
 
     def _locate(self, uid: int) -> Path:
         loc = self._files.get(uid)
-        if loc is not None:
-            p = self.path / loc[0] / loc[1]
-            if p.exists():
-                return p
+        if loc is not None and os.path.exists(os.path.join(self.path, loc[0], loc[1])):
+            return self.path / loc[0] / loc[1]
         self.messages()
         loc = self._files.get(uid)
         if loc is None:
@@ -259,7 +320,8 @@ class MaildirFolder(UidListFolder):
         """The message's info (from the last scan while its file is unchanged)."""
         with self._mutex:
             known, loc = self._infos.get(uid), self._files.get(uid)
-            if known is not None and loc is not None and (self.path / loc[0] / loc[1]).exists():
+            if known is not None and loc is not None and \
+                    os.path.exists(os.path.join(self.path, loc[0], loc[1])):
                 return known
             self.messages()
             if uid not in self._infos:
@@ -326,12 +388,18 @@ class MaildirFolder(UidListFolder):
             info = self.info(uid)
             src = self._locate(uid)
             base, _ = _split_name(src.name)
-            dst = self.path / "cur" / f"{base}:2,{self._letters_for(flags)}"
+            letters = self._letters_for(flags)
+            dst = self.path / "cur" / f"{base}:2,{letters}"
             if dst != src:
                 os.rename(src, dst)   # a flag change moves new/ -> cur/ as Dovecot does
                 self._files[uid] = ("cur", dst.name)
-            # keywords beyond the 26 letters are refused above, so flags are exact
-            info = dataclasses.replace(info, flags=flags, recent=False)
+            # keywords beyond the 26 letters are refused above, so these are the
+            # flags a scan of the new name gives (the next scan keeps this info)
+            stored = frozenset(f for f in flags if f in MAILDIR_FLAG_LETTERS
+                               or not f.startswith("\\"))
+            shared = self._flagsets.get(letters)
+            info = dataclasses.replace(info, flags=shared if shared == stored else stored,
+                                       recent=False)
             self._infos[uid] = info
         self.notify_changed()
         return info

@@ -179,6 +179,7 @@ class ModSeqTable:
                 self.claimed.clear()
                 self.fresh.clear()
                 self.gone.clear()
+                self.by_uid = None
                 self.seen_uid = 0
             out: Dict[int, int] = {}
             seen = set()
@@ -343,11 +344,25 @@ class FolderView:
             uidlist = getattr(self.folder, "_list", None)   # avoid a second scan for UIDNEXT
             uidnext = uidlist.next_uid if uidlist is not None else self.folder.uidnext
             mods = self.modseqs.sync(validity, ((m.uid, m.flags) for m in infos))
-            msgs = [Msg(m.uid, m.flags, m.vsize, m.internaldate, m.recent, mods[m.uid])
-                    for m in infos]
+            # a message that did not change keeps its Msg: the sessions' views and
+            # every scan share one object per message state, not one per scan
+            prev = self.modseqs.by_uid
+            old = prev[1] if prev is not None else {}     # (sync drops it for a new UIDVALIDITY)
+            msgs = []
+            by: Dict[int, Msg] = {}
+            for m in infos:
+                uid = m.uid
+                mod = mods[uid]
+                p = old.get(uid)
+                if p is None or p.modseq != mod or p.flags != m.flags or p.recent != m.recent \
+                        or p.size != m.vsize:
+                    p = Msg(uid, m.flags, m.vsize, m.internaldate, m.recent, mod)
+                msgs.append(p)
+                by[uid] = p
             if getattr(self.folder, "incomplete", False):
                 token = None        # new files wait for uids: never trust this scan
             self.modseqs.snapshot = (token, msgs, uidnext, validity, started)
+            self.modseqs.by_uid = (msgs, by)
             return msgs
 
     def by_uid(self) -> Dict[int, Msg]:
