@@ -153,3 +153,15 @@ def test_labs_started_again_do_not_pile_up_helpers(tmp_path, monkeypatch):
             assert host.settle()
             assert len(host.mailbox("alice")) == 1
         assert len(_helper_children()) <= 1      # the last lab's, closed with the next one
+
+
+def test_big_messages_are_split_into_batches(tmp_path, monkeypatch):
+    monkeypatch.setenv("LABMAIL_SYNC_HELPER", "1")
+    monkeypatch.setattr(groupcommit, "MAX_BATCH_BYTES", 1000)
+
+    async def main():
+        gc = GroupCommit()
+        await asyncio.gather(*(gc.commit(tmp_path / f"big{i}", b"b" * 600) for i in range(6)))
+        return gc.batches
+    assert asyncio.run(main()) >= 3                 # at most one 600-byte item over the 1000
+    assert all((tmp_path / f"big{i}").stat().st_size == 600 for i in range(6))

@@ -32,6 +32,7 @@ import atexit
 import errno
 import logging
 import os
+import struct
 import subprocess
 import sys
 import threading
@@ -98,6 +99,9 @@ def _workers() -> ThreadPoolExecutor:
                 _POOL_PID = os.getpid()
     return _POOL
 
+
+#: Data per batch beyond its first item (one request frame to the sync helper).
+MAX_BATCH_BYTES = 32 * 1024 * 1024
 
 _CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "syncfiles.py")
 _HELPERS: Dict[int, "_SyncHelper"] = {}
@@ -172,8 +176,12 @@ class _SyncHelper:
             answered(OSError(errno.EPIPE, "the sync helper has exited"))
             return
         self._seq = (self._seq + 1) & 0xFFFFFFFF
+        try:
+            frame = syncfiles.encode_request(self._seq, items)
+        except (struct.error, OverflowError) as exc:     # an item over 4 GB
+            answered(OSError(errno.EFBIG, f"too large for the sync helper: {exc}"))
+            return
         self._waiting[self._seq] = answered
-        frame = syncfiles.encode_request(self._seq, items)
         if self._out:
             self._out += frame
             return
@@ -352,8 +360,16 @@ class GroupCommit:
         self._launching = False
         if not self._pending or self._running >= self.max_inflight:
             return
-        batch = self._pending[:self.max_batch]
-        del self._pending[:self.max_batch]
+        # a batch is one request frame: at most max_batch items and, past
+        # the first, about MAX_BATCH_BYTES of data (big messages go alone)
+        count, size = 0, 0
+        for item in self._pending[:self.max_batch]:
+            size += len(item.data or b"")
+            if count and size > MAX_BATCH_BYTES:
+                break
+            count += 1
+        batch = self._pending[:count]
+        del self._pending[:count]
         self._running += 1
         loop = asyncio.get_running_loop()
         helper = _helper_for(loop)
