@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import collections
 import errno
 import logging
 import os
@@ -162,7 +163,7 @@ class _SyncHelper:
         self.wfd, self.rfd = self.proc.stdin.fileno(), self.proc.stdout.fileno()
         os.set_blocking(self.wfd, False)
         os.set_blocking(self.rfd, False)
-        self._out = bytearray()
+        self._out: "collections.deque[memoryview]" = collections.deque()   # unsent frames
         self._in = b""
         self._waiting: Dict[int, Callable[[Any], None]] = {}
         self._seq = 0
@@ -183,7 +184,7 @@ class _SyncHelper:
             return
         self._waiting[self._seq] = answered
         if self._out:
-            self._out += frame
+            self._out.append(memoryview(frame))
             return
         try:
             n = os.write(self.wfd, frame)
@@ -193,20 +194,24 @@ class _SyncHelper:
             self._fail(exc)
             return
         if n < len(frame):
-            self._out += frame[n:]
+            self._out.append(memoryview(frame)[n:])    # the rest, without copying it
             self.loop.add_writer(self.wfd, self._writable)
 
     def _writable(self) -> None:
-        try:
-            n = os.write(self.wfd, self._out)
-        except BlockingIOError:
-            return
-        except OSError as exc:
-            self._fail(exc)
-            return
-        del self._out[:n]
-        if not self._out:
-            self.loop.remove_writer(self.wfd)
+        while self._out:
+            head = self._out[0]
+            try:
+                n = os.write(self.wfd, head)
+            except BlockingIOError:
+                return
+            except OSError as exc:
+                self._fail(exc)
+                return
+            if n < len(head):
+                self._out[0] = head[n:]
+                return
+            self._out.popleft()
+        self.loop.remove_writer(self.wfd)
 
     def _readable(self) -> None:
         try:
