@@ -24,6 +24,7 @@ The protocol core needs a little more than the shared store gives POP3:
 from __future__ import annotations
 
 import bisect
+import collections
 import datetime as _dt
 import json
 import logging
@@ -32,7 +33,8 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Tuple
+from typing import (TYPE_CHECKING, Any, Callable, Deque, Dict, FrozenSet, Iterable, List,
+                    Optional, Tuple)
 
 from ...store.base import Folder, FolderExists, Store, StoreError
 from ...store.maildir import MaildirFolder
@@ -86,6 +88,12 @@ class ModSeqTable:
         #: that has not announced the EXPUNGE yet still shows them (RFC 3501 §7.4.1)
         self.gone: Dict[int, Tuple[int, FrozenSet[str]]] = {}
         self.by_uid: Optional[Tuple[List["Msg"], Dict[int, "Msg"]]] = None   # see FolderView.by_uid
+        #: each scan is a generation; the log says which uids changed (flags,
+        #: modseq or expunged; not new ones) in each of the last CHANGE_LOG ones,
+        #: so a session finds what to tell its client without comparing every message
+        self.gen = 0
+        self.log: Deque[Tuple[int, List[int]]] = collections.deque(maxlen=CHANGE_LOG)
+        self.log_from = 0               # no entries for generations up to this one
         #: the items on disk (labmail-cache), loaded for this UIDVALIDITY
         self.disk = ItemCache(path.with_name(CACHE_NAME)) if path is not None else None
         self.disk_for: Optional[int] = None
@@ -132,6 +140,19 @@ class ModSeqTable:
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
         os.replace(tmp, self.path)
+
+    def changes_since(self, gen: int) -> Optional[set]:
+        """Uids whose message changed or went after generation *gen* (None: the
+        log does not reach back that far -- compare everything)."""
+        with self.lock:
+            if gen < self.log_from or gen < self.gen - len(self.log):
+                return None
+            out: set = set()
+            for g, uids in reversed(self.log):
+                if g <= gen:
+                    break
+                out.update(uids)
+            return out
 
     def enable(self) -> None:
         """Remember that CONDSTORE was used here (SELECT then always shows HIGHESTMODSEQ)."""
@@ -207,6 +228,10 @@ class ModSeqTable:
 
 #: bytes read for a header alone (a longer header costs a second, full read)
 HEAD_BYTES = 16384
+
+#: scans whose changed uids are remembered per folder (a session that fell
+#: further behind compares all its messages once)
+CHANGE_LOG = 256
 
 #: expunged messages whose last flags are remembered per folder
 GONE_MAX = 10000
@@ -350,20 +375,46 @@ class FolderView:
             old = prev[1] if prev is not None else {}     # (sync drops it for a new UIDVALIDITY)
             msgs = []
             by: Dict[int, Msg] = {}
+            changed: List[int] = []
+            kept = 0
             for m in infos:
                 uid = m.uid
                 mod = mods[uid]
                 p = old.get(uid)
-                if p is None or p.modseq != mod or p.flags != m.flags or p.recent != m.recent \
-                        or p.size != m.vsize:
+                if p is not None:
+                    kept += 1
+                    if p.modseq != mod or p.flags != m.flags or p.recent != m.recent \
+                            or p.size != m.vsize:
+                        p = Msg(uid, m.flags, m.vsize, m.internaldate, m.recent, mod)
+                        changed.append(uid)
+                else:
                     p = Msg(uid, m.flags, m.vsize, m.internaldate, m.recent, mod)
                 msgs.append(p)
                 by[uid] = p
+            if kept != len(old):
+                changed.extend(u for u in old if u not in by)     # expunged
             if getattr(self.folder, "incomplete", False):
                 token = None        # new files wait for uids: never trust this scan
-            self.modseqs.snapshot = (token, msgs, uidnext, validity, started)
-            self.modseqs.by_uid = (msgs, by)
+            table = self.modseqs
+            table.gen += 1
+            if prev is None:        # first scan or new uids: nothing to compare with
+                table.log.clear()
+                table.log_from = table.gen
+            else:
+                table.log.append((table.gen, changed))
+            table.snapshot = (token, msgs, uidnext, validity, started)
+            table.by_uid = (msgs, by)
             return msgs
+
+    def state(self) -> Tuple[Dict[int, Msg], int]:
+        """:meth:`by_uid` and the generation it belongs to (see :meth:`ModSeqTable.changes_since`)."""
+        with self.modseqs.lock:
+            return self.by_uid(), self.modseqs.gen
+
+    def messages_gen(self) -> Tuple[List[Msg], int]:
+        """:meth:`messages` and the generation it belongs to."""
+        with self.modseqs.lock:
+            return self.messages(), self.modseqs.gen
 
     def by_uid(self) -> Dict[int, Msg]:
         """uid -> message of :meth:`messages`, one dict per folder state shared by
@@ -490,6 +541,10 @@ class UidMap:
     def _index(self, uid: int) -> int:
         i = bisect.bisect_left(self.uids, uid)
         return i if i < len(self.uids) and self.uids[i] == uid else -1
+
+    def index_of(self, uid: int) -> int:
+        """The position of *uid* (its sequence number - 1), or -1."""
+        return self._index(uid)
 
     def get(self, uid: int) -> Optional["Msg"]:
         i = self._index(uid)

@@ -124,9 +124,10 @@ class SelectedCommands(ViewSync):
         except NoSuchFolder:
             self.send(self.reply(cmd.tag, "select_missing", name))
             return False
-        msgs = box.messages()
+        msgs, self._gen = box.messages_gen()
         self.box, self.readonly = box, readonly
         self.msgs = UidMap(msgs)
+        self._ghost_uids, self._ghosts = set(), False
         self.recent = box.claim_recent(msgs)
         self._token = box.stamp()
         self.keywords = []
@@ -155,6 +156,7 @@ class SelectedCommands(ViewSync):
             self._unwatch()
         self.box, self._unwatch, self.msgs = None, None, UidMap()
         self.recent = set()
+        self._gen, self._ghost_uids, self._ghosts = -1, set(), False
 
     def cmd_close(self, cmd: Command) -> bool:
         assert self.box is not None

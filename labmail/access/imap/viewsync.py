@@ -54,6 +54,9 @@ class ViewSync:
     def init_view(self) -> None:
         self._token: Any = None
         self._ghosts = False           # expunged elsewhere, not yet announced
+        self._ghost_uids: set = set()  # ... which ones
+        #: the folder generation the view matches (-1: compare every message)
+        self._gen = -1
         self._recent_sent = 0
         #: flags a STORE gave ghosts, reported by the next update
         self.pending: Dict[int, Msg] = {}
@@ -164,13 +167,24 @@ class ViewSync:
             self.silenced.clear()
             self.stored.clear()
             return
-        current = self.folder_now()
+        current, gen = box.state()
         self._token = box.stamp()
         self.announce_flags()          # a new keyword in the folder comes first
         with_uid = cmd is not None and cmd.uid
         mine = self.msgs.msgs
         pending, silenced, stored = self.pending, self.silenced, self.stored
-        for i, old in enumerate(mine):
+        # only messages that changed since the view was made can need a line:
+        # the folder's change log names them (messages that did not change are
+        # the very objects the view holds)
+        changed = box.modseqs.changes_since(self._gen) if self._gen >= 0 else None
+        if changed is None:
+            positions: Iterable[int] = range(len(mine))
+        else:
+            changed.update(pending, silenced, stored, self._ghost_uids)
+            index = self.msgs.index_of
+            positions = sorted(i for i in map(index, changed) if i >= 0)
+        for i in positions:
+            old = mine[i]
             if old.uid in current:
                 new = current[old.uid]
             elif allow_expunge:
@@ -189,16 +203,21 @@ class ViewSync:
         silenced.clear()
         stored.clear()
         uids = self.uids
-        if allow_expunge:
-            for i in range(len(uids) - 1, -1, -1):
-                uid = uids[i]
-                if uid not in current:
-                    self.send(Response("*", b"%d EXPUNGE" % (i + 1)))
-                    self.msgs.delete_at(i)
-                    self.recent.discard(uid)
-            self._ghosts = False
+        if changed is None:
+            gone = [i for i, u in enumerate(uids) if u not in current]
         else:
-            self._ghosts = any(u not in current for u in uids)
+            gone = [i for i in positions if uids[i] not in current]
+        if allow_expunge:
+            for i in reversed(gone):
+                uid = uids[i]
+                self.send(Response("*", b"%d EXPUNGE" % (i + 1)))
+                self.msgs.delete_at(i)
+                self.recent.discard(uid)
+            self._ghost_uids = set()
+        else:
+            self._ghost_uids = {uids[i] for i in gone}
+        self._ghosts = bool(self._ghost_uids)
+        self._gen = gen
         top = uids[-1] if uids else 0
         fresh: List[Msg] = []
         for uid in reversed(current):           # by uid: the new ones are at the end

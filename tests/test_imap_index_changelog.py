@@ -1,0 +1,113 @@
+"""Untagged updates from the folder's change log are those of a full comparison.
+
+A session looks only at the messages the folder's change log names
+(:meth:`ModSeqTable.changes_since`); the same script of deliveries, STOREs by
+another session, EXPUNGEs and IDLE/NOOP/FETCH/SEARCH must give byte-identical
+output when every update compares all messages instead.  Socket-free.
+"""
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import List
+
+import pytest
+
+from labmail.access.imap import backend
+from labmail.access.imap.backend import FolderView, Mailboxes, ModSeqTable
+from labmail.access.imap.protocol import ImapConfig, ImapSession
+from labmail.store import MaildirStore
+
+CFG = ImapConfig(disable_plaintext_auth=False, autocreate=(), autosubscribe=())
+
+
+def _script(root: Path, seed: int) -> List[bytes]:
+    store = MaildirStore(root, now=lambda: 1764300000.0, hostname="mail")
+    sessions = []
+    for i in range(3):
+        s = ImapSession(CFG, lambda u, p: u, lambda u: Mailboxes(store))
+        s.greeting()
+        s.receive_data(b"a LOGIN alice secret\r\n")
+        sessions.append(s)
+    rnd = random.Random(seed)
+    out: List[bytes] = []
+    n = 0
+
+    def deliver(k: int) -> None:
+        nonlocal n
+        for _ in range(k):
+            n += 1
+            name = f"1764300000.M{n}P1Q{n}.mail"
+            (root / "tmp" / name).write_bytes(b"Subject: %d\n\nhi\n" % n)
+            os.rename(root / "tmp" / name, root / "new" / name)
+
+    deliver(5)
+    for s in sessions:
+        s.receive_data(b"b SELECT INBOX\r\n")
+    for step in range(120):
+        who = rnd.randrange(3)
+        s = sessions[who]
+        op = rnd.randrange(10)
+        t = b"t%d" % step
+        if op < 2:
+            deliver(rnd.randrange(1, 4))
+            s.receive_data(t + b" NOOP\r\n")
+        elif op < 4:
+            lo = rnd.randrange(1, 8)
+            flag = rnd.choice([b"\\Seen", b"\\Flagged", b"\\Deleted", b"work"])
+            sign = rnd.choice([b"+", b"-", b""])
+            silent = rnd.choice([b"", b".SILENT"])
+            s.receive_data(t + b" UID STORE %d:%d %sFLAGS%s (%s)\r\n"
+                           % (lo, lo + rnd.randrange(4), sign, silent, flag))
+        elif op == 4:
+            s.receive_data(t + b" EXPUNGE\r\n")
+        elif op == 5:
+            s.receive_data(t + b" FETCH 1:* (UID FLAGS)\r\n")
+        elif op == 6:
+            s.receive_data(t + b" SEARCH UNSEEN\r\n")
+        elif op == 7:
+            s.receive_data(t + b" IDLE\r\n")
+            deliver(1)
+            s.mailbox_changed()
+            s.receive_data(b"DONE\r\n")
+        elif op == 8:
+            s.receive_data(t + b" UID FETCH 1:* (FLAGS)\r\n")
+        else:
+            s.receive_data(t + b" NOOP\r\n")
+        for i, x in enumerate(sessions):
+            out.append(b"%d:" % i + x.data_to_send())
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_change_log_updates_equal_full_comparison(tmp_path, monkeypatch, seed):
+    # every command looks at the folder (no mtime shortcut: timing must not matter)
+    monkeypatch.setattr(FolderView, "unchanged", lambda self, stamp: False)
+    with_log = _script(tmp_path / "a" / "Maildir", seed)
+    monkeypatch.setattr(ModSeqTable, "changes_since", lambda self, gen: None)
+    full = _script(tmp_path / "b" / "Maildir", seed)
+    assert with_log == full
+    assert any(b"EXPUNGE" in x for x in full) and any(b"FETCH (FLAGS" in x for x in full)
+
+
+def test_a_session_further_behind_than_the_log_compares_everything(tmp_path, monkeypatch):
+    monkeypatch.setattr(backend, "CHANGE_LOG", 4)
+    monkeypatch.setattr(FolderView, "unchanged", lambda self, stamp: False)
+    store = MaildirStore(tmp_path / "Maildir", now=lambda: 1764300000.0, hostname="mail")
+    box = FolderView(store.folder("INBOX"))
+    for i in range(3):
+        box.append(b"Subject: %d\n\nhi\n" % i)
+    a = ImapSession(CFG, lambda u, p: u, lambda u: Mailboxes(store))
+    b = ImapSession(CFG, lambda u, p: u, lambda u: Mailboxes(store))
+    for s in (a, b):
+        s.greeting()
+        s.receive_data(b"a LOGIN alice secret\r\nb SELECT INBOX\r\n")
+        s.data_to_send()
+    a.receive_data(b"c STORE 2 +FLAGS (\\Flagged)\r\n")
+    for _ in range(10):            # scans by others push the change out of the log
+        box.messages()
+    assert box.modseqs.changes_since(b._gen) is None
+    b.receive_data(b"d NOOP\r\n")
+    assert b.data_to_send() == (b"* 2 FETCH (FLAGS (\\Flagged))\r\n"
+                                b"d OK NOOP completed.\r\n")
