@@ -105,9 +105,35 @@ def test_a_session_further_behind_than_the_log_compares_everything(tmp_path, mon
         s.receive_data(b"a LOGIN alice secret\r\nb SELECT INBOX\r\n")
         s.data_to_send()
     a.receive_data(b"c STORE 2 +FLAGS (\\Flagged)\r\n")
-    for _ in range(10):            # scans by others push the change out of the log
+    for i in range(10):            # changes seen by others push it out of the log
+        box.set_flags(1, {"\\Answered"} if i % 2 else set())
         box.messages()
     assert box.modseqs.changes_since(b._gen) is None
     b.receive_data(b"d NOOP\r\n")
-    assert b.data_to_send() == (b"* 2 FETCH (FLAGS (\\Flagged))\r\n"
+    assert b.data_to_send() == (b"* 1 FETCH (FLAGS (\\Answered))\r\n"
+                                b"* 2 FETCH (FLAGS (\\Flagged))\r\n"
                                 b"d OK NOOP completed.\r\n")
+
+
+def test_sessions_in_step_share_one_view_and_copy_it_to_change_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(FolderView, "unchanged", lambda self, stamp: False)
+    store = MaildirStore(tmp_path / "Maildir", now=lambda: 1764300000.0, hostname="mail")
+    box = FolderView(store.folder("INBOX"))
+    for i in range(3):
+        box.append(b"Subject: %d\n\nhi\n" % i)
+    a, b = (ImapSession(CFG, lambda u, p: u, lambda u: Mailboxes(store)) for _ in "ab")
+    for s in (a, b):
+        s.greeting()
+        s.receive_data(b"a LOGIN alice secret\r\nb SELECT INBOX\r\nc NOOP\r\n")
+        s.data_to_send()
+    assert a.msgs.shared and a.msgs.uids is b.msgs.uids
+    # a's FETCH sets \Seen: its view changes, b's shared one does not
+    a.receive_data(b"d FETCH 2 (BODY[TEXT])\r\n")
+    assert b"FLAGS (\\Seen \\Recent)" in a.data_to_send()
+    assert "\\Seen" not in b.msgs.get(2).flags
+    b.receive_data(b"e NOOP\r\n")
+    assert b.data_to_send() == b"* 2 FETCH (FLAGS (\\Seen))\r\ne OK NOOP completed.\r\n"
+    a.receive_data(b"f NOOP\r\n")
+    a.data_to_send()
+    assert a.msgs.shared and a.msgs.uids is b.msgs.uids
+    assert [sorted(m.flags) for m in a.msgs.msgs] == [[], ["\\Seen"], []]

@@ -94,6 +94,8 @@ class ModSeqTable:
         self.gen = 0
         self.log: Deque[Tuple[int, List[int]]] = collections.deque(maxlen=CHANGE_LOG)
         self.log_from = 0               # no entries for generations up to this one
+        #: (gen, messages, uids) of FolderView.shared_lists
+        self.lists: Optional[Tuple[int, List["Msg"], List[int]]] = None
         #: the items on disk (labmail-cache), loaded for this UIDVALIDITY
         self.disk = ItemCache(path.with_name(CACHE_NAME)) if path is not None else None
         self.disk_for: Optional[int] = None
@@ -396,6 +398,10 @@ class FolderView:
             if getattr(self.folder, "incomplete", False):
                 token = None        # new files wait for uids: never trust this scan
             table = self.modseqs
+            if prev is not None and not changed and len(msgs) == len(prev[0]):
+                # the same state: the same lists and generation (views stay shared)
+                table.snapshot = (token, prev[0], uidnext, validity, started)
+                return prev[0]
             table.gen += 1
             if prev is None:        # first scan or new uids: nothing to compare with
                 table.log.clear()
@@ -410,6 +416,20 @@ class FolderView:
         """:meth:`by_uid` and the generation it belongs to (see :meth:`ModSeqTable.changes_since`)."""
         with self.modseqs.lock:
             return self.by_uid(), self.modseqs.gen
+
+    def shared_lists(self, gen: int) -> Optional[Tuple[List[Msg], List[int]]]:
+        """The messages of generation *gen* and their uids, one pair of lists
+        for every session whose view is that state (None: the folder moved on).
+        Never change them (:meth:`UidMap.own` copies first)."""
+        table = self.modseqs
+        with table.lock:
+            if table.gen != gen or table.by_uid is None:
+                return None
+            lists = table.lists
+            if lists is None or lists[0] != gen:
+                msgs = table.by_uid[0]
+                lists = table.lists = (gen, msgs, [m.uid for m in msgs])
+            return lists[1], lists[2]
 
     def messages_gen(self) -> Tuple[List[Msg], int]:
         """:meth:`messages` and the generation it belongs to."""
@@ -532,11 +552,23 @@ class UidMap:
     (True, None, [3])
     """
 
-    __slots__ = ("uids", "msgs")
+    __slots__ = ("uids", "msgs", "shared")
 
-    def __init__(self, msgs: Any = ()) -> None:
-        self.msgs: List["Msg"] = list(msgs)
-        self.uids: List[int] = [m.uid for m in self.msgs]
+    def __init__(self, msgs: Any = (), uids: Optional[List[int]] = None) -> None:
+        if uids is None:
+            self.msgs: List["Msg"] = list(msgs)
+            self.uids: List[int] = [m.uid for m in self.msgs]
+            self.shared = False
+        else:
+            # the folder's lists of one generation (FolderView.shared_lists), shared
+            # by every session whose view is that state: copied before a change
+            self.msgs, self.uids, self.shared = msgs, uids, True
+
+    def own(self) -> List["Msg"]:
+        """The message list, made this session's own first (to change it)."""
+        if self.shared:
+            self.msgs, self.uids, self.shared = list(self.msgs), list(self.uids), False
+        return self.msgs
 
     def _index(self, uid: int) -> int:
         i = bisect.bisect_left(self.uids, uid)
@@ -563,15 +595,16 @@ class UidMap:
         i = self._index(uid)
         if i < 0:
             raise KeyError(uid)
-        self.msgs[i] = m
+        self.own()[i] = m
 
     def __len__(self) -> int:
         return len(self.uids)
 
     def append(self, m: "Msg") -> None:
+        self.own().append(m)
         self.uids.append(m.uid)
-        self.msgs.append(m)
 
     def delete_at(self, i: int) -> None:
+        self.own()
         del self.uids[i]
         del self.msgs[i]

@@ -128,6 +128,7 @@ class SelectedCommands(ViewSync):
         self.box, self.readonly = box, readonly
         self.msgs = UidMap(msgs)
         self._ghost_uids, self._ghosts = set(), False
+        self.share_view(self._gen)
         self.recent = box.claim_recent(msgs)
         self._token = box.stamp()
         self.keywords = []

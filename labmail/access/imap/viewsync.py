@@ -198,7 +198,9 @@ class ViewSync:
                     self.send(self.flags_fetch(i + 1, new, with_uid))
                 elif self.condstore:    # RFC 7162 §3.1.3: .SILENT still reports MODSEQ
                     self.send(self.flags_fetch(i + 1, new, with_uid, silent=True))
-            mine[i] = new
+            if new is not old:
+                mine = self.msgs.own()
+                mine[i] = new
         pending.clear()
         silenced.clear()
         stored.clear()
@@ -233,6 +235,18 @@ class ViewSync:
         if len(self.recent) != self._recent_sent:      # Dovecot: whenever it changed
             self._recent_sent = len(self.recent)
             self.send(Response("*", b"%d RECENT" % self._recent_sent))
+        self.share_view(gen)
+
+    def share_view(self, gen: int) -> None:
+        """Hold the folder's shared lists instead of a copy when the view is
+        exactly the folder's state (per session: two list slots per message)."""
+        box = self.box
+        if box is None or self.msgs.shared or self._ghost_uids:
+            return
+        lists = box.shared_lists(gen)
+        # (list == compares identity first: the shared Msg objects make it cheap)
+        if lists is not None and lists[1] == self.msgs.uids and lists[0] == self.msgs.msgs:
+            self.msgs = UidMap(*lists)
 
     @property
     def uids(self) -> List[int]:
