@@ -25,11 +25,8 @@ import asyncio
 import functools
 import itertools
 import logging
-import ssl
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
-import aiosmtpd as _aiosmtpd
-import aiosmtpd.smtp as _aiosmtpd_smtp
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from . import smtpd_tls
@@ -175,16 +172,13 @@ class LabSMTP(TlsAuthMixin, SMTP):
         # aiosmtpd's constructor finds its hooks with dir()/inspect.getmembers()
         # on the protocol and the handler, and inspects handle_EHLO's signature:
         # a quarter of a millisecond per connection.  The names depend only on
-        # the classes: _fast_smtp_init does the same work from per-class lists
-        # (the aiosmtpd version it mirrors; any other takes aiosmtpd's own way,
-        # where both answer dir() from the per-class lists meanwhile).
-        if not _fast_smtp_init(self, handler, kwargs):
-            self._constructing = True
-            handler._constructing = True
-            try:
-                super().__init__(handler, **kwargs)
-            finally:
-                self._constructing = handler._constructing = False
+        # the classes, so both answer dir() from a per-class list meanwhile.
+        self._constructing = True
+        handler._constructing = True
+        try:
+            super().__init__(handler, **kwargs)
+        finally:
+            self._constructing = handler._constructing = False
         if "EHLO" not in self._handle_hooks and hasattr(handler, "handle_EHLO"):  # left out above
             self._handle_hooks["EHLO"] = handler.handle_EHLO
             self._ehlo_hook_ver = "new"
@@ -662,85 +656,6 @@ class SmtpdHandler:
 _HOOK_NAMES: Dict[Tuple[type, Tuple[str, ...]], List[str]] = {}
 
 #: what aiosmtpd's SMTP.__init__ takes from LabSMTP's factory, with its defaults
-_FAST_KWARGS = {"hostname": None, "data_size_limit": 33554432, "enable_SMTPUTF8": False,
-                "decode_data": False, "loop": None, "timeout": 300, "tls_context": None,
-                "auth_require_tls": True}
-#: the aiosmtpd whose SMTP.__init__ _fast_smtp_init mirrors (tests compare the two)
-_FAST_AIOSMTPD = "1.4.6"
-
-
-def _fast_smtp_init(proto: "LabSMTP", handler: Any, kwargs: Dict[str, Any]) -> bool:
-    """aiosmtpd 1.4.6's ``SMTP.__init__`` for the arguments LabSMTP's factory passes,
-    with the hook names taken from per-class lists instead of ``dir()``/``inspect``.
-
-    Returns False (nothing done) for another aiosmtpd or other arguments: the
-    caller then runs aiosmtpd's own constructor.  Sets exactly the attributes
-    that constructor sets (tests/test_perf_session_init.py compares them).
-    """
-    if _aiosmtpd.__version__ != _FAST_AIOSMTPD or not kwargs.keys() <= _FAST_KWARGS.keys():
-        return False
-    kw = {**_FAST_KWARGS, **kwargs}
-    loop, tls_context = kw["loop"], kw["tls_context"]
-    if loop is None or not kw["hostname"]:
-        return False
-    data_size_limit = kw["data_size_limit"]
-    assert data_size_limit is None or isinstance(data_size_limit, int)
-    proto.__ident__ = _aiosmtpd_smtp.__ident__
-    proto.loop = loop
-    asyncio.StreamReaderProtocol.__init__(
-        proto, asyncio.StreamReader(loop=loop, limit=proto.line_length_limit),
-        client_connected_cb=proto._cb_client_connected, loop=loop)
-    proto.event_handler = handler
-    proto.data_size_limit = data_size_limit
-    proto.enable_SMTPUTF8 = kw["enable_SMTPUTF8"]
-    proto._decode_data = kw["decode_data"]
-    proto.command_size_limits.clear()
-    proto.hostname = kw["hostname"]
-    proto.tls_context = tls_context
-    if tls_context:
-        if tls_context.verify_mode not in {ssl.CERT_NONE, ssl.CERT_OPTIONAL}:  # noqa: DUO122
-            _aiosmtpd_smtp.log.warning("tls_context.verify_mode not in {CERT_NONE, "
-                                       "CERT_OPTIONAL}; this might cause client "
-                                       "connection problems")
-        elif tls_context.check_hostname:
-            _aiosmtpd_smtp.log.warning("tls_context.check_hostname == True; "
-                                       "this might cause client connection problems")
-    proto.require_starttls = tls_context and False
-    proto._timeout_duration = kw["timeout"]
-    proto._timeout_handle = None
-    proto._tls_handshake_okay = True
-    proto._tls_protocol = None
-    proto._original_transport = None
-    proto.session = None
-    proto.envelope = None
-    proto.transport = None
-    proto._handler_coroutine = None
-    proto._auth_require_tls = kw["auth_require_tls"]
-    proto._proxy_timeout = None
-    proto._auth_callback = _aiosmtpd_smtp.login_always_fail
-    proto._authenticator = None
-    proto._auth_required = False
-    auth: Dict[str, Any] = {}
-    for obj, names in ((proto, _hook_names(type(proto), ("auth_",))),
-                       (handler, _hook_names(type(handler), ("auth_",)))):
-        for mname in names:
-            mfunc = getattr(obj, mname)
-            key = getattr(mfunc, "__auth_mechanism_name__",
-                          mname.replace("auth_", "").replace("__", "-"))
-            auth[key] = _aiosmtpd_smtp._AuthMechAttr(mfunc, obj is proto)
-    proto._auth_methods = auth
-    log = _aiosmtpd_smtp.log
-    if log.isEnabledFor(logging.INFO):
-        log.info("Available AUTH mechanisms: " + " ".join(
-            m + "(builtin)" if impl.is_builtin else m for m, impl in sorted(auth.items())))
-    # handle_EHLO is left out, as SmtpdHandler.__dir__ does: LabSMTP adds it
-    proto._handle_hooks = {m[7:]: getattr(handler, m)
-                           for m in _hook_names(type(handler), ("handle_",))
-                           if m != "handle_EHLO"}
-    proto._ehlo_hook_ver = None
-    proto._smtp_methods = {m[5:]: getattr(proto, m) for m in _hook_names(type(proto), ("smtp_",))}
-    proto._enforce_call_limit = False
-    return True
 
 
 def _hook_names(cls: type, prefixes: Tuple[str, ...]) -> List[str]:
