@@ -64,9 +64,10 @@ class Clock:
 
     def timestamp(self) -> float:
         """Seconds since the epoch, lab time."""
-        with self._lock:
-            base = self._fixed if self._fixed is not None else time.time()
-            return base + self._offset
+        # No lock to read: _fixed never changes and _offset is replaced whole
+        # (under the lock) by advance(); a reader sees the old or the new one.
+        fixed = self._fixed
+        return (fixed if fixed is not None else time.time()) + self._offset
 
     def now(self) -> _dt.datetime:
         """The current lab time as an aware datetime in the clock's zone."""
