@@ -12,7 +12,8 @@ Side by side, in one run:
 
 * **labmail** — a lab host: smtpd, cleanup, the queue file fsync'd before
   the 250 (group commit across sessions), qmgr, local delivery into the
-  Maildir (fsync'd, group commit), queue file removed;
+  Maildir (fsync'd, group commit), queue file removed; the file work runs in
+  the lab's sync helper process (two processes, as Postfix uses several);
 * **peer** — a minimal aiosmtpd server that writes the Maildir file itself
   (tmp/, fsync, rename into new/, fsync of new/) before its 250: no queue,
   so its latency after the 250 is zero by construction;

@@ -10,8 +10,9 @@ The peer is the minimal server that does the same durable work: a bare
 aiosmtpd server whose DATA handler writes the Maildir file (tmp/, fsync,
 rename into new/, fsync of new/) before its 250.  labmail does what Postfix
 does: it writes a queue file durably before its 250 (fsyncs batched across
-sessions), then its queue manager delivers to the Maildir (fsync'd too) and
-removes the queue file; it also checks recipients, writes the transcript and
+sessions, done by the lab's sync helper process as Postfix leaves them to
+cleanup(8)), then its queue manager delivers to the Maildir (fsync'd too) and
+removes the queue file (kept as a spare for the next message); it also checks recipients, writes the transcript and
 the maillog, adds Received/Return-Path/Delivered-To.  The clock runs from the
 first connection until the last Maildir file exists, for both.
 Figures are medians of REPEATS runs, alternating lab and peer.
