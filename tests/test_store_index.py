@@ -9,6 +9,9 @@ process or Dovecot would) and check that nothing stale is returned.
 from __future__ import annotations
 
 import os
+import random
+
+import pytest
 from pathlib import Path
 
 from labmail.access.imap.backend import FolderView
@@ -98,3 +101,43 @@ def test_equal_flags_share_one_set_and_unchanged_messages_keep_their_objects(tmp
     assert [a is b for a, b in zip(first, second)] == [True, False, True, True]
     assert sorted(second[1].flags) == ["\\Answered", "\\Seen"]
     assert second[1].modseq > first[1].modseq
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_a_patched_scan_equals_a_fresh_one(tmp_path, seed):
+    """Random deliveries, flag changes (through the folder, another object and
+    plain renames), expunges and vanished files: the long-lived folder's
+    patched result is always what a brand-new folder object reads."""
+    root = tmp_path / "Maildir"
+    a, b = _folder(root), _folder(root)
+    rnd = random.Random(seed)
+    n = 0
+    for step in range(150):
+        op = rnd.randrange(8)
+        uids = [m.uid for m in a.messages()]
+        if op < 3 or not uids:
+            for _ in range(rnd.randrange(1, 4)):
+                n += 1
+                _drop(root, f"1764300000.M{n}P1Q{n}.mail")
+        elif op == 3:
+            rnd.choice((a, b)).set_flags(rnd.choice(uids), rnd.choice(
+                [set(), {SEEN}, {SEEN, "$Junk"}, {"\\Flagged"}]))
+        elif op == 4:
+            rnd.choice((a, b)).expunge([rnd.choice(uids)])
+        elif op == 5:
+            # an outside client renames a file (flags) or deletes it
+            for sub in ("cur", "new"):
+                names = sorted(os.listdir(root / sub))
+                if names:
+                    name = rnd.choice(names)
+                    if rnd.randrange(2):
+                        os.rename(root / sub / name,
+                                  root / "cur" / (name.partition(":")[0] + ":2,FS"))
+                    else:
+                        os.unlink(root / sub / name)
+                    break
+        elif op == 6:
+            b.messages()
+        if rnd.randrange(3):
+            assert a.messages() == _folder(root).messages(), step
+    assert a.messages() == _folder(root).messages()

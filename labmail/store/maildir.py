@@ -27,6 +27,7 @@ then keyword letters ``a``-``z`` in ASCII order.
 """
 from __future__ import annotations
 
+import bisect
 import contextlib
 import dataclasses
 import datetime as _dt
@@ -112,6 +113,12 @@ class MaildirFolder(UidListFolder):
         self._uidlist_cache: Optional[Tuple[Tuple[int, int, int], UidList, Dict[str, int]]] = None
         self._letters: Dict[str, str] = {}                  # keyword letters at the last scan
         self._flagsets: Dict[str, FrozenSet[str]] = {}      # info letters -> flags
+        # the last result (uid order) and its uids, patched by the next scan;
+        # _touched: uids this object changed since (their entries are stale)
+        self._out: Optional[List[MessageInfo]] = None
+        self._out_uids: List[int] = []
+        self._touched: set = set()
+        self._vsize_missing = False
         for sub in ("tmp", "new", "cur"):
             (self.path / sub).mkdir(parents=True, exist_ok=True)
 
@@ -129,11 +136,8 @@ class MaildirFolder(UidListFolder):
         found: Dict[str, Tuple[str, str]] = {}
         root = str(self.path)
         for sub in ("new", "cur"):
-            with os.scandir(os.path.join(root, sub)) as it:
-                for entry in it:
-                    name = entry.name
-                    if name.startswith("."):
-                        continue
+            for name in os.listdir(os.path.join(root, sub)):
+                if name[0] != ".":
                     found[name.partition(":")[0]] = (sub, name)
         return found
 
@@ -191,16 +195,24 @@ class MaildirFolder(UidListFolder):
             incomplete = False
             found = self._scan()
             current, known = self._load_uidlist()
-            fresh = current is None or any(b not in known for b in found)
-            gone = current is not None and any(b not in found for b in current.records.values())
-            if current is None or fresh or gone:
+            files = {known[b]: loc for b, loc in found.items() if b in known}
+            # a file without a uid, or a uid whose file is gone
+            renumbered = current is None or len(files) != len(found) \
+                or len(files) != len(known)
+            if renumbered:
                 try:
                     with dotlock(self._uidlist_path, timeout=LOCK_TIMEOUT):
                         # re-read under the lock: another session may have synced
+                        before = current
                         current, known = self._load_uidlist()
                         if current is None:
                             current, known = self._new_uidlist(), {}
-                        found = self._scan()
+                        if current is not before or len(files) != len(known):
+                            # list again, except when nobody synced since the listing
+                            # above and it only found new files to number: a file
+                            # being renamed (a flag change) can be missing from one
+                            # listing, and a uid is never dropped on a single look
+                            found = self._scan()
                         for uid in [u for u, b in current.records.items() if b not in found]:
                             base = current.records.pop(uid)
                             current.vsizes.pop(uid, None)
@@ -223,40 +235,65 @@ class MaildirFolder(UidListFolder):
             assert current is not None
             self._list = current
             old_files, old_infos = self._files, self._infos
-            files = {known[b]: loc for b, loc in found.items() if b in known}
+            if renumbered:
+                files = {known[b]: loc for b, loc in found.items() if b in known}
             letters = self._keyword_letters()
             if letters != self._letters:
                 # keyword letters mean other words now: nothing parsed before holds
                 self._letters, self._flagsets, old_infos = letters, {}, {}
-            root = str(self.path)
-            out = []
-            vsize_missing = False
-            for uid in sorted(files):
-                loc = files[uid]
-                prev = old_infos.get(uid)
-                if prev is not None and old_files.get(uid) == loc:
-                    out.append(prev)        # same file name: same size, date, flags
-                    continue
-                sub, fname = loc
-                base, _, info = fname.partition(":")
-                info = info[2:] if info.startswith("2,") else ""
-                full = os.path.join(root, sub, fname)
-                try:
-                    st = os.stat(full)
-                except FileNotFoundError:   # renamed by another session meanwhile
-                    del files[uid]
-                    continue
-                vsize = current.vsizes.get(uid) or _name_field(base, "W")
-                if vsize is None:
-                    vsize = _crlf_size(_read_file(full))
-                    current.vsizes[uid] = vsize
-                    vsize_missing = True
-                out.append(MessageInfo(
-                    uid=uid, key=base, size=st.st_size, vsize=vsize,
-                    flags=self._flag_set(info, letters), recent=(sub == "new"),
-                    internaldate=_dt.datetime.fromtimestamp(st.st_mtime, _dt.timezone.utc)))
+            self._vsize_missing = False
+            touched, self._touched = self._touched, set()
+            # what differs from the last scan: new or renamed files, files gone,
+            # and messages this object changed since (set_flags, a vanished file)
+            cand = {u for u, _ in files.items() - old_files.items()}
+            cand |= old_files.keys() - files.keys()
+            cand |= touched
+            if self._out is None or old_infos is not self._infos or len(cand) * 4 > len(files):
+                out = []
+                for uid in sorted(files):
+                    loc = files[uid]
+                    prev = old_infos.get(uid)
+                    if prev is not None and old_files.get(uid) == loc:
+                        out.append(prev)    # same file name: same size, date, flags
+                        continue
+                    info = self._build(uid, loc, current, letters)
+                    if info is None:        # renamed by another session meanwhile
+                        del files[uid]
+                        continue
+                    out.append(info)
+                uids = [m.uid for m in out]
+                self._infos = {m.uid: m for m in out}
+            else:
+                # patch the last result: a delivery costs its own messages only
+                out, uids, infos = list(self._out), list(self._out_uids), old_infos
+                for uid in sorted(cand):
+                    i = bisect.bisect_left(uids, uid)
+                    there = i < len(uids) and uids[i] == uid
+                    loc = files.get(uid)
+                    info = None
+                    if loc is not None:
+                        prev = old_infos.get(uid)
+                        if prev is not None and old_files.get(uid) == loc:
+                            info = prev     # (set_flags made it for this very name)
+                        else:
+                            info = self._build(uid, loc, current, letters)
+                        if info is None:
+                            del files[uid]
+                    if info is None:
+                        infos.pop(uid, None)
+                        if there:
+                            del out[i], uids[i]
+                    else:
+                        infos[uid] = info
+                        if there:
+                            out[i] = info
+                        else:
+                            out.insert(i, info)
+                            uids.insert(i, uid)
+                self._infos = infos
+            self._out, self._out_uids = out, uids
             self._files = files
-            self._infos = {m.uid: m for m in out}
+            vsize_missing = self._vsize_missing
             #: files are waiting for uids (the lock was busy): the next call must rescan
             self.incomplete = incomplete
             if vsize_missing:
@@ -271,6 +308,27 @@ class MaildirFolder(UidListFolder):
                                 latest.vsizes.setdefault(u, v)
                         latest.save(self._uidlist_path)
             return out
+
+    def _build(self, uid: int, loc: Tuple[str, str], current: UidList,
+               letters: Dict[str, str]) -> Optional[MessageInfo]:
+        """The info of one file (None if it is gone)."""
+        sub, fname = loc
+        base, _, info = fname.partition(":")
+        info = info[2:] if info.startswith("2,") else ""
+        full = os.path.join(self.path, sub, fname)
+        try:
+            st = os.stat(full)
+            vsize = current.vsizes.get(uid) or _name_field(base, "W")
+            if vsize is None:
+                vsize = _crlf_size(_read_file(full))
+                current.vsizes[uid] = vsize
+                self._vsize_missing = True
+        except FileNotFoundError:
+            return None
+        return MessageInfo(
+            uid=uid, key=base, size=st.st_size, vsize=vsize,
+            flags=self._flag_set(info, letters), recent=(sub == "new"),
+            internaldate=_dt.datetime.fromtimestamp(st.st_mtime, _dt.timezone.utc))
 
     def _arrival_key(self, base: str, loc: Tuple[str, str]) -> Tuple[int, int, int, str]:
         """Order new files as Dovecot does (name's seconds, then microseconds),
@@ -314,6 +372,7 @@ class MaildirFolder(UidListFolder):
                     return _read_file(os.path.join(self.path, loc[0], loc[1]), limit)
                 except FileNotFoundError:
                     self._files.pop(uid, None)
+                    self._touched.add(uid)
         raise NoSuchMessage(f"{self.name}: uid {uid} vanished")
 
     def info(self, uid: int) -> MessageInfo:
@@ -401,6 +460,7 @@ class MaildirFolder(UidListFolder):
             info = dataclasses.replace(info, flags=shared if shared == stored else stored,
                                        recent=False)
             self._infos[uid] = info
+            self._touched.add(uid)
         self.notify_changed()
         return info
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import bisect
 import collections
+import functools
 import datetime as _dt
 import json
 import logging
@@ -63,6 +64,12 @@ class Msg:
     modseq: int
 
 
+@functools.lru_cache(maxsize=1024)
+def _flag_json(flags: FrozenSet[str]) -> str:
+    """The JSON list of *flags*, sorted (once per distinct set of flags)."""
+    return json.dumps(sorted(flags), separators=(",", ":"))
+
+
 class ModSeqTable:
     """Modseqs of one folder, shared by every session of this process."""
 
@@ -75,6 +82,7 @@ class ModSeqTable:
         self.highest = 1               # an empty folder is at modseq 1 (as Dovecot)
         self.uidvalidity = 0
         self.entries: Dict[int, Tuple[int, FrozenSet[str]]] = {}
+        self._frags: Dict[int, Tuple[Tuple[int, FrozenSet[str]], str]] = {}   # see _save
         # last scan of the folder, shared by every session:
         # (token, msgs, uidnext, uidvalidity, scan start in ns)
         self.snapshot: Optional[Tuple[Any, List["Msg"], int, int, int]] = None
@@ -136,11 +144,23 @@ class ModSeqTable:
     def _save(self) -> None:
         if self.path is None or not self.path.parent.is_dir():
             return
-        data = {"highest": self.highest, "uidvalidity": self.uidvalidity,
-                "condstore": self.enabled,
-                "entries": {str(u): [m, sorted(f)] for u, (m, f) in self.entries.items()}}
+        # the file is rewritten at each change: each entry's JSON text is kept
+        # while the entry (an immutable tuple) is the same object
+        frags = self._frags
+        parts = []
+        for u, e in self.entries.items():
+            known = frags.get(u)
+            if known is None or known[0] is not e:
+                known = frags[u] = (e, f'"{u}":[{e[0]},{_flag_json(e[1])}]')
+            parts.append(known[1])
+        if len(frags) > len(parts):
+            for u in [u for u in frags if u not in self.entries]:
+                del frags[u]
+        head = json.dumps({"highest": self.highest, "uidvalidity": self.uidvalidity,
+                           "condstore": self.enabled}, separators=(",", ":"))
+        text = head[:-1] + ',"entries":{' + ",".join(parts) + "}}"
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
+        tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, self.path)
 
     def changes_since(self, gen: int) -> Optional[set]:
@@ -155,6 +175,36 @@ class ModSeqTable:
                     break
                 out.update(uids)
             return out
+
+    def update(self, changed: Iterable[Tuple[int, FrozenSet[str]]],
+               gone: Iterable[int]) -> Dict[int, int]:
+        """:meth:`sync` told only what differs from the last scan: messages new or
+        with other flags, and the uids that went; returns uid -> modseq of *changed*."""
+        with self.lock:
+            dirty = False
+            out: Dict[int, int] = {}
+            for uid, flags in changed:
+                old = self.entries.get(uid)
+                if old is None or old[1] != flags:
+                    self.highest += 1
+                    old = self.entries[uid] = (self.highest, flags)
+                    dirty = True
+                out[uid] = old[0]
+            gone = [u for u in gone if u in self.entries]
+            if gone:
+                self._forget(gone)
+                dirty = True
+            if dirty:
+                self._save()
+            return out
+
+    def _forget(self, gone: List[int]) -> None:
+        for u in gone:
+            self.gone[u] = self.entries.pop(u)
+            self.headers.pop(u, None)
+        while len(self.gone) > GONE_MAX:
+            self.gone.pop(next(iter(self.gone)))
+        self.highest += 1          # RFC 7162 §3.1.9: expunge changes the mailbox
 
     def enable(self) -> None:
         """Remember that CONDSTORE was used here (SELECT then always shows HIGHESTMODSEQ)."""
@@ -216,12 +266,7 @@ class ModSeqTable:
                 out[uid] = old[0]
             gone = [u for u in self.entries if u not in seen]
             if gone:
-                for u in gone:
-                    self.gone[u] = self.entries.pop(u)
-                    self.headers.pop(u, None)
-                while len(self.gone) > GONE_MAX:
-                    self.gone.pop(next(iter(self.gone)))
-                self.highest += 1          # RFC 7162 §3.1.9: expunge changes the mailbox
+                self._forget(gone)
                 dirty = True
             if dirty:
                 self._save()
@@ -370,34 +415,52 @@ class FolderView:
             validity = self.folder.uidvalidity
             uidlist = getattr(self.folder, "_list", None)   # avoid a second scan for UIDNEXT
             uidnext = uidlist.next_uid if uidlist is not None else self.folder.uidnext
-            mods = self.modseqs.sync(validity, ((m.uid, m.flags) for m in infos))
-            # a message that did not change keeps its Msg: the sessions' views and
-            # every scan share one object per message state, not one per scan
-            prev = self.modseqs.by_uid
-            old = prev[1] if prev is not None else {}     # (sync drops it for a new UIDVALIDITY)
-            msgs = []
-            by: Dict[int, Msg] = {}
+            table = self.modseqs
+            prev = table.by_uid
+            if prev is None or validity != table.uidvalidity:
+                # first scan (or new uids): every message against the saved table
+                mods = table.sync(validity, ((m.uid, m.flags) for m in infos))
+                prev = table.by_uid       # (sync drops it for a new UIDVALIDITY)
+                todo = range(len(infos))
+                msgs: List[Any] = [None] * len(infos)
+                gone: List[int] = []
+            else:
+                # a message that did not change keeps its Msg (and modseq): the
+                # sessions' views and every scan share one object per message
+                # state, and only changed or new messages go through the table
+                old = prev[1]
+                msgs, todo, kept = [], [], 0
+                for i, m in enumerate(infos):
+                    p = old.get(m.uid)
+                    if p is not None:
+                        kept += 1
+                        if p.flags == m.flags and p.recent == m.recent and p.size == m.vsize:
+                            msgs.append(p)
+                            continue
+                    todo.append(i)
+                    msgs.append(None)
+                gone = []
+                if kept != len(old):
+                    present = {m.uid for m in infos}
+                    gone = [u for u in old if u not in present]
+                mods = table.update([(infos[i].uid, infos[i].flags) for i in todo], gone)
+            old = prev[1] if prev is not None else {}
             changed: List[int] = []
-            kept = 0
-            for m in infos:
+            for i in todo:
+                m = infos[i]
                 uid = m.uid
                 mod = mods[uid]
                 p = old.get(uid)
-                if p is not None:
-                    kept += 1
-                    if p.modseq != mod or p.flags != m.flags or p.recent != m.recent \
-                            or p.size != m.vsize:
-                        p = Msg(uid, m.flags, m.vsize, m.internaldate, m.recent, mod)
+                if p is None or p.modseq != mod or p.flags != m.flags or p.recent != m.recent \
+                        or p.size != m.vsize:
+                    if p is not None:
                         changed.append(uid)
-                else:
                     p = Msg(uid, m.flags, m.vsize, m.internaldate, m.recent, mod)
-                msgs.append(p)
-                by[uid] = p
-            if kept != len(old):
-                changed.extend(u for u in old if u not in by)     # expunged
+                msgs[i] = p
+            changed.extend(gone)
+            by: Dict[int, Msg] = {m.uid: m for m in msgs}
             if getattr(self.folder, "incomplete", False):
                 token = None        # new files wait for uids: never trust this scan
-            table = self.modseqs
             if prev is not None and not changed and len(msgs) == len(prev[0]):
                 # the same state: the same lists and generation (views stay shared)
                 table.snapshot = (token, prev[0], uidnext, validity, started)
