@@ -137,3 +137,28 @@ def test_sessions_in_step_share_one_view_and_copy_it_to_change_it(tmp_path, monk
     a.data_to_send()
     assert a.msgs.shared and a.msgs.uids is b.msgs.uids
     assert [sorted(m.flags) for m in a.msgs.msgs] == [[], ["\\Seen"], []]
+
+
+def test_a_shared_view_told_of_an_expunge_and_a_delivery_at_once(tmp_path, monkeypatch):
+    monkeypatch.setattr(FolderView, "unchanged", lambda self, stamp: False)
+    root = tmp_path / "Maildir"
+    store = MaildirStore(root, now=lambda: 1764300000.0, hostname="mail")
+    box = FolderView(store.folder("INBOX"))
+    for i in range(3):
+        box.append(b"Subject: %d\n\nhi\n" % i)
+    a, b = (ImapSession(CFG, lambda u, p: u, lambda u: Mailboxes(store)) for _ in "ab")
+    for s in (a, b):
+        s.greeting()
+        s.receive_data(b"a LOGIN alice secret\r\nb SELECT INBOX\r\n")
+        s.data_to_send()
+    b.receive_data(b"c NOOP\r\n")
+    b.data_to_send()
+    assert b.msgs.shared
+    a.receive_data(b"d STORE 3 +FLAGS.SILENT (\\Deleted)\r\ne EXPUNGE\r\n")
+    a.data_to_send()
+    (root / "tmp" / "1764300009.M1P1Q1.mail").write_bytes(b"Subject: new\n\nhi\n")
+    os.rename(root / "tmp" / "1764300009.M1P1Q1.mail", root / "new" / "1764300009.M1P1Q1.mail")
+    b.receive_data(b"f NOOP\r\n")
+    assert b.data_to_send() == (b"* 3 EXPUNGE\r\n* 3 EXISTS\r\n* 1 RECENT\r\n"
+                                b"f OK NOOP completed.\r\n")
+    assert b.msgs.uids == [1, 2, 4]

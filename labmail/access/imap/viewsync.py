@@ -220,6 +220,7 @@ class ViewSync:
             self._ghost_uids = {uids[i] for i in gone}
         self._ghosts = bool(self._ghost_uids)
         self._gen = gen
+        uids = self.uids                        # (delete_at may have copied a shared list)
         top = uids[-1] if uids else 0
         fresh: List[Msg] = []
         for uid in reversed(current):           # by uid: the new ones are at the end
