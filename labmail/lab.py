@@ -38,6 +38,7 @@ from typing import Any, Awaitable, Dict, Optional, TypeVar, Union
 
 from .clock import Clock, IdGenerator
 from .errors import LabError
+from .mta import groupcommit
 from .host import STANDARD_PORTS, Host
 from .mta.profiles import debian_install
 from .net.certs import LabCA
@@ -395,6 +396,7 @@ class Lab:
                 t.cancel()
             if rest:
                 await asyncio.gather(*rest, return_exceptions=True)
+            groupcommit.close_helper(asyncio.get_running_loop())   # its batches are all answered
         try:
             self.run(stop_all())
         finally:

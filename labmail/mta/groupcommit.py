@@ -139,6 +139,14 @@ def _helper_for(loop: asyncio.AbstractEventLoop) -> Optional["_SyncHelper"]:
     return helper
 
 
+def close_helper(loop: asyncio.AbstractEventLoop) -> None:
+    """Let the sync helper of *loop* go (a lab stopping); the next batch on a
+    loop starts a new one."""
+    helper = _HELPERS.pop(id(loop), None) if _HELPERS_PID == os.getpid() else None
+    if helper is not None:
+        helper.close()
+
+
 class _SyncHelper:
     """The child process that does the group commits' file work for one loop
     (see :mod:`labmail.mta.syncfiles` for why and for the wire format).
