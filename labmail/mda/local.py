@@ -21,6 +21,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..mta.syncfiles import fsync_dir
+
 __all__ = ["DeliveryResult", "deliver_maildir", "deliver_mbox", "prepend_headers",
            "ensure_maildir", "maildir_name", "already_delivered"]
 
@@ -43,14 +45,6 @@ def ensure_maildir(root: Path) -> None:
     """Create ``root/{cur,new,tmp}`` if missing (mode 0700, as Postfix does)."""
     for sub in ("cur", "new", "tmp"):
         (root / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def maildir_name(now: float, hostname: str, pid: int, counter: int, key: str = "") -> str:
@@ -104,7 +98,7 @@ def deliver_maildir(root: Path, name: str, content: bytes) -> DeliveryResult:
         raise
     os.close(fd)
     os.rename(tmp_path, new_path)
-    _fsync_dir(root / "new")
+    fsync_dir(root / "new")
     return DeliveryResult(new_path, "delivered to maildir")
 
 

@@ -48,39 +48,16 @@ __all__ = ["GroupCommit", "fsync_dir", "write_durable"]
 logger = logging.getLogger("labmail.queue")
 
 
-def fsync_dir(path: "os.PathLike[str] | str") -> None:
-    """fsync a directory so a rename or create in it survives a crash."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_file(path: "os.PathLike[str] | str", data: bytes) -> int:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
+#: fsync a directory so a rename or create in it survives a crash.
+fsync_dir = syncfiles.fsync_dir
 
 
 def write_durable(final: Path, data: bytes, *, fsync: bool = True) -> None:
-    """Atomically create *final* with *data*: tmp, fsync, rename, dir fsync."""
-    tmp = final.with_name(f".{final.name}.tmp")
-    fd = _write_file(tmp, data)
-    try:
-        if fsync:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, final)
-    if fsync:
-        fsync_dir(final.parent)
+    """Atomically create *final* with *data*: tmp, fsync, rename, dir fsync
+    (one :func:`syncfiles.flush` item, in this thread)."""
+    status, err, msg = syncfiles.flush([(syncfiles.CREATE, fsync, os.fspath(final), "", data)])[0]
+    if status == syncfiles.ERROR:
+        raise OSError(err, msg)
 
 
 _POOL: Optional[ThreadPoolExecutor] = None

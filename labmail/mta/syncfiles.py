@@ -44,7 +44,8 @@ _ITEM = struct.Struct("<BBIII")
 _ANSWER = struct.Struct("<BiI")
 
 
-def _fsync_dir(path):
+def fsync_dir(path):
+    """fsync a directory so a rename or create in it survives a crash."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
         os.fsync(fd)
@@ -102,7 +103,7 @@ def flush(items):
             results[i] = _error(exc)
     for d, members in dirs.items():
         try:
-            _fsync_dir(d)
+            fsync_dir(d)
         except OSError as exc:
             for i in members:
                 results[i] = _error(exc)
