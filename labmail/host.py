@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import ipaddress
 import logging
 import mailbox
 import ssl
@@ -129,7 +128,7 @@ class Host:
         self.endpoints: Dict[str, Tuple[str, int]] = {}
         self._servers: Dict[str, asyncio.AbstractServer] = {}
         self._connections: Set[Any] = set()
-        self._memos: Dict[Tuple[int, str], Tuple[Dict[str, Any], Dict[str, bool],
+        self._memos: Dict[Tuple[int, str], Tuple[Dict[str, Any],
                                                  Dict[str, "trivial_rewrite.Resolved"]]] = {}
         self._connect_times: Dict[str, List[float]] = {}     # anvil's rate windows
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -275,34 +274,23 @@ class Host:
 
     # -- networks ------------------------------------------------------------
     def in_mynetworks(self, ip: str) -> bool:
-        """True when a client at *ip* is inside ``mynetworks`` (may relay)."""
-        settings = self.smtpd_settings
-        cache = self._memo(settings)[0]
-        hit = cache.get(ip)
-        if hit is None:
-            try:
-                addr = ipaddress.ip_address(ip)
-            except ValueError:
-                return False
-            hit = cache[ip] = any(addr in net for net in settings["mynetworks"])
-        return hit
+        """True when a client at *ip* is inside ``mynetworks`` (may relay):
+        the answer ``permit_mynetworks`` gives, remembered per main.cf."""
+        return self.smtpd_settings["restrictions"].in_mynetworks(ip)
 
-    def _memo(self, settings: Dict[str, Any]) -> Tuple[Dict[str, bool],
-                                                      Dict[str, "trivial_rewrite.Resolved"]]:
-        """Answers that depend only on one ``main.cf`` (a reload makes a new
-        settings dict, and so new, empty tables): ``mynetworks`` membership
-        per client address and trivial-rewrite resolutions per address, each
-        asked at RCPT time and again at delivery.  Bounded: emptied when full."""
+    def _resolutions(self, settings: Dict[str, Any]) -> Dict[str, "trivial_rewrite.Resolved"]:
+        """trivial-rewrite's answers for one ``main.cf`` (a reload makes a new
+        settings dict, and so a new, empty table), asked at RCPT time and again
+        at delivery.  Bounded: emptied when full."""
         key = (id(settings), self.ip)         # is_local_domain also knows our address
         memo = self._memos.get(key)
         if memo is None or memo[0] is not settings:
             if len(self._memos) > 8:
                 self._memos.clear()
-            memo = self._memos[key] = (settings, {}, {})
-        if len(memo[1]) > 4096 or len(memo[2]) > 4096:
+            memo = self._memos[key] = (settings, {})
+        if len(memo[1]) > 4096:
             memo[1].clear()
-            memo[2].clear()
-        return memo[1], memo[2]
+        return memo[1]
 
     # -- mail in ---------------------------------------------------------------
     async def accept_message(self, *, sender: str, recipients: List[str], content: bytes,
@@ -408,7 +396,7 @@ class Host:
         'bob@example.org'
         """
         settings = settings if settings is not None else self.smtpd_settings
-        cache = self._memo(settings)[1]
+        cache = self._resolutions(settings)
         hit = cache.get(address)
         if hit is None:
             hit = cache[address] = trivial_rewrite.resolve(

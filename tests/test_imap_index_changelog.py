@@ -115,17 +115,23 @@ def test_a_session_further_behind_than_the_log_compares_everything(tmp_path, mon
                                 b"d OK NOOP completed.\r\n")
 
 
-def test_sessions_in_step_share_one_view_and_copy_it_to_change_it(tmp_path, monkeypatch):
+def _two_sessions(root, monkeypatch, more=b""):
+    """Two sessions that selected an INBOX of three messages (then sent *more*)."""
     monkeypatch.setattr(FolderView, "unchanged", lambda self, stamp: False)
-    store = MaildirStore(tmp_path / "Maildir", now=lambda: 1764300000.0, hostname="mail")
+    store = MaildirStore(root, now=lambda: 1764300000.0, hostname="mail")
     box = FolderView(store.folder("INBOX"))
     for i in range(3):
         box.append(b"Subject: %d\n\nhi\n" % i)
     a, b = (ImapSession(CFG, lambda u, p: u, lambda u: Mailboxes(store)) for _ in "ab")
     for s in (a, b):
         s.greeting()
-        s.receive_data(b"a LOGIN alice secret\r\nb SELECT INBOX\r\nc NOOP\r\n")
+        s.receive_data(b"a LOGIN alice secret\r\nb SELECT INBOX\r\n" + more)
         s.data_to_send()
+    return a, b
+
+
+def test_sessions_in_step_share_one_view_and_copy_it_to_change_it(tmp_path, monkeypatch):
+    a, b = _two_sessions(tmp_path / "Maildir", monkeypatch, b"c NOOP\r\n")
     assert a.msgs.shared and a.msgs.uids is b.msgs.uids
     # a's FETCH sets \Seen: its view changes, b's shared one does not
     a.receive_data(b"d FETCH 2 (BODY[TEXT])\r\n")
@@ -140,17 +146,8 @@ def test_sessions_in_step_share_one_view_and_copy_it_to_change_it(tmp_path, monk
 
 
 def test_a_shared_view_told_of_an_expunge_and_a_delivery_at_once(tmp_path, monkeypatch):
-    monkeypatch.setattr(FolderView, "unchanged", lambda self, stamp: False)
     root = tmp_path / "Maildir"
-    store = MaildirStore(root, now=lambda: 1764300000.0, hostname="mail")
-    box = FolderView(store.folder("INBOX"))
-    for i in range(3):
-        box.append(b"Subject: %d\n\nhi\n" % i)
-    a, b = (ImapSession(CFG, lambda u, p: u, lambda u: Mailboxes(store)) for _ in "ab")
-    for s in (a, b):
-        s.greeting()
-        s.receive_data(b"a LOGIN alice secret\r\nb SELECT INBOX\r\n")
-        s.data_to_send()
+    a, b = _two_sessions(root, monkeypatch)
     b.receive_data(b"c NOOP\r\n")
     b.data_to_send()
     assert b.msgs.shared

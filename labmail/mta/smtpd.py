@@ -788,23 +788,10 @@ def settings_from(cfg: Any, hostname: str, path: Optional[Callable[[str], Any]] 
         "recipient_delimiter": cfg.get("recipient_delimiter"),
         "home_mailbox": cfg.get("home_mailbox"),
         "mail_spool_directory": cfg.get("mail_spool_directory"),
-        "mynetworks": _networks(cfg.get_list("mynetworks")),
         "restrictions": Restrictions.from_config(cfg),
         "needs_dns": needs_dns(cfg),
         "rewrite": RewriteParams.from_config(cfg),
     }
-
-
-def _networks(items: List[str]) -> List[Any]:
-    """``mynetworks`` entries as ip_network objects (bad entries are check's job)."""
-    import ipaddress
-    nets = []
-    for item in items:
-        try:
-            nets.append(ipaddress.ip_network(item.strip("[]"), strict=False))
-        except ValueError:
-            logger.warning("mynetworks: ignoring %r, not a network", item)
-    return nets
 
 
 # The listeners (master.cf's role) live in their own module; host.py imports them from here.

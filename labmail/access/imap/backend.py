@@ -181,22 +181,35 @@ class ModSeqTable:
         """:meth:`sync` told only what differs from the last scan: messages new or
         with other flags, and the uids that went; returns uid -> modseq of *changed*."""
         with self.lock:
-            dirty = False
             out: Dict[int, int] = {}
-            for uid, flags in changed:
-                old = self.entries.get(uid)
-                if old is None or old[1] != flags:
-                    self.highest += 1
-                    old = self.entries[uid] = (self.highest, flags)
-                    dirty = True
-                out[uid] = old[0]
-            gone = [u for u in gone if u in self.entries]
-            if gone:
-                self._forget(gone)
+            dirty = self._stamp(changed, out)
+            return self._drop(out, [u for u in gone if u in self.entries], dirty)
+
+    def _stamp(self, infos: Iterable[Tuple[int, FrozenSet[str]]], out: Dict[int, int],
+               seen: Optional[set] = None) -> bool:
+        """Give each message that is new or has other flags the next modseq;
+        ``out[uid]`` = its modseq, *seen* collects the uids.  True when any
+        changed.  Called with the lock held."""
+        dirty = False
+        for uid, flags in infos:
+            if seen is not None:
+                seen.add(uid)
+            old = self.entries.get(uid)
+            if old is None or old[1] != flags:
+                self.highest += 1
+                old = self.entries[uid] = (self.highest, flags)
                 dirty = True
-            if dirty:
-                self._save()
-            return out
+            out[uid] = old[0]
+        return dirty
+
+    def _drop(self, out: Dict[int, int], gone: List[int], dirty: bool) -> Dict[int, int]:
+        """Forget the *gone* uids, save when anything changed; returns *out*."""
+        if gone:
+            self._forget(gone)
+            dirty = True
+        if dirty:
+            self._save()
+        return out
 
     def _forget(self, gone: List[int]) -> None:
         for u in gone:
@@ -255,22 +268,9 @@ class ModSeqTable:
                 self.by_uid = None
                 self.seen_uid = 0
             out: Dict[int, int] = {}
-            seen = set()
-            for uid, flags in infos:
-                seen.add(uid)
-                old = self.entries.get(uid)
-                if old is None or old[1] != flags:
-                    self.highest += 1
-                    old = self.entries[uid] = (self.highest, flags)
-                    dirty = True
-                out[uid] = old[0]
-            gone = [u for u in self.entries if u not in seen]
-            if gone:
-                self._forget(gone)
-                dirty = True
-            if dirty:
-                self._save()
-            return out
+            seen: set = set()
+            dirty = self._stamp(infos, out, seen) or dirty
+            return self._drop(out, [u for u in self.entries if u not in seen], dirty)
 
 
 #: bytes read for a header alone (a longer header costs a second, full read)
